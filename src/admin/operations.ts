@@ -1,0 +1,178 @@
+import { z } from "zod";
+import type { ApiKeyAuthenticator } from "../identity/api-keys/authenticator.js";
+import type { ApiKeyInfo, ApiKeyStore } from "../identity/api-keys/store.js";
+import type { TenantDirectory } from "../tenants/directory.js";
+import type { Tenant, TenantStore } from "../tenants/store.js";
+
+export interface AdminServices {
+  tenants: TenantStore;
+  tenantDirectory: TenantDirectory;
+  keys: ApiKeyStore;
+  keyAuthenticator: ApiKeyAuthenticator;
+}
+
+const scope = z.string().regex(/^[A-Za-z0-9:._*-]{1,100}$/);
+const MAX_SECONDS = 10 * 365 * 86_400;
+const DEFAULT_GRACE_SECONDS = 86_400;
+
+const tenantSchema = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  status: z.enum(["active", "suspended"]),
+  created_at: z.string(),
+});
+const keyInfoSchema = z.object({
+  id: z.uuid(),
+  tenant_id: z.uuid(),
+  env: z.enum(["live", "test"]),
+  prefix: z.string(),
+  scopes: z.array(z.string()),
+  created_at: z.string(),
+  expires_at: z.string().nullable(),
+  revoked_at: z.string().nullable(),
+  last_used_at: z.string().nullable(),
+  rotated_to: z.uuid().nullable(),
+});
+const issuedKeySchema = keyInfoSchema.extend({ key: z.string().describe("The key itself, shown this once and never again.") });
+
+export interface AdminOperation {
+  method: "GET" | "POST";
+  path: string;
+  operationId: string;
+  summary: string;
+  status: number;
+  body?: z.ZodType;
+  response: z.ZodType;
+  run(params: Record<string, string>, body: unknown): Promise<unknown>;
+}
+
+/** The admin API, declared once: the server dispatches on it and the OpenAPI document is made from it. */
+export function adminOperations(s: AdminServices): AdminOperation[] {
+  return [
+    {
+      method: "POST",
+      path: "/admin/v1/tenants",
+      operationId: "createTenant",
+      summary: "Create a tenant",
+      status: 201,
+      body: z.strictObject({ name: z.string().trim().min(1).max(200) }),
+      response: tenantSchema,
+      run: async (_, body) => tenantView(await s.tenants.create((body as { name: string }).name)),
+    },
+    {
+      method: "GET",
+      path: "/admin/v1/tenants/:id",
+      operationId: "getTenant",
+      summary: "Read a tenant",
+      status: 200,
+      response: tenantSchema,
+      run: async ({ id }) => tenantView(await s.tenants.get(id!)),
+    },
+    {
+      method: "POST",
+      path: "/admin/v1/tenants/:id/suspend",
+      operationId: "suspendTenant",
+      summary: "Suspend a tenant: its keys and tokens stop working at once",
+      status: 200,
+      response: tenantSchema,
+      run: async ({ id }) => {
+        const tenant = await s.tenants.setStatus(id!, "suspended");
+        s.keyAuthenticator.forgetTenant(tenant.id);
+        s.tenantDirectory.forget(tenant.id);
+        return tenantView(tenant);
+      },
+    },
+    {
+      method: "POST",
+      path: "/admin/v1/tenants/:id/activate",
+      operationId: "activateTenant",
+      summary: "Lift a suspension",
+      status: 200,
+      response: tenantSchema,
+      run: async ({ id }) => {
+        const tenant = await s.tenants.setStatus(id!, "active");
+        s.keyAuthenticator.forgetTenant(tenant.id);
+        s.tenantDirectory.forget(tenant.id);
+        return tenantView(tenant);
+      },
+    },
+    {
+      method: "POST",
+      path: "/admin/v1/tenants/:id/keys",
+      operationId: "createKey",
+      summary: "Issue an API key; the response is the only time the key is shown",
+      status: 201,
+      body: z.strictObject({
+        env: z.enum(["live", "test"]),
+        scopes: z.array(scope).max(100).default([]),
+        expires_in: z.number().int().min(60).max(MAX_SECONDS).optional().describe("Lifetime in seconds"),
+      }),
+      response: issuedKeySchema,
+      run: async ({ id }, body) => {
+        const spec = body as { env: "live" | "test"; scopes: string[]; expires_in?: number };
+        return keyView(await s.keys.create(id!, { env: spec.env, scopes: spec.scopes, expiresInSeconds: spec.expires_in }));
+      },
+    },
+    {
+      method: "GET",
+      path: "/admin/v1/tenants/:id/keys",
+      operationId: "listKeys",
+      summary: "List a tenant's keys (never the keys themselves)",
+      status: 200,
+      response: z.object({ keys: z.array(keyInfoSchema) }),
+      run: async ({ id }) => {
+        await s.tenants.get(id!);
+        return { keys: (await s.keys.list(id!)).map(keyView) };
+      },
+    },
+    {
+      method: "POST",
+      path: "/admin/v1/keys/:id/rotate",
+      operationId: "rotateKey",
+      summary: "Issue a successor key; the old one stays valid for the grace period",
+      status: 201,
+      body: z.strictObject({
+        grace_seconds: z.number().int().min(0).max(30 * 86_400).default(DEFAULT_GRACE_SECONDS),
+      }),
+      response: issuedKeySchema,
+      run: async ({ id }, body) => {
+        const successor = await s.keys.rotate(id!, (body as { grace_seconds: number }).grace_seconds);
+        s.keyAuthenticator.forgetKey(id!);
+        return keyView(successor);
+      },
+    },
+    {
+      method: "POST",
+      path: "/admin/v1/keys/:id/revoke",
+      operationId: "revokeKey",
+      summary: "Revoke a key, effective immediately",
+      status: 200,
+      response: keyInfoSchema,
+      run: async ({ id }) => {
+        const key = await s.keys.revoke(id!);
+        s.keyAuthenticator.forgetKey(id!);
+        return keyView(key);
+      },
+    },
+  ];
+}
+
+function tenantView(t: Tenant) {
+  return { id: t.id, name: t.name, status: t.status, created_at: t.created_at.toISOString() };
+}
+
+function keyView<K extends ApiKeyInfo & { key?: string }>(k: K) {
+  return {
+    id: k.id,
+    tenant_id: k.tenant_id,
+    env: k.env,
+    prefix: k.prefix,
+    scopes: k.scopes,
+    created_at: k.created_at.toISOString(),
+    expires_at: k.expires_at?.toISOString() ?? null,
+    revoked_at: k.revoked_at?.toISOString() ?? null,
+    last_used_at: k.last_used_at?.toISOString() ?? null,
+    rotated_to: k.rotated_to,
+    ...(k.key === undefined ? {} : { key: k.key }),
+  };
+}

@@ -1,0 +1,116 @@
+import { parseArgs } from "node:util";
+import { AdminClient } from "./admin-client.js";
+import { CliError, intOption } from "./errors.js";
+
+const COMMON = `Common options:
+  --json            print the API's JSON answer
+  --data-dir DIR    where to find admin-token when PORTCULLIS_ADMIN_TOKEN is unset (default .portcullis)
+  -h, --help        this text
+Environment: PORTCULLIS_ADMIN_URL (default http://127.0.0.1:8081), PORTCULLIS_ADMIN_TOKEN.`;
+
+export const TENANTS_HELP = `Usage:
+  portcullis tenants create --name NAME
+  portcullis tenants get ID
+  portcullis tenants suspend ID      (its keys and tokens stop working at once)
+  portcullis tenants activate ID
+${COMMON}`;
+
+export const KEYS_HELP = `Usage:
+  portcullis keys create --tenant ID --env test|live [--scopes a,b] [--expires-in SECONDS]
+  portcullis keys list --tenant ID
+  portcullis keys rotate KEY_ID [--grace SECONDS]   (old key stays valid for the grace period, default 86400)
+  portcullis keys revoke KEY_ID                     (effective immediately)
+${COMMON}`;
+
+interface Parsed {
+  sub: string | undefined;
+  id: string | undefined;
+  values: Record<string, string | boolean | undefined>;
+}
+
+function parse(argv: string[], options: Record<string, { type: "string" | "boolean" }>): Parsed {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: true,
+    options: {
+      ...options,
+      json: { type: "boolean" },
+      "data-dir": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (positionals.length > 2) throw new CliError(`unexpected argument ${positionals[2]}`);
+  return { sub: positionals[0], id: positionals[1], values };
+}
+
+function required(value: string | boolean | undefined, what: string): string {
+  if (typeof value !== "string" || value === "") throw new CliError(`${what} is required`);
+  return value;
+}
+
+async function run(parsed: Parsed, action: (client: AdminClient) => Promise<unknown>, show: (result: never) => string): Promise<void> {
+  const client = await AdminClient.fromEnvironment((parsed.values["data-dir"] as string | undefined) ?? ".portcullis");
+  const result = await action(client);
+  console.log(parsed.values.json ? JSON.stringify(result, null, 2) : show(result as never));
+}
+
+type Row = Record<string, unknown>;
+const lines = (row: Row) =>
+  Object.entries(row)
+    .map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(",") : String(v)}`)
+    .join("\n");
+
+export async function tenants(argv: string[]): Promise<void> {
+  const parsed = parse(argv, { name: { type: "string" } });
+  if (parsed.values.help || parsed.sub === undefined) return void console.log(TENANTS_HELP);
+  const id = () => encodeURIComponent(required(parsed.id, "the tenant ID"));
+  switch (parsed.sub) {
+    case "create":
+      return run(parsed, (c) => c.call("POST", "/admin/v1/tenants", { name: required(parsed.values.name, "--name") }), lines);
+    case "get":
+      return run(parsed, (c) => c.call("GET", `/admin/v1/tenants/${id()}`), lines);
+    case "suspend":
+    case "activate":
+      return run(parsed, (c) => c.call("POST", `/admin/v1/tenants/${id()}/${parsed.sub}`), lines);
+    default:
+      throw new CliError(`unknown command "tenants ${parsed.sub}"\n\n${TENANTS_HELP}`);
+  }
+}
+
+export async function keys(argv: string[]): Promise<void> {
+  const parsed = parse(argv, {
+    tenant: { type: "string" },
+    env: { type: "string" },
+    scopes: { type: "string" },
+    "expires-in": { type: "string" },
+    grace: { type: "string" },
+  });
+  const v = parsed.values;
+  if (v.help || parsed.sub === undefined) return void console.log(KEYS_HELP);
+  const tenant = () => encodeURIComponent(required(v.tenant, "--tenant"));
+  const keyId = () => encodeURIComponent(required(parsed.id, "the key ID"));
+  const issued = (row: Row) => `${lines(row)}\n\nThe key is shown this once. Store it now.`;
+  switch (parsed.sub) {
+    case "create": {
+      const env = required(v.env, "--env");
+      const scopes = typeof v.scopes === "string" ? v.scopes.split(",").filter((s) => s !== "") : [];
+      const expiresIn = typeof v["expires-in"] === "string" ? intOption(v["expires-in"], "--expires-in", 60, 315_360_000) : undefined;
+      return run(parsed, (c) => c.call("POST", `/admin/v1/tenants/${tenant()}/keys`, { env, scopes, expires_in: expiresIn }), issued);
+    }
+    case "list":
+      return run(
+        parsed,
+        (c) => c.call("GET", `/admin/v1/tenants/${tenant()}/keys`),
+        (r: { keys: Row[] }) => (r.keys.length === 0 ? "no keys" : r.keys.map(lines).join("\n\n")),
+      );
+    case "rotate": {
+      const grace = typeof v.grace === "string" ? intOption(v.grace, "--grace", 0, 2_592_000) : undefined;
+      return run(parsed, (c) => c.call("POST", `/admin/v1/keys/${keyId()}/rotate`, grace === undefined ? {} : { grace_seconds: grace }), issued);
+    }
+    case "revoke":
+      return run(parsed, (c) => c.call("POST", `/admin/v1/keys/${keyId()}/revoke`), lines);
+    default:
+      throw new CliError(`unknown command "keys ${parsed.sub}"\n\n${KEYS_HELP}`);
+  }
+}

@@ -1,0 +1,126 @@
+import { readFile, writeFile, mkdir } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { resolveAdminToken } from "../admin/token.js";
+import { allowsAnyOriginWithCredentials, productionProblems } from "../config/production.js";
+import { startEchoUpstream } from "../echo/echo-upstream.js";
+import { Gateway } from "../gateway/index.js";
+import { createLogger } from "../observability/logger.js";
+import { defaultPolicy, loadPolicyFile } from "../policy/load.js";
+import { CliError, intOption } from "./errors.js";
+
+export const START_HELP = `Usage: portcullis start (--upstream URL | --echo) [options]
+
+Starts the gateway in front of an HTTP API. With no --policy, every route requires a valid key.
+
+Options:
+  --upstream URL      the API to protect (a route's forward.upstream overrides it)
+  --echo              put a built-in echo API behind the gateway and print a working curl line
+  --policy FILE       policy file, YAML or JSON (see README "Policy reference")
+  --port N            gateway port (default 8080; 0 picks a free one)
+  --host H            gateway address (default 127.0.0.1)
+  --admin-port N      admin API port (default 8081)
+  --admin-host H      admin API address (default 127.0.0.1)
+  --data-dir DIR      embedded database and generated keys (default .portcullis)
+  -h, --help          this text
+
+Environment: DATABASE_URL (Postgres server instead of embedded PGlite), PORTCULLIS_ADMIN_TOKEN,
+PORTCULLIS_IDENTITY_KEY, PORTCULLIS_ALLOW_INSECURE_DB, PORTCULLIS_LOG_LEVEL, NODE_ENV=production.`;
+
+export async function start(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      upstream: { type: "string" },
+      echo: { type: "boolean", default: false },
+      policy: { type: "string" },
+      port: { type: "string", default: "8080" },
+      host: { type: "string", default: "127.0.0.1" },
+      "admin-port": { type: "string", default: "8081" },
+      "admin-host": { type: "string", default: "127.0.0.1" },
+      "data-dir": { type: "string", default: ".portcullis" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(START_HELP);
+    return;
+  }
+  const production = process.env.NODE_ENV === "production";
+  const dataDir = resolve(values["data-dir"]);
+  const policy = values.policy === undefined ? defaultPolicy() : await loadPolicyFile(values.policy);
+  if (values.echo && values.upstream !== undefined) throw new CliError("use either --upstream or --echo, not both");
+  if (!values.echo && values.upstream === undefined && policy.upstream === undefined) {
+    throw new CliError("an upstream is required: pass --upstream URL (or --echo to try it out)");
+  }
+  if (values.upstream !== undefined && !/^https?:\/\/[^/]/.test(values.upstream)) throw new CliError("--upstream must be an http(s) URL");
+  const port = intOption(values.port, "--port");
+  const adminPort = intOption(values["admin-port"], "--admin-port");
+
+  const logger = createLogger();
+  if (production) {
+    const problems = productionProblems({
+      policy,
+      adminTokenFromEnv: process.env.PORTCULLIS_ADMIN_TOKEN,
+      databaseUrl: process.env.DATABASE_URL,
+      allowInsecureDatabase: process.env.PORTCULLIS_ALLOW_INSECURE_DB === "true",
+    });
+    if (problems.length > 0) throw new CliError(`refusing to start in production:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    if (!process.env.PORTCULLIS_IDENTITY_KEY) {
+      logger.warn("PORTCULLIS_IDENTITY_KEY is not set: this node signs identities with a key of its own; give all nodes one key");
+    }
+  } else if (allowsAnyOriginWithCredentials(policy)) {
+    logger.warn('cors allows any origin with credentials: production mode will refuse this policy');
+  }
+
+  const admin = await resolveAdminToken(dataDir);
+  const echo = values.echo ? await startEchoUpstream() : undefined;
+  const gateway = await Gateway.create({
+    policy,
+    upstream: echo?.url ?? values.upstream,
+    databaseUrl: process.env.DATABASE_URL || undefined,
+    dataDir,
+    adminToken: admin.token,
+    production,
+    logger,
+  });
+  const listening = await gateway.listen({ port, host: values.host, adminPort, adminHost: values["admin-host"] });
+
+  const banner = [
+    `portcullis gateway listening on ${listening.url}`,
+    `portcullis admin API listening on ${listening.adminUrl}`,
+    `store: ${gateway.db.kind}${gateway.db.kind === "pglite" ? ` (${dataDir})` : ""}`,
+  ];
+  if (admin.generatedAt !== undefined) {
+    banner.push(`admin token (shown once; also in ${admin.generatedAt}, mode 0600): ${admin.token}`);
+  }
+  if (echo !== undefined) {
+    const tenantId = await demoTenant(gateway, dataDir);
+    const issued = await gateway.keys.create(tenantId, { env: "test", scopes: ["demo"] });
+    banner.push(`echo upstream at ${echo.url}; demo tenant ${tenantId}`, `try: curl -s -H 'Authorization: Bearer ${issued.key}' ${listening.url}/hello`);
+  }
+  console.error(banner.join("\n"));
+
+  const stop = async () => {
+    await gateway.close();
+    echo?.server.close();
+    logger.flush();
+    process.exit(0);
+  };
+  process.once("SIGINT", () => void stop());
+  process.once("SIGTERM", () => void stop());
+}
+
+/** The quick start reuses one demo tenant per data directory instead of creating one per start. */
+async function demoTenant(gateway: Gateway, dataDir: string): Promise<string> {
+  const file = join(dataDir, "demo-tenant");
+  try {
+    return (await readFile(file, "utf8")).trim();
+  } catch {
+    const tenant = await gateway.tenants.create("demo");
+    await mkdir(dataDir, { recursive: true });
+    await writeFile(file, tenant.id);
+    return tenant.id;
+  }
+}

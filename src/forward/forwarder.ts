@@ -1,0 +1,101 @@
+import type { IncomingHttpHeaders } from "node:http";
+import { pipeline } from "node:stream/promises";
+import { Pool } from "undici";
+import type { RequestContext } from "../pipeline/context.js";
+import type { ForwardPolicy } from "../policy/schema.js";
+import { Problem } from "../problem/index.js";
+import { connectionScopedHeaders } from "./hop-by-hop.js";
+import { IDENTITY_HEADER, type IdentitySigner } from "./identity-assertion.js";
+
+/** Headers only the gateway may set: a client that sends them is trying to speak for it. */
+const GATEWAY_OWNED = new Set(["host", "forwarded", "x-real-ip", "x-request-id"]);
+const GATEWAY_OWNED_PREFIXES = ["x-forwarded-", "x-portcullis-"];
+const CREDENTIAL_HEADERS = new Set(["authorization", "x-api-key"]);
+const TIMEOUT_CODES = new Set(["UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT"]);
+
+export interface Upstream {
+  url: URL;
+  /** Identifies this upstream as the audience of the identity assertion. */
+  audience: string;
+}
+
+/**
+ * Streams a request to its upstream and the answer back. Bodies are never buffered; connection
+ * pools are kept per upstream origin and connect timeout.
+ */
+export class Forwarder {
+  private readonly pools = new Map<string, Pool>();
+
+  constructor(private readonly signer: IdentitySigner) {}
+
+  async forward(ctx: RequestContext, upstream: Upstream, policy: ForwardPolicy): Promise<void> {
+    const { req, res } = ctx;
+    const headers = await this.requestHeaders(ctx, upstream, policy);
+    const hasBody = req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
+    let response;
+    try {
+      response = await this.pool(upstream.url, policy.connectTimeoutMs).request({
+        method: req.method as "GET",
+        path: joinPath(upstream.url.pathname, ctx.target.rawPath) + (ctx.target.query === "" ? "" : `?${ctx.target.query}`),
+        headers,
+        body: hasBody ? req : null,
+        headersTimeout: policy.headersTimeoutMs,
+        bodyTimeout: policy.bodyTimeoutMs,
+      });
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? "";
+      throw TIMEOUT_CODES.has(code) ? new Problem("UPSTREAM_TIMEOUT") : new Problem("UPSTREAM_UNAVAILABLE");
+    }
+    res.writeHead(response.statusCode, responseHeaders(response.headers, (name) => res.hasHeader(name)));
+    try {
+      await pipeline(response.body, res);
+    } catch {
+      // Headers are gone, so the only honest signal left for a broken body is a cut connection.
+      res.destroy();
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.pools.values()].map((pool) => pool.close()));
+  }
+
+  private pool(url: URL, connectTimeoutMs: number): Pool {
+    const key = `${url.origin} ${connectTimeoutMs}`;
+    let pool = this.pools.get(key);
+    if (pool === undefined) {
+      pool = new Pool(url.origin, { connections: 256, connect: { timeout: connectTimeoutMs } });
+      this.pools.set(key, pool);
+    }
+    return pool;
+  }
+
+  private async requestHeaders(ctx: RequestContext, upstream: Upstream, policy: ForwardPolicy): Promise<string[]> {
+    const { req } = ctx;
+    const dropped = connectionScopedHeaders(req.headers.connection);
+    const out: string[] = [];
+    const raw = req.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!.toLowerCase();
+      if (dropped.has(name) || GATEWAY_OWNED.has(name) || GATEWAY_OWNED_PREFIXES.some((p) => name.startsWith(p))) continue;
+      if (!policy.passCredentials && CREDENTIAL_HEADERS.has(name)) continue;
+      out.push(name, raw[i + 1]!);
+    }
+    out.push("x-forwarded-for", ctx.clientIp, "x-forwarded-proto", "encrypted" in req.socket ? "https" : "http", "x-request-id", ctx.requestId);
+    if (req.headers.host !== undefined) out.push("x-forwarded-host", req.headers.host);
+    if (ctx.principal !== undefined) out.push(IDENTITY_HEADER, await this.signer.assertionFor(ctx.principal, upstream.audience));
+    return out;
+  }
+}
+
+function responseHeaders(headers: IncomingHttpHeaders, setByGateway: (name: string) => boolean): IncomingHttpHeaders {
+  const dropped = connectionScopedHeaders(headers.connection);
+  const out: IncomingHttpHeaders = {};
+  for (const name in headers) {
+    if (!dropped.has(name) && !setByGateway(name)) out[name] = headers[name];
+  }
+  return out;
+}
+
+function joinPath(base: string, path: string): string {
+  return base === "/" ? path : base.replace(/\/$/, "") + path;
+}

@@ -1,0 +1,53 @@
+import { authorizeControl } from "../authorize/scopes.js";
+import type { Upstream } from "../forward/forwarder.js";
+import { securityHeaders, type HeaderList } from "../headers/security-headers.js";
+import { authenticateControl, type Authenticators } from "../identity/authenticate.js";
+import type { Control } from "../pipeline/context.js";
+import type { ForwardPolicy, Policy, RoutePolicy } from "../policy/schema.js";
+import { Router } from "../routing/router.js";
+
+export interface CompiledRoute {
+  name: string;
+  controls: readonly Control[];
+  headers: HeaderList;
+  upstream: Upstream;
+  forward: ForwardPolicy;
+}
+
+export interface CompileOptions {
+  authenticators: Authenticators;
+  production: boolean;
+  /** From the command line; a route's own `forward.upstream` still takes precedence. */
+  upstream: string | undefined;
+}
+
+/** Turns the declarative policy into a router of ready-to-run pipelines. */
+export function compileRoutes(policy: Policy, options: CompileOptions): Router<CompiledRoute> {
+  const router = new Router<CompiledRoute>(policy.paths.caseSensitive);
+  const allMethods: ("apiKey" | "jwt")[] = policy.jwt.issuers.length > 0 ? ["apiKey", "jwt"] : ["apiKey"];
+  for (const route of policy.routes) {
+    router.add(route.match.path, route.match.methods, {
+      name: route.name,
+      controls: controlsOf(route, allMethods, options),
+      headers: securityHeaders(route.headers, options.production),
+      upstream: upstreamOf(route, policy, options.upstream),
+      forward: route.forward,
+    });
+  }
+  return router;
+}
+
+function controlsOf(route: RoutePolicy, allMethods: ("apiKey" | "jwt")[], options: CompileOptions): Control[] {
+  const controls: Control[] = [];
+  const authenticate = route.authenticate ?? { methods: allMethods, keyEnv: "any" as const };
+  if (authenticate !== "none") controls.push(authenticateControl(authenticate, options.authenticators));
+  if (route.authorize !== undefined) controls.push(authorizeControl(route.authorize));
+  return controls;
+}
+
+function upstreamOf(route: RoutePolicy, policy: Policy, cliUpstream: string | undefined): Upstream {
+  const url = route.forward.upstream ?? cliUpstream ?? policy.upstream;
+  if (url === undefined) throw new Error(`route "${route.name}" has no upstream: pass --upstream or set upstream in the policy`);
+  const parsed = new URL(url);
+  return { url: parsed, audience: parsed.origin };
+}

@@ -1,0 +1,41 @@
+import type { Control } from "../pipeline/context.js";
+import { Problem } from "../problem/index.js";
+import type { ApiKeyAuthenticator } from "./api-keys/authenticator.js";
+import { looksLikeApiKey } from "./api-keys/format.js";
+import { extractCredential, unauthenticated } from "./credentials.js";
+import type { JwtVerifier } from "./jwt/verifier.js";
+
+export interface AuthenticateSpec {
+  methods: readonly ("apiKey" | "jwt")[];
+  keyEnv: "live" | "test" | "any";
+}
+
+export interface Authenticators {
+  apiKeys: ApiKeyAuthenticator;
+  jwt: JwtVerifier;
+}
+
+/**
+ * Requires exactly one valid credential by one of the route's methods. The credential's own
+ * shape picks the method (keys start with `sk_live_` / `sk_test_`); a credential of a method the
+ * route does not accept fails like any other bad credential.
+ */
+export function authenticateControl(spec: AuthenticateSpec, authenticators: Authenticators): Control {
+  const acceptKeys = spec.methods.includes("apiKey");
+  const acceptJwt = spec.methods.includes("jwt");
+  return async (ctx) => {
+    const credential = extractCredential(ctx.req);
+    if (credential === undefined) throw unauthenticated();
+    if (looksLikeApiKey(credential)) {
+      if (!acceptKeys) throw unauthenticated();
+      const principal = await authenticators.apiKeys.authenticate(credential);
+      if (spec.keyEnv !== "any" && principal.env !== spec.keyEnv) {
+        throw new Problem("FORBIDDEN", `This route accepts ${spec.keyEnv} keys only.`);
+      }
+      ctx.principal = principal;
+      return;
+    }
+    if (!acceptJwt) throw unauthenticated();
+    ctx.principal = await authenticators.jwt.authenticate(credential);
+  };
+}

@@ -1,0 +1,2 @@
+export { JwtVerifier, JWT_ALGORITHMS, type IssuerConfig, type JwtAlgorithm } from "./verifier.js";
+export type { Principal } from "../principal.js";

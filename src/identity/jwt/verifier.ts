@@ -1,0 +1,116 @@
+import { createRemoteJWKSet, decodeJwt, errors, jwtVerify, type JWTPayload } from "jose";
+import { Problem } from "../../problem/index.js";
+import { isUuid } from "../../store/index.js";
+import type { TenantDirectory } from "../../tenants/directory.js";
+import { unauthenticated } from "../credentials.js";
+import type { Principal } from "../principal.js";
+
+/** Asymmetric algorithms only: with no HS* here, a public key can never be used as an HMAC secret. */
+export const JWT_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"] as const;
+export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
+
+export interface IssuerConfig {
+  issuer: string;
+  jwksUri: string;
+  audience: string | string[];
+  algorithms: JwtAlgorithm[];
+  /** The claim that names the tenant (a Portcullis tenant id). */
+  tenantClaim: string;
+  /** A space-separated string (`scope`) or an array (`scp`). */
+  scopeClaim: string;
+  /** When set, `azp` must be one of these. */
+  authorizedParties?: string[] | undefined;
+  clockToleranceSeconds: number;
+}
+
+interface Issuer {
+  config: IssuerConfig;
+  keys: ReturnType<typeof createRemoteJWKSet>;
+}
+
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
+/**
+ * Verifies bearer JWTs from configured issuers. The issuer is picked by the token's unverified
+ * `iss` only to choose which key set and rules apply; `jwtVerify` then checks `iss` again along
+ * with the signature, so a forged `iss` gains nothing. jose caches each key set and refetches it,
+ * rate-limited by the cooldown, when a token names a `kid` it has not seen (key rotation).
+ */
+export class JwtVerifier {
+  private readonly issuers = new Map<string, Issuer>();
+
+  constructor(
+    configs: readonly IssuerConfig[],
+    private readonly tenants: TenantDirectory,
+  ) {
+    for (const config of configs) {
+      const keys = createRemoteJWKSet(new URL(config.jwksUri), {
+        cacheMaxAge: 10 * 60_000,
+        cooldownDuration: 30_000,
+        timeoutDuration: 5_000,
+      });
+      this.issuers.set(config.issuer, { config, keys });
+    }
+  }
+
+  get configured(): boolean {
+    return this.issuers.size > 0;
+  }
+
+  static looksLikeJwt(token: string): boolean {
+    return JWT_SHAPE.test(token);
+  }
+
+  async authenticate(token: string): Promise<Principal> {
+    if (!JwtVerifier.looksLikeJwt(token)) throw unauthenticated();
+    let claimedIssuer: string | undefined;
+    try {
+      claimedIssuer = decodeJwt(token).iss;
+    } catch {
+      throw unauthenticated();
+    }
+    const issuer = claimedIssuer === undefined ? undefined : this.issuers.get(claimedIssuer);
+    if (issuer === undefined) throw unauthenticated();
+
+    const payload = await this.verify(token, issuer);
+    const { config } = issuer;
+    if (config.authorizedParties !== undefined && !config.authorizedParties.includes(String(payload.azp))) {
+      throw unauthenticated();
+    }
+    const tenantId = payload[config.tenantClaim];
+    if (typeof tenantId !== "string" || !isUuid(tenantId) || typeof payload.sub !== "string") throw unauthenticated();
+    if (!(await this.tenants.isActive(tenantId))) throw unauthenticated();
+    return {
+      kind: "jwt",
+      tenantId,
+      id: payload.sub,
+      scopes: readScopes(payload[config.scopeClaim]),
+      issuer: config.issuer,
+    };
+  }
+
+  private async verify(token: string, { config, keys }: Issuer): Promise<JWTPayload> {
+    try {
+      const { payload } = await jwtVerify(token, keys, {
+        issuer: config.issuer,
+        audience: config.audience,
+        algorithms: config.algorithms,
+        clockTolerance: config.clockToleranceSeconds,
+        requiredClaims: ["exp", "sub"],
+      });
+      return payload;
+    } catch (error) {
+      // Only a failure to reach the key set is ours to own; anything else is a bad token.
+      if (error instanceof errors.JWKSTimeout || !(error instanceof errors.JOSEError)) {
+        throw new Problem("IDP_UNAVAILABLE", "The identity provider's keys cannot be fetched right now.");
+      }
+      throw unauthenticated();
+    }
+  }
+}
+
+function readScopes(claim: unknown): ReadonlySet<string> {
+  if (typeof claim === "string") return new Set(claim.split(" ").filter((s) => s !== ""));
+  if (Array.isArray(claim)) return new Set(claim.filter((s): s is string => typeof s === "string"));
+  return new Set();
+}

@@ -1,0 +1,12 @@
+/** Who a request acts as, once authenticated. This is what the upstream is told, signed. */
+export interface Principal {
+  kind: "api_key" | "jwt";
+  tenantId: string;
+  /** The key id for an API key; the `sub` claim for a JWT. */
+  id: string;
+  scopes: ReadonlySet<string>;
+  /** API keys only. */
+  env?: "live" | "test";
+  /** JWTs only. */
+  issuer?: string;
+}

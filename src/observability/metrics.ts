@@ -1,0 +1,35 @@
+import { collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
+
+/** Prometheus metrics of one gateway; labels come from the policy (route names) and fixed codes only. */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  private readonly requests = new Counter({
+    name: "portcullis_requests_total",
+    help: "Requests handled, by route and outcome (forwarded, or the problem code).",
+    labelNames: ["route", "outcome"] as const,
+    registers: [this.registry],
+  });
+  private readonly duration = new Histogram({
+    name: "portcullis_request_duration_seconds",
+    help: "Time from request to the end of the response, by route.",
+    labelNames: ["route"] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  private readonly rejections = new Counter({
+    name: "portcullis_rejections_total",
+    help: "Requests refused by the gateway, by problem code.",
+    labelNames: ["code"] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: "portcullis_" });
+  }
+
+  observe(route: string, outcome: string, seconds: number, rejected: boolean): void {
+    this.requests.inc({ route, outcome });
+    this.duration.observe({ route }, seconds);
+    if (rejected) this.rejections.inc({ code: outcome });
+  }
+}

@@ -1,0 +1,84 @@
+import type { ServerResponse } from "node:http";
+
+/**
+ * Every rejection Portcullis makes is one of these codes. They are part of the public contract:
+ * clients and tests match on `code`, never on `title` or `detail`.
+ */
+export const PROBLEM_CODES = {
+  BAD_REQUEST: { status: 400, title: "Bad request" },
+  INVALID_PATH: { status: 400, title: "Invalid request path" },
+  MALFORMED_CREDENTIALS: { status: 400, title: "Malformed credentials" },
+  AMBIGUOUS_CREDENTIALS: { status: 400, title: "More than one credential was presented" },
+  VALIDATION_FAILED: { status: 422, title: "The request body is not valid" },
+  UNAUTHENTICATED: { status: 401, title: "Authentication required" },
+  FORBIDDEN: { status: 403, title: "Forbidden" },
+  NOT_FOUND: { status: 404, title: "Not found" },
+  METHOD_NOT_ALLOWED: { status: 405, title: "Method not allowed" },
+  CONFLICT: { status: 409, title: "Conflict" },
+  PAYLOAD_TOO_LARGE: { status: 413, title: "Payload too large" },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, title: "Unsupported media type" },
+  HEADERS_TOO_LARGE: { status: 431, title: "Request header fields too large" },
+  INTERNAL: { status: 500, title: "Internal error" },
+  UPSTREAM_UNAVAILABLE: { status: 502, title: "Upstream unavailable" },
+  STORE_UNAVAILABLE: { status: 503, title: "Service unavailable" },
+  IDP_UNAVAILABLE: { status: 503, title: "Identity provider unavailable" },
+  UPSTREAM_TIMEOUT: { status: 504, title: "Upstream timed out" },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ProblemCode = keyof typeof PROBLEM_CODES;
+
+/**
+ * An expected failure, carried as a value. `detail` is shown to the client, so it must be safe:
+ * it never contains a credential, a stack trace or a message from a library or the database.
+ */
+export class Problem extends Error {
+  readonly status: number;
+  readonly title: string;
+
+  constructor(
+    readonly code: ProblemCode,
+    readonly detail?: string,
+    readonly extra?: Readonly<Record<string, unknown>>,
+  ) {
+    super(code);
+    this.name = "Problem";
+    this.status = PROBLEM_CODES[code].status;
+    this.title = PROBLEM_CODES[code].title;
+  }
+}
+
+export function isProblem(value: unknown): value is Problem {
+  return value instanceof Problem;
+}
+
+/** Anything thrown that is not a Problem is an internal error: its message never leaves the process. */
+export function toProblem(error: unknown): Problem {
+  return isProblem(error) ? error : new Problem("INTERNAL");
+}
+
+export function problemBody(problem: Problem, requestId: string): string {
+  return JSON.stringify({
+    type: `https://portcullis.dev/problems/${problem.code.toLowerCase().replaceAll("_", "-")}`,
+    title: problem.title,
+    status: problem.status,
+    code: problem.code,
+    ...(problem.detail === undefined ? {} : { detail: problem.detail }),
+    ...problem.extra,
+    request_id: requestId,
+  });
+}
+
+export function sendProblem(res: ServerResponse, problem: Problem, requestId: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = problemBody(problem, requestId);
+  res.writeHead(problem.status, {
+    "content-type": "application/problem+json",
+    "content-length": Buffer.byteLength(body),
+    "cache-control": "no-store",
+    "x-request-id": requestId,
+  });
+  res.end(body);
+}

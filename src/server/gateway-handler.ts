@@ -1,0 +1,111 @@
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Forwarder } from "../forward/forwarder.js";
+import type { IdentitySigner } from "../forward/identity-assertion.js";
+import type { CompiledRoute } from "../gateway/routes.js";
+import type { Cors } from "../headers/cors.js";
+import { applyHeaders, type HeaderList } from "../headers/security-headers.js";
+import { serveHealth, type HealthSources } from "../health/health.js";
+import type { Logger } from "../observability/logger.js";
+import type { GatewayMetrics } from "../observability/metrics.js";
+import type { RequestContext } from "../pipeline/context.js";
+import { Problem, sendProblem, toProblem } from "../problem/index.js";
+import { parseRequestTarget } from "../routing/request-target.js";
+import type { Router } from "../routing/router.js";
+import { sendJson } from "./respond.js";
+
+export interface GatewayHandlerDeps {
+  router: Router<CompiledRoute>;
+  cors: Cors;
+  /** Security headers for responses the gateway writes itself. */
+  gatewayHeaders: HeaderList;
+  forwarder: Forwarder;
+  signer: IdentitySigner;
+  health: HealthSources;
+  metrics: GatewayMetrics;
+  logger: Logger;
+}
+
+const UNMATCHED = "(none)";
+const SYSTEM = "(system)";
+
+/** The request's path: target → system endpoints → CORS → route → controls → forward. */
+export function createGatewayHandler(deps: GatewayHandlerDeps) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const started = performance.now();
+    const requestId = randomUUID();
+    res.setHeader("x-request-id", requestId);
+    applyHeaders(res, deps.gatewayHeaders, false);
+    let routeName = UNMATCHED;
+    let outcome = "forwarded";
+    let rejected = false;
+    const ctx: { -readonly [K in keyof RequestContext]: RequestContext[K] } = {
+      requestId,
+      req,
+      res,
+      target: { rawPath: "", query: "", segments: [] },
+      clientIp: clientIp(req),
+      principal: undefined,
+    };
+    try {
+      ctx.target = parseRequestTarget(req.url ?? "");
+      if (await serveSystem(ctx.target.rawPath, req, res, deps)) {
+        routeName = SYSTEM;
+        outcome = "served";
+      } else if (deps.cors.handle(req, res)) {
+        outcome = "preflight";
+      } else {
+        const match = deps.router.match(req.method ?? "", ctx.target.segments);
+        if (match === undefined) throw new Problem("NOT_FOUND", "No route matches this request.");
+        const route = match.value;
+        routeName = route.name;
+        for (const control of route.controls) await control(ctx);
+        applyHeaders(res, route.headers, true);
+        await deps.forwarder.forward(ctx, route.upstream, route.forward);
+      }
+    } catch (error) {
+      const problem = toProblem(error);
+      if (problem.code === "INTERNAL") deps.logger.error({ req_id: requestId, err_type: errorType(error) }, "internal error");
+      outcome = problem.code;
+      rejected = true;
+      sendProblem(res, problem, requestId);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    deps.metrics.observe(routeName, outcome, seconds, rejected);
+    deps.logger.info(
+      {
+        req_id: requestId,
+        method: req.method,
+        path: ctx.target.rawPath,
+        route: routeName,
+        status: res.statusCode,
+        outcome,
+        duration_ms: Math.round(seconds * 1e4) / 10,
+        tenant_id: ctx.principal?.tenantId,
+        principal: ctx.principal?.id,
+      },
+      "request",
+    );
+  };
+}
+
+async function serveSystem(path: string, req: IncomingMessage, res: ServerResponse, deps: GatewayHandlerDeps): Promise<boolean> {
+  if (!path.startsWith("/health/") && !path.startsWith("/.well-known/")) return false;
+  if (req.method !== "GET" && req.method !== "HEAD") return false;
+  if (path === "/.well-known/jwks.json") {
+    sendJson(res, 200, deps.signer.jwks(), "application/jwk-set+json");
+    return true;
+  }
+  return serveHealth(path, req, res, deps.health);
+}
+
+/** The socket's address; trusted-proxy handling of X-Forwarded-For belongs to the limits work. */
+function clientIp(req: IncomingMessage): string {
+  const address = req.socket.remoteAddress ?? "";
+  return address.startsWith("::ffff:") ? address.slice(7) : address;
+}
+
+/** Only the class of an unexpected error is logged: its message may carry data. */
+function errorType(error: unknown): string {
+  return error instanceof Error ? error.name : typeof error;
+}
