@@ -44,12 +44,16 @@ export class RefreshingCache<V> {
     return this.refresh(key);
   }
 
+  /** Also disowns a load in flight: it may have read the row before the change being applied. */
   forget(key: string): void {
     this.entries.delete(key);
+    this.loading.delete(key);
   }
 
   forgetWhere(predicate: (value: V) => boolean): void {
     for (const [key, entry] of this.entries) if (predicate(entry.value)) this.entries.delete(key);
+    // What a load in flight will return is not known yet, so every one is disowned.
+    this.loading.clear();
   }
 
   get size(): number {
