@@ -114,8 +114,10 @@ export class Gateway {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    const closed = this.servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
+    // close() alone would wait for every keep-alive client to hang up.
     for (const server of this.servers) server.closeAllConnections();
+    await Promise.all(closed);
     await this.keyAuthenticator.close();
     await this.forwarder.close();
     await this.db.close();

@@ -68,6 +68,7 @@ export const issuerSchema = z.strictObject({
   scopeClaim: z.string().min(1).default("scope"),
   authorizedParties: z.array(z.string().min(1)).min(1).optional(),
   clockToleranceSeconds: z.number().int().min(0).max(300).default(30),
+  jwksCooldownSeconds: z.number().int().min(0).max(3600).default(30),
 });
 
 export const corsSchema = z.strictObject({

@@ -57,9 +57,12 @@ export async function startTestGateway(
       return { status: response.status, json: (await response.json()) as Record<string, unknown> };
     },
     async close() {
-      await gateway.close();
-      echo?.server.closeAllConnections();
-      await new Promise((resolve) => echo?.server.close(resolve) ?? resolve(undefined));
+      try {
+        await gateway.close();
+      } finally {
+        echo?.server.closeAllConnections();
+        await new Promise((resolve) => echo?.server.close(resolve) ?? resolve(undefined));
+      }
     },
   };
 }

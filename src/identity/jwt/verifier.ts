@@ -21,6 +21,8 @@ export interface IssuerConfig {
   /** When set, `azp` must be one of these. */
   authorizedParties?: string[] | undefined;
   clockToleranceSeconds: number;
+  /** Least time between two fetches of the key set, also when a token names an unknown `kid`. */
+  jwksCooldownSeconds: number;
 }
 
 interface Issuer {
@@ -46,7 +48,7 @@ export class JwtVerifier {
     for (const config of configs) {
       const keys = createRemoteJWKSet(new URL(config.jwksUri), {
         cacheMaxAge: 10 * 60_000,
-        cooldownDuration: 30_000,
+        cooldownDuration: config.jwksCooldownSeconds * 1000,
         timeoutDuration: 5_000,
       });
       this.issuers.set(config.issuer, { config, keys });
