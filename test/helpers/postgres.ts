@@ -19,7 +19,7 @@ export async function createTestDatabase(): Promise<TestDatabase | string> {
     await admin.connect();
   } catch (error) {
     const reason = `Postgres at ${SERVER_URL} is unreachable (${(error as Error).message})`;
-    if (process.env.CI === "true") throw new Error(`${reason}; CI requires it`);
+    if (process.env.CI === "true") throw new Error(`${reason}; CI requires it`, { cause: error });
     return reason;
   }
   try {

@@ -1,0 +1,146 @@
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { after, before, describe, test } from "node:test";
+import { startEchoUpstream } from "../../src/echo/echo-upstream.js";
+
+const CLI = new URL("../../src/cli/main.js", import.meta.url).pathname;
+const run = promisify(execFile);
+
+/** Starts `portcullis start` as a real process and waits for its banner. */
+async function startCli(args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; banner: string }> {
+  const child = spawn(process.execPath, [CLI, "start", "--port", "0", "--admin-port", "0", ...args], {
+    env: { ...process.env, PORTCULLIS_ADMIN_TOKEN: "", DATABASE_URL: "", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let banner = "";
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no banner: ${banner}`)), 30_000);
+    child.stderr!.on("data", (chunk: Buffer) => {
+      banner += chunk.toString();
+      if (/admin API listening/.test(banner) && (!args.includes("--echo") || /try: curl/.test(banner))) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited ${code}: ${banner}`));
+    });
+  });
+  child.stdout!.resume();
+  return { child, banner };
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once("exit", () => resolve());
+    child.kill("SIGTERM");
+  });
+}
+
+describe("CLI end to end", () => {
+  let dataDir: string;
+  let child: ChildProcess;
+  let gatewayUrl: string;
+  let adminUrl: string;
+  let echo: Awaited<ReturnType<typeof startEchoUpstream>>;
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), "portcullis-e2e-"));
+    echo = await startEchoUpstream();
+    const started = await startCli(["--upstream", echo.url, "--data-dir", dataDir]);
+    child = started.child;
+    gatewayUrl = /gateway listening on (\S+)/.exec(started.banner)![1]!;
+    adminUrl = /admin API listening on (\S+)/.exec(started.banner)![1]!;
+    assert.match(started.banner, /admin token \(shown once/);
+  });
+  after(async () => {
+    await stop(child);
+    echo.server.closeAllConnections();
+    echo.server.close();
+  });
+
+  const cli = (...args: string[]) =>
+    run(process.execPath, [CLI, ...args, "--data-dir", dataDir], { env: { ...process.env, PORTCULLIS_ADMIN_URL: adminUrl, PORTCULLIS_ADMIN_TOKEN: "" } });
+
+  test("tenants and keys made with the CLI let real HTTP through the gateway, and revocation stops it", async () => {
+    const tenant = JSON.parse((await cli("tenants", "create", "--name", "acme", "--json")).stdout) as { id: string };
+    const key = JSON.parse((await cli("keys", "create", "--tenant", tenant.id, "--env", "test", "--scopes", "read,write", "--json")).stdout) as {
+      id: string;
+      key: string;
+    };
+    const listed = (await cli("keys", "list", "--tenant", tenant.id)).stdout;
+    assert.ok(listed.includes(key.id) && !listed.includes(key.key), "list shows the id, never the key");
+
+    const response = await fetch(`${gatewayUrl}/things`, { headers: { authorization: `Bearer ${key.key}` } });
+    assert.equal(response.status, 200);
+    assert.ok(((await response.json()) as { headers: Record<string, string> }).headers["x-portcullis-identity"]);
+    assert.equal((await fetch(`${gatewayUrl}/things`)).status, 401);
+
+    const rotated = JSON.parse((await cli("keys", "rotate", key.id, "--grace", "0", "--json")).stdout) as { key: string; id: string };
+    assert.equal((await fetch(`${gatewayUrl}/things`, { headers: { authorization: `Bearer ${key.key}` } })).status, 401);
+    assert.equal((await fetch(`${gatewayUrl}/things`, { headers: { authorization: `Bearer ${rotated.key}` } })).status, 200);
+    await cli("keys", "revoke", rotated.id);
+    assert.equal((await fetch(`${gatewayUrl}/things`, { headers: { authorization: `Bearer ${rotated.key}` } })).status, 401);
+  });
+
+  test("CLI mistakes are clear messages with a non-zero exit, never a stack trace", async () => {
+    for (const args of [["keys", "create", "--env", "live"], ["tenants", "get", "00000000-0000-4000-8000-000000000000"], ["keys", "create", "--tenant", "x", "--env", "prod"], ["tenants", "nope"], ["bogus"], ["tenants", "create", "--nme", "x"]]) {
+      const error = (await cli(...args).then(() => assert.fail(`${args.join(" ")} succeeded`), (e: unknown) => e)) as { code: number; stderr: string };
+      assert.ok(error.code > 0, args.join(" "));
+      assert.match(error.stderr, /^portcullis: /, args.join(" "));
+      assert.ok(!/\n\s+at /.test(error.stderr), `stack trace for ${args.join(" ")}: ${error.stderr}`);
+    }
+  });
+
+  test("every command has --help", async () => {
+    for (const args of [["--help"], ["start", "--help"], ["tenants", "--help"], ["keys", "--help"]]) {
+      assert.match((await run(process.execPath, [CLI, ...args])).stdout, /Usage/, args.join(" "));
+    }
+  });
+});
+
+describe("CLI start: quick start and refusals", () => {
+  test("--echo prints a curl line whose key works", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "portcullis-echo-"));
+    const { child, banner } = await startCli(["--echo", "--data-dir", dataDir]);
+    try {
+      const [, key, url] = /Authorization: Bearer (\S+)' (\S+)/.exec(banner)!;
+      const response = await fetch(url!, { headers: { authorization: `Bearer ${key}` } });
+      assert.equal(response.status, 200);
+    } finally {
+      await stop(child);
+    }
+  });
+
+  test("a malformed policy file is refused with the file and path named", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "portcullis-policy-"));
+    const file = join(dir, "policy.yaml");
+    await writeFile(file, "version: 1\nroutes:\n  - name: r\n    match: { path: /x }\n    authenticate: { methods: [password] }\n");
+    const error = (await run(process.execPath, [CLI, "start", "--upstream", "http://127.0.0.1:9", "--policy", file, "--data-dir", dir]).catch((e: unknown) => e)) as {
+      code: number;
+      stderr: string;
+    };
+    assert.equal(error.code, 2);
+    assert.ok(error.stderr.includes(file));
+    assert.match(error.stderr, /routes\[0\]\.authenticate/);
+  });
+
+  test("production mode refuses to start with a generated admin token or a plaintext database URL", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "portcullis-prod-"));
+    const error = (await run(process.execPath, [CLI, "start", "--upstream", "http://127.0.0.1:9", "--data-dir", dir], {
+      env: { ...process.env, NODE_ENV: "production", PORTCULLIS_ADMIN_TOKEN: "", DATABASE_URL: "postgres://db/app" },
+    }).catch((e: unknown) => e)) as { code: number; stderr: string };
+    assert.equal(error.code, 2);
+    assert.match(error.stderr, /refusing to start in production/);
+    assert.match(error.stderr, /PORTCULLIS_ADMIN_TOKEN/);
+    assert.match(error.stderr, /sslmode=require/);
+    await assert.rejects(readFile(join(dir, "admin-token")), "nothing was written");
+  });
+});
