@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { IncomingMessage, ServerResponse } from "node:http";
-import { applyHeaders, type HeaderList } from "../headers/security-headers.js";
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import { serveHealth, type HealthSources } from "../health/health.js";
 import type { Logger } from "../observability/logger.js";
 import { Problem, sendProblem, toProblem } from "../problem/index.js";
@@ -18,7 +17,7 @@ export interface AdminHandlerDeps {
   operations: readonly AdminOperation[];
   token: string;
   version: string;
-  gatewayHeaders: HeaderList;
+  gatewayHeaders: Readonly<OutgoingHttpHeaders>;
   health: HealthSources;
   logger: Logger;
 }
@@ -32,18 +31,17 @@ export function createAdminHandler(deps: AdminHandlerDeps) {
 
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const requestId = randomUUID();
-    res.setHeader("x-request-id", requestId);
-    applyHeaders(res, deps.gatewayHeaders, false);
+    const headers = { ...deps.gatewayHeaders, "x-request-id": requestId };
     let operationId = "(none)";
     try {
       const target = parseRequestTarget(req.url ?? "");
-      if ((req.method === "GET" || req.method === "HEAD") && (await serveHealth(target.rawPath, req, res, deps.health))) return;
+      if ((req.method === "GET" || req.method === "HEAD") && (await serveHealth(target.rawPath, req, res, deps.health, headers))) return;
       if (!isAdmin(req.headers.authorization)) {
         deps.logger.warn({ req_id: requestId, event: "admin_auth_failed" }, "admin authentication failed");
         throw new Problem("UNAUTHENTICATED", "A valid admin token is required.");
       }
       if (req.method === "GET" && target.rawPath === "/admin/v1/openapi.json") {
-        sendJson(res, 200, openApi);
+        sendJson(res, 200, openApi, headers);
         return;
       }
       const match = router.match(req.method ?? "", target.segments);
@@ -53,13 +51,13 @@ export function createAdminHandler(deps: AdminHandlerDeps) {
       const body = await readBody(req, op);
       const result = await op.run(match.params, body);
       deps.logger.info({ req_id: requestId, event: "admin_operation", operation: operationId, target: match.params.id }, "admin operation");
-      sendJson(res, op.status, result);
+      sendJson(res, op.status, result, headers);
     } catch (error) {
       const problem = toProblem(error);
       if (problem.code === "INTERNAL") {
         deps.logger.error({ req_id: requestId, operation: operationId, err_type: error instanceof Error ? error.name : typeof error }, "internal error");
       }
-      sendProblem(res, problem, requestId);
+      sendProblem(res, problem, requestId, deps.gatewayHeaders);
     }
   };
 }

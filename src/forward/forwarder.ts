@@ -1,5 +1,4 @@
-import type { IncomingHttpHeaders } from "node:http";
-import { pipeline } from "node:stream/promises";
+import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import { Pool } from "undici";
 import type { RequestContext } from "../pipeline/context.js";
 import type { ForwardPolicy } from "../policy/schema.js";
@@ -9,7 +8,6 @@ import { IDENTITY_HEADER, type IdentitySigner } from "./identity-assertion.js";
 
 /** Headers only the gateway may set: a client that sends them is trying to speak for it. */
 const GATEWAY_OWNED = new Set(["host", "forwarded", "x-real-ip", "x-request-id"]);
-const GATEWAY_OWNED_PREFIXES = ["x-forwarded-", "x-portcullis-"];
 const CREDENTIAL_HEADERS = new Set(["authorization", "x-api-key"]);
 const TIMEOUT_CODES = new Set(["UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT"]);
 
@@ -28,30 +26,37 @@ export class Forwarder {
 
   constructor(private readonly signer: IdentitySigner) {}
 
-  async forward(ctx: RequestContext, upstream: Upstream, policy: ForwardPolicy): Promise<void> {
+  /** `own` are the route's security headers: they replace whatever the upstream says for the same names. */
+  async forward(ctx: RequestContext, upstream: Upstream, policy: ForwardPolicy, own: Readonly<OutgoingHttpHeaders>): Promise<void> {
     const { req, res } = ctx;
     const headers = await this.requestHeaders(ctx, upstream, policy);
     const hasBody = req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
-    let response;
+    let started = false;
     try {
-      response = await this.pool(upstream.url, policy.connectTimeoutMs).request({
-        method: req.method as "GET",
-        path: joinPath(upstream.url.pathname, ctx.target.rawPath) + (ctx.target.query === "" ? "" : `?${ctx.target.query}`),
-        headers,
-        body: hasBody ? req : null,
-        headersTimeout: policy.headersTimeoutMs,
-        bodyTimeout: policy.bodyTimeoutMs,
-      });
+      // stream() hands undici the response to write into: no intermediate body stream, no
+      // pipeline() (which allocates an AbortController per call and aborts it on finish).
+      await this.pool(upstream.url, policy.connectTimeoutMs).stream(
+        {
+          method: req.method as "GET",
+          path: joinPath(upstream.url.pathname, ctx.target.rawPath) + (ctx.target.query === "" ? "" : `?${ctx.target.query}`),
+          headers,
+          body: hasBody ? req : null,
+          headersTimeout: policy.headersTimeoutMs,
+          bodyTimeout: policy.bodyTimeoutMs,
+        },
+        ({ statusCode, headers: upstreamHeaders }) => {
+          started = true;
+          const head = responseHeaders(upstreamHeaders, own, res);
+          head["x-request-id"] = ctx.requestId;
+          res.writeHead(statusCode, head);
+          return res;
+        },
+      );
     } catch (error) {
+      // Once headers are gone, the only honest signal left for a broken body is a cut connection.
+      if (started) return void res.destroy();
       const code = (error as { code?: string }).code ?? "";
       throw TIMEOUT_CODES.has(code) ? new Problem("UPSTREAM_TIMEOUT") : new Problem("UPSTREAM_UNAVAILABLE");
-    }
-    res.writeHead(response.statusCode, responseHeaders(response.headers, (name) => res.hasHeader(name)));
-    try {
-      await pipeline(response.body, res);
-    } catch {
-      // Headers are gone, so the only honest signal left for a broken body is a cut connection.
-      res.destroy();
     }
   }
 
@@ -76,7 +81,7 @@ export class Forwarder {
     const raw = req.rawHeaders;
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i]!.toLowerCase();
-      if (dropped.has(name) || GATEWAY_OWNED.has(name) || GATEWAY_OWNED_PREFIXES.some((p) => name.startsWith(p))) continue;
+      if (dropped.has(name) || GATEWAY_OWNED.has(name) || name.startsWith("x-forwarded-") || name.startsWith("x-portcullis-")) continue;
       if (!policy.passCredentials && CREDENTIAL_HEADERS.has(name)) continue;
       out.push(name, raw[i + 1]!);
     }
@@ -87,13 +92,22 @@ export class Forwarder {
   }
 }
 
-function responseHeaders(headers: IncomingHttpHeaders, setByGateway: (name: string) => boolean): IncomingHttpHeaders {
+/**
+ * The upstream's response headers less hop-by-hop ones, with the gateway's own (`own`, and any
+ * already set on `res`, such as CORS) taking the place of the upstream's for the same names.
+ */
+export function responseHeaders(
+  headers: IncomingHttpHeaders,
+  own: Readonly<OutgoingHttpHeaders>,
+  res?: ServerResponse,
+): OutgoingHttpHeaders {
   const dropped = connectionScopedHeaders(headers.connection);
-  const out: IncomingHttpHeaders = {};
+  const out: OutgoingHttpHeaders = {};
   for (const name in headers) {
-    if (!dropped.has(name) && !setByGateway(name)) out[name] = headers[name];
+    if (dropped.has(name) || name in own || name === "x-request-id" || res?.hasHeader(name)) continue;
+    out[name] = headers[name];
   }
-  return out;
+  return Object.assign(out, own);
 }
 
 function joinPath(base: string, path: string): string {

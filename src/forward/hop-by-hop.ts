@@ -13,7 +13,8 @@ const HOP_BY_HOP = new Set([
 
 /** Hop-by-hop headers plus any the sender listed in its own `Connection` header. */
 export function connectionScopedHeaders(connectionHeader: string | string[] | undefined): ReadonlySet<string> {
-  if (connectionHeader === undefined) return HOP_BY_HOP;
+  // Nearly every message says one of these (Node upstreams always send keep-alive): no new set.
+  if (connectionHeader === undefined || connectionHeader === "keep-alive" || connectionHeader === "close") return HOP_BY_HOP;
   const listed = (Array.isArray(connectionHeader) ? connectionHeader.join(",") : connectionHeader)
     .split(",")
     .map((h) => h.trim().toLowerCase())

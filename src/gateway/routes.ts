@@ -1,6 +1,7 @@
 import { authorizeControl } from "../authorize/scopes.js";
 import type { Upstream } from "../forward/forwarder.js";
-import { securityHeaders, type HeaderList } from "../headers/security-headers.js";
+import type { OutgoingHttpHeaders } from "node:http";
+import { securityHeaders } from "../headers/security-headers.js";
 import { authenticateControl, type Authenticators } from "../identity/authenticate.js";
 import type { Control } from "../pipeline/context.js";
 import type { ForwardPolicy, Policy, RoutePolicy } from "../policy/schema.js";
@@ -9,7 +10,7 @@ import { Router } from "../routing/router.js";
 export interface CompiledRoute {
   name: string;
   controls: readonly Control[];
-  headers: HeaderList;
+  headers: Readonly<OutgoingHttpHeaders>;
   upstream: Upstream;
   forward: ForwardPolicy;
 }

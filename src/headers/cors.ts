@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { CorsPolicy } from "../policy/schema.js";
 
 /**
@@ -30,8 +30,11 @@ export class Cors {
     return this.anyOrigin && this.policy.allowCredentials;
   }
 
-  /** Sets the CORS response headers; returns true when the request was a preflight, now answered. */
-  handle(req: IncomingMessage, res: ServerResponse): boolean {
+  /**
+   * Sets the CORS response headers; returns true when the request was a preflight, now answered
+   * with `own` (the gateway's headers) added.
+   */
+  handle(req: IncomingMessage, res: ServerResponse, own: OutgoingHttpHeaders): boolean {
     const origin = req.headers.origin;
     const preflight = req.method === "OPTIONS" && origin !== undefined && req.headers["access-control-request-method"] !== undefined;
     if (origin !== undefined && this.enabled) {
@@ -46,7 +49,7 @@ export class Cors {
       }
     }
     if (preflight) {
-      res.writeHead(204);
+      res.writeHead(204, own);
       res.end();
     }
     return preflight;

@@ -1,25 +1,20 @@
-import type { ServerResponse } from "node:http";
+import type { OutgoingHttpHeaders } from "node:http";
 import type { HeadersPolicy } from "../policy/schema.js";
-
-export type HeaderList = readonly (readonly [string, string])[];
 
 /** For responses the gateway writes itself (errors, health, key sets): nothing there is a page. */
 export const GATEWAY_CSP = "default-src 'none'; frame-ancestors 'none'";
 const HSTS = "max-age=63072000; includeSubDomains";
-const MANAGED = ["strict-transport-security", "x-content-type-options", "x-frame-options", "referrer-policy", "content-security-policy"];
 
-export function securityHeaders(policy: HeadersPolicy, production: boolean, forGatewayResponses = false): HeaderList {
-  const list: [string, string][] = [["x-content-type-options", "nosniff"]];
-  if (policy.hsts ?? production) list.push(["strict-transport-security", HSTS]);
-  if (policy.frameOptions !== "off") list.push(["x-frame-options", policy.frameOptions]);
-  list.push(["referrer-policy", policy.referrerPolicy]);
+/**
+ * The security headers of one route, computed once at start-up and written with the response
+ * head in the same call (not by setHeader per request, which showed up in the profile).
+ */
+export function securityHeaders(policy: HeadersPolicy, production: boolean, forGatewayResponses = false): Readonly<OutgoingHttpHeaders> {
+  const headers: OutgoingHttpHeaders = { "x-content-type-options": "nosniff" };
+  if (policy.hsts ?? production) headers["strict-transport-security"] = HSTS;
+  if (policy.frameOptions !== "off") headers["x-frame-options"] = policy.frameOptions;
+  headers["referrer-policy"] = policy.referrerPolicy;
   const csp = forGatewayResponses ? GATEWAY_CSP : policy.contentSecurityPolicy;
-  if (csp !== undefined) list.push(["content-security-policy", csp]);
-  return list;
-}
-
-/** Replaces whatever security headers the response carries with this list. */
-export function applyHeaders(res: ServerResponse, list: HeaderList, replaceManaged: boolean): void {
-  if (replaceManaged) for (const name of MANAGED) res.removeHeader(name);
-  for (const [name, value] of list) res.setHeader(name, value);
+  if (csp !== undefined) headers["content-security-policy"] = csp;
+  return Object.freeze(headers);
 }

@@ -1,4 +1,4 @@
-import type { ServerResponse } from "node:http";
+import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
 
 /**
  * Every rejection Portcullis makes is one of these codes. They are part of the public contract:
@@ -68,13 +68,15 @@ export function problemBody(problem: Problem, requestId: string): string {
   });
 }
 
-export function sendProblem(res: ServerResponse, problem: Problem, requestId: string): void {
+/** `headers` are the gateway's own (request id, security headers), written in the same call. */
+export function sendProblem(res: ServerResponse, problem: Problem, requestId: string, headers: OutgoingHttpHeaders = {}): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   const body = problemBody(problem, requestId);
   res.writeHead(problem.status, {
+    ...headers,
     "content-type": "application/problem+json",
     "content-length": Buffer.byteLength(body),
     "cache-control": "no-store",

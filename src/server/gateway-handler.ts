@@ -1,10 +1,9 @@
 import { randomUUID } from "node:crypto";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { Forwarder } from "../forward/forwarder.js";
 import type { IdentitySigner } from "../forward/identity-assertion.js";
 import type { CompiledRoute } from "../gateway/routes.js";
 import type { Cors } from "../headers/cors.js";
-import { applyHeaders, type HeaderList } from "../headers/security-headers.js";
 import { serveHealth, type HealthSources } from "../health/health.js";
 import type { Logger } from "../observability/logger.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
@@ -18,7 +17,7 @@ export interface GatewayHandlerDeps {
   router: Router<CompiledRoute>;
   cors: Cors;
   /** Security headers for responses the gateway writes itself. */
-  gatewayHeaders: HeaderList;
+  gatewayHeaders: Readonly<OutgoingHttpHeaders>;
   forwarder: Forwarder;
   signer: IdentitySigner;
   health: HealthSources;
@@ -34,8 +33,6 @@ export function createGatewayHandler(deps: GatewayHandlerDeps) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const started = performance.now();
     const requestId = randomUUID();
-    res.setHeader("x-request-id", requestId);
-    applyHeaders(res, deps.gatewayHeaders, false);
     let routeName = UNMATCHED;
     let outcome = "forwarded";
     let rejected = false;
@@ -49,10 +46,10 @@ export function createGatewayHandler(deps: GatewayHandlerDeps) {
     };
     try {
       ctx.target = parseRequestTarget(req.url ?? "");
-      if (await serveSystem(ctx.target.rawPath, req, res, deps)) {
+      if (await serveSystem(ctx.target.rawPath, req, res, deps, requestId)) {
         routeName = SYSTEM;
         outcome = "served";
-      } else if (deps.cors.handle(req, res)) {
+      } else if (deps.cors.handle(req, res, { ...deps.gatewayHeaders, "x-request-id": requestId })) {
         outcome = "preflight";
       } else {
         const match = deps.router.match(req.method ?? "", ctx.target.segments);
@@ -60,15 +57,14 @@ export function createGatewayHandler(deps: GatewayHandlerDeps) {
         const route = match.value;
         routeName = route.name;
         for (const control of route.controls) await control(ctx);
-        applyHeaders(res, route.headers, true);
-        await deps.forwarder.forward(ctx, route.upstream, route.forward);
+        await deps.forwarder.forward(ctx, route.upstream, route.forward, route.headers);
       }
     } catch (error) {
       const problem = toProblem(error);
       if (problem.code === "INTERNAL") deps.logger.error({ req_id: requestId, err_type: errorType(error) }, "internal error");
       outcome = problem.code;
       rejected = true;
-      sendProblem(res, problem, requestId);
+      sendProblem(res, problem, requestId, deps.gatewayHeaders);
     }
     const seconds = (performance.now() - started) / 1000;
     deps.metrics.observe(routeName, outcome, seconds, rejected);
@@ -89,14 +85,15 @@ export function createGatewayHandler(deps: GatewayHandlerDeps) {
   };
 }
 
-async function serveSystem(path: string, req: IncomingMessage, res: ServerResponse, deps: GatewayHandlerDeps): Promise<boolean> {
+async function serveSystem(path: string, req: IncomingMessage, res: ServerResponse, deps: GatewayHandlerDeps, requestId: string): Promise<boolean> {
   if (!path.startsWith("/health/") && !path.startsWith("/.well-known/")) return false;
   if (req.method !== "GET" && req.method !== "HEAD") return false;
+  const headers = { ...deps.gatewayHeaders, "x-request-id": requestId };
   if (path === "/.well-known/jwks.json") {
-    sendJson(res, 200, deps.signer.jwks(), "application/jwk-set+json");
+    sendJson(res, 200, deps.signer.jwks(), headers, "application/jwk-set+json");
     return true;
   }
-  return serveHealth(path, req, res, deps.health);
+  return serveHealth(path, req, res, deps.health, headers);
 }
 
 /** The socket's address; trusted-proxy handling of X-Forwarded-For belongs to the limits work. */

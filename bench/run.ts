@@ -1,0 +1,183 @@
+/**
+ * `npm run bench`: each server in its own process, load from wrk on loopback, figures as ratios
+ * to baselines measured in the same run (this machine is shared, so absolute numbers drift; the
+ * ratios are what the goals are stated in). Results go to bench/results/.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtemp, mkdir, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const DURATION = process.env.BENCH_DURATION ?? "10s";
+const CONNECTIONS = process.env.BENCH_CONNECTIONS ?? "50";
+const ADMIN_TOKEN = "bench-admin-token-0123456789abcdefghijkl";
+
+interface Figures {
+  name: string;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  non2xx: number;
+}
+
+const children: ChildProcess[] = [];
+process.on("exit", () => children.forEach((c) => c.kill("SIGKILL")));
+
+function has(command: string): boolean {
+  return spawnSync("sh", ["-c", `command -v ${command}`]).status === 0;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function launch(command: string, args: string[], readyPattern: RegExp, env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; output: string }> {
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  children.push(child);
+  let output = "";
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${command} did not start: ${output}`)), 60_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (readyPattern.test(output)) {
+        clearTimeout(timer);
+        child.stdout!.removeAllListeners("data");
+        child.stdout!.resume();
+        resolve({ child, output });
+      }
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", onData);
+    child.on("exit", (code) => reject(new Error(`${command} exited ${code}: ${output}`)));
+  });
+}
+
+function toMs(value: string): number {
+  const match = /([\d.]+)(us|ms|s)/.exec(value);
+  if (match === null) return NaN;
+  const n = Number(match[1]);
+  return match[2] === "us" ? n / 1000 : match[2] === "s" ? n * 1000 : n;
+}
+
+function wrk(name: string, url: string, headers: string[] = [], duration = DURATION): Figures {
+  const args = ["-t1", `-c${CONNECTIONS}`, `-d${duration}`, "--latency", ...headers.flatMap((h) => ["-H", h]), url];
+  const result = spawnSync("wrk", args, { encoding: "utf8" });
+  const out = result.stdout;
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  return { name, requestsPerSecond: rps, p50Ms: toMs(/50%\s+(\S+)/.exec(out)?.[1] ?? ""), p99Ms: toMs(/99%\s+(\S+)/.exec(out)?.[1] ?? ""), non2xx };
+}
+
+function measure(name: string, url: string, headers: string[] = []): Figures {
+  wrk(`${name} (warm-up)`, url, headers, "3s");
+  const figures = wrk(name, url, headers);
+  if (figures.non2xx > 0) throw new Error(`${name}: ${figures.non2xx} responses were not 2xx; the benchmark would be measuring errors`);
+  console.log(`  ${name.padEnd(34)} ${figures.requestsPerSecond.toFixed(0).padStart(8)} req/s   p50 ${figures.p50Ms.toFixed(2)} ms   p99 ${figures.p99Ms.toFixed(2)} ms`);
+  return figures;
+}
+
+async function startNginx(upstreamPort: number): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "portcullis-bench-nginx-"));
+  const port = await freePort();
+  await writeFile(
+    join(dir, "nginx.conf"),
+    `worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
+  upstream api { server 127.0.0.1:${upstreamPort}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${port};
+    location / { proxy_pass http://api; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+`,
+  );
+  const child = spawn("nginx", ["-p", dir, "-c", join(dir, "nginx.conf"), "-g", "daemon off;"], { stdio: "ignore" });
+  children.push(child);
+  for (let i = 0; i < 50; i++) {
+    if (await fetch(`http://127.0.0.1:${port}/`).then((r) => r.ok, () => false)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return `http://127.0.0.1:${port}`;
+}
+
+async function main(): Promise<void> {
+  if (!has("wrk")) {
+    console.error("npm run bench needs wrk (and, for the nginx reference, nginx): apt-get install wrk nginx");
+    process.exit(1);
+  }
+  console.log(`gateway benchmark: wrk, 1 thread, ${CONNECTIONS} connections, ${DURATION} per target, loopback`);
+
+  const upstreamPort = await freePort();
+  await launch(process.execPath, [join(ROOT, "dist/bench/servers/upstream.js"), String(upstreamPort)], /ready/);
+  const upstream = `http://127.0.0.1:${upstreamPort}`;
+
+  const barePort = await freePort();
+  await launch(process.execPath, [join(ROOT, "dist/bench/servers/bare-proxy.js"), String(barePort), upstream], /ready/);
+
+  const dataDir = await mkdtemp(join(tmpdir(), "portcullis-bench-"));
+  const { output } = await launch(
+    process.execPath,
+    [join(ROOT, "dist/src/cli/main.js"), "start", "--upstream", upstream, "--port", "0", "--admin-port", "0", "--data-dir", dataDir],
+    /admin API listening on \S+/,
+    { PORTCULLIS_ADMIN_TOKEN: ADMIN_TOKEN, DATABASE_URL: "", NODE_ENV: "" },
+  );
+  const gatewayUrl = /gateway listening on (\S+)/.exec(output)![1]!;
+  const adminUrl = /admin API listening on (\S+)/.exec(output)![1]!;
+  const admin = async (path: string, body: unknown) =>
+    (await (
+      await fetch(adminUrl + path, {
+        method: "POST",
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      })
+    ).json()) as Record<string, string>;
+  const tenant = await admin("/admin/v1/tenants", { name: "bench" });
+  const key = (await admin(`/admin/v1/tenants/${tenant.id}/keys`, { env: "live", scopes: ["read"] })).key;
+
+  const results: Figures[] = [];
+  results.push(measure("upstream (direct)", `${upstream}/items`));
+  results.push(measure("bare Node proxy (undici)", `http://127.0.0.1:${barePort}/items`));
+  results.push(measure("portcullis: api key + forward", `${gatewayUrl}/items`, [`Authorization: Bearer ${key}`]));
+  if (has("nginx")) results.push(measure("nginx proxy_pass", `${await startNginx(upstreamPort)}/items`));
+  else console.log("  nginx not installed: skipping the reference ceiling (apt-get install nginx)");
+
+  const bare = results[1]!;
+  const gateway = results[2]!;
+  const nginx = results[3];
+  const ratios = {
+    gatewayToBareThroughput: gateway.requestsPerSecond / bare.requestsPerSecond,
+    gatewayAddedP99Ms: gateway.p99Ms - bare.p99Ms,
+    gatewayAddedP50Ms: gateway.p50Ms - bare.p50Ms,
+    ...(nginx === undefined ? {} : { gatewayToNginxThroughput: gateway.requestsPerSecond / nginx.requestsPerSecond }),
+  };
+  console.log("\nratios (goal: ≥ 0.85 of the bare proxy, ≤ 1 ms added at p99)");
+  console.log(`  portcullis / bare proxy throughput  ${ratios.gatewayToBareThroughput.toFixed(3)}`);
+  console.log(`  added latency p50 / p99              ${ratios.gatewayAddedP50Ms.toFixed(2)} ms / ${ratios.gatewayAddedP99Ms.toFixed(2)} ms`);
+  if (ratios.gatewayToNginxThroughput !== undefined) console.log(`  portcullis / nginx throughput       ${ratios.gatewayToNginxThroughput.toFixed(3)}`);
+
+  await mkdir(join(ROOT, "bench/results"), { recursive: true });
+  const file = join(ROOT, "bench/results/gateway.json");
+  await writeFile(
+    file,
+    JSON.stringify({ date: new Date().toISOString(), node: process.version, connections: Number(CONNECTIONS), duration: DURATION, results, ratios }, null, 2) + "\n",
+  );
+  console.log(`\nfigures written to ${file}`);
+  process.exit(0);
+}
+
+main().catch((error: unknown) => {
+  console.error(`bench failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});
