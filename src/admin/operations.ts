@@ -68,34 +68,8 @@ export function adminOperations(s: AdminServices): AdminOperation[] {
       response: tenantSchema,
       run: async ({ id }) => tenantView(await s.tenants.get(id!)),
     },
-    {
-      method: "POST",
-      path: "/admin/v1/tenants/:id/suspend",
-      operationId: "suspendTenant",
-      summary: "Suspend a tenant: its keys and tokens stop working at once",
-      status: 200,
-      response: tenantSchema,
-      run: async ({ id }) => {
-        const tenant = await s.tenants.setStatus(id!, "suspended");
-        s.keyAuthenticator.forgetTenant(tenant.id);
-        s.tenantDirectory.forget(tenant.id);
-        return tenantView(tenant);
-      },
-    },
-    {
-      method: "POST",
-      path: "/admin/v1/tenants/:id/activate",
-      operationId: "activateTenant",
-      summary: "Lift a suspension",
-      status: 200,
-      response: tenantSchema,
-      run: async ({ id }) => {
-        const tenant = await s.tenants.setStatus(id!, "active");
-        s.keyAuthenticator.forgetTenant(tenant.id);
-        s.tenantDirectory.forget(tenant.id);
-        return tenantView(tenant);
-      },
-    },
+    setTenantStatus(s, "suspend", "suspendTenant", "Suspend a tenant: its keys and tokens stop working at once"),
+    setTenantStatus(s, "activate", "activateTenant", "Lift a suspension"),
     {
       method: "POST",
       path: "/admin/v1/tenants/:id/keys",
@@ -155,6 +129,24 @@ export function adminOperations(s: AdminServices): AdminOperation[] {
       },
     },
   ];
+}
+
+/** Suspend and activate: the status changes, and this node forgets what it cached about the tenant. */
+function setTenantStatus(s: AdminServices, action: "suspend" | "activate", operationId: string, summary: string): AdminOperation {
+  return {
+    method: "POST",
+    path: `/admin/v1/tenants/:id/${action}`,
+    operationId,
+    summary,
+    status: 200,
+    response: tenantSchema,
+    run: async ({ id }) => {
+      const tenant = await s.tenants.setStatus(id!, action === "suspend" ? "suspended" : "active");
+      s.keyAuthenticator.forgetTenant(tenant.id);
+      s.tenantDirectory.forget(tenant.id);
+      return tenantView(tenant);
+    },
+  };
 }
 
 function tenantView(t: Tenant) {
