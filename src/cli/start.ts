@@ -9,6 +9,8 @@ import { createLogger } from "../observability/logger.js";
 import { defaultPolicy, loadPolicyFile } from "../policy/load.js";
 import { CliError, intOption } from "./errors.js";
 
+const SHUTDOWN_DEADLINE_MS = 10_000;
+
 export const START_HELP = `Usage: portcullis start (--upstream URL | --echo) [options]
 
 Starts the gateway in front of an HTTP API. With no --policy, every route requires a valid key.
@@ -102,14 +104,20 @@ export async function start(argv: string[]): Promise<void> {
   }
   console.error(banner.join("\n"));
 
+  let stopping = false;
   const stop = async () => {
+    // A second signal, or a graceful close that hangs (a client that never lets go), ends the
+    // process anyway: an orchestrator's stop must never wait forever.
+    if (stopping) process.exit(1);
+    stopping = true;
+    setTimeout(() => process.exit(1), SHUTDOWN_DEADLINE_MS).unref();
     await gateway.close();
     echo?.server.close();
     logger.flush();
     process.exit(0);
   };
-  process.once("SIGINT", () => void stop());
-  process.once("SIGTERM", () => void stop());
+  process.on("SIGINT", () => void stop());
+  process.on("SIGTERM", () => void stop());
 }
 
 /** The quick start reuses one demo tenant per data directory instead of creating one per start. */
