@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { PolicyError } from "../policy/load.js";
+import { DataDirInUseError } from "../store/data-dir-lock.js";
 import { keys, tenants } from "./admin-commands.js";
 import { CliError } from "./errors.js";
 import { start } from "./start.js";
@@ -24,7 +25,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
-  if (error instanceof CliError || error instanceof PolicyError) {
+  if (error instanceof CliError || error instanceof PolicyError || error instanceof DataDirInUseError) {
     console.error(`portcullis: ${error.message}`);
     process.exit(error instanceof CliError ? error.exitCode : 2);
   }

@@ -1,9 +1,17 @@
 import { PGlite } from "@electric-sql/pglite";
+import { lockDataDir } from "./data-dir-lock.js";
 import type { Driver, Queryable } from "./database.js";
 
 /** Embedded Postgres: one in-process engine, so transactions are naturally serialised. */
 export async function openPglite(dataDir: string | undefined): Promise<Driver> {
-  const engine = await PGlite.create(dataDir === undefined ? undefined : { dataDir });
+  const unlock = dataDir === undefined ? async () => undefined : await lockDataDir(dataDir);
+  let engine: PGlite;
+  try {
+    engine = await PGlite.create(dataDir === undefined ? undefined : { dataDir });
+  } catch (error) {
+    await unlock();
+    throw error;
+  }
   return {
     kind: "pglite",
     transaction: (work) =>
@@ -14,6 +22,9 @@ export async function openPglite(dataDir: string | undefined): Promise<Driver> {
         };
         return work(q);
       }),
-    close: () => engine.close(),
+    close: async () => {
+      await engine.close();
+      await unlock();
+    },
   };
 }

@@ -99,6 +99,15 @@ describe("CLI end to end", () => {
     }
   });
 
+  test("a second gateway on the same data directory is refused, not allowed to corrupt it", async () => {
+    const error = (await run(process.execPath, [CLI, "start", "--upstream", echo.url, "--port", "0", "--admin-port", "0", "--data-dir", dataDir], {
+      env: { ...process.env, PORTCULLIS_ADMIN_TOKEN: "", DATABASE_URL: "" },
+    }).catch((e: unknown) => e)) as { code: number; stderr: string };
+    assert.equal(error.code, 2);
+    assert.match(error.stderr, /in use by process \d+/);
+    assert.equal((await fetch(`${gatewayUrl}/health/ready`)).status, 200, "the running gateway is unharmed");
+  });
+
   test("every command has --help", async () => {
     for (const args of [["--help"], ["start", "--help"], ["tenants", "--help"], ["keys", "--help"]]) {
       assert.match((await run(process.execPath, [CLI, ...args])).stdout, /Usage/, args.join(" "));

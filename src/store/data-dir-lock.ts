@@ -1,0 +1,46 @@
+import { mkdir, open, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+
+const LOCK_FILE = "portcullis.lock";
+
+/** Another process already has the data directory open: refusing keeps its files intact. */
+export class DataDirInUseError extends Error {
+  constructor(dataDir: string, pid: number) {
+    super(`the data directory ${dataDir} is in use by process ${pid}; PGlite admits one process (use DATABASE_URL to share a store)`);
+    this.name = "DataDirInUseError";
+  }
+}
+
+/**
+ * Takes the data directory for this process. Embedded PGlite has no lock of its own, and two
+ * processes writing one directory corrupt it. A lock left by a process that no longer runs is
+ * taken over.
+ */
+export async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const file = join(dataDir, LOCK_FILE);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const handle = await open(file, "wx", 0o600);
+      await handle.writeFile(String(process.pid));
+      await handle.close();
+      return () => rm(file, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+    const holder = Number((await readFile(file, "utf8").catch(() => "")).trim());
+    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isRunning(holder)) throw new DataDirInUseError(dataDir, holder);
+    await rm(file, { force: true });
+  }
+  throw new Error(`cannot lock the data directory ${dataDir}`);
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it runs, under another user.
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

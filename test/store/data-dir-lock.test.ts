@@ -1,0 +1,25 @@
+import assert from "node:assert/strict";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { DataDirInUseError, lockDataDir } from "../../src/store/data-dir-lock.js";
+
+test("a data directory is locked while in use, and released on close", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "portcullis-lock-"));
+  const unlock = await lockDataDir(dir);
+  await unlock();
+  const again = await lockDataDir(dir);
+  await again();
+});
+
+test("a live holder's lock is refused; a dead holder's lock is taken over", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "portcullis-lock-"));
+  await writeFile(join(dir, "portcullis.lock"), String(process.ppid));
+  await assert.rejects(lockDataDir(dir), DataDirInUseError);
+  await writeFile(join(dir, "portcullis.lock"), "2147483646");
+  const unlock = await lockDataDir(dir);
+  await unlock();
+  await writeFile(join(dir, "portcullis.lock"), "garbage");
+  await (await lockDataDir(dir))();
+});
