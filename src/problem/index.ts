@@ -15,13 +15,16 @@ export const PROBLEM_CODES = {
   NOT_FOUND: { status: 404, title: "Not found" },
   METHOD_NOT_ALLOWED: { status: 405, title: "Method not allowed" },
   CONFLICT: { status: 409, title: "Conflict" },
+  KEY_DESTROYED: { status: 410, title: "The key for this data was destroyed" },
   PAYLOAD_TOO_LARGE: { status: 413, title: "Payload too large" },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: "Unsupported media type" },
   HEADERS_TOO_LARGE: { status: 431, title: "Request header fields too large" },
   INTERNAL: { status: 500, title: "Internal error" },
+  SECRET_INTEGRITY: { status: 500, title: "Stored data failed its integrity check" },
   UPSTREAM_UNAVAILABLE: { status: 502, title: "Upstream unavailable" },
   STORE_UNAVAILABLE: { status: 503, title: "Service unavailable" },
   IDP_UNAVAILABLE: { status: 503, title: "Identity provider unavailable" },
+  KEY_PROVIDER_UNAVAILABLE: { status: 503, title: "Key provider unavailable" },
   UPSTREAM_TIMEOUT: { status: 504, title: "Upstream timed out" },
 } as const satisfies Record<string, { status: number; title: string }>;
 

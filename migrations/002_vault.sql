@@ -1,0 +1,41 @@
+-- The vault: per-tenant data keys (DEKs), stored only wrapped by a key-encryption key (KEK) from a
+-- key provider, and secrets encrypted under them. Both tables are tenant-owned: forced RLS.
+
+create table vault_deks (
+  tenant_id     uuid not null references tenants (id) on delete cascade,
+  version       integer not null check (version > 0),
+  provider      text not null,
+  kek_id        text not null,
+  wrapped       bytea not null,
+  encryptions   bigint not null default 0,
+  created_at    timestamptz not null default now(),
+  primary key (tenant_id, version)
+);
+
+-- No foreign key to vault_deks on purpose: crypto-shredding deletes DEKs and leaves the secrets
+-- behind as unreadable ciphertext.
+create table vault_secrets (
+  tenant_id     uuid not null references tenants (id) on delete cascade,
+  name          text not null check (name ~ '^[A-Za-z0-9._/-]{1,200}$'),
+  purpose       text not null check (purpose ~ '^[a-z0-9_.-]{1,50}$'),
+  dek_version   integer not null,
+  envelope      bytea not null,
+  created_at    timestamptz not null default now(),
+  updated_at    timestamptz not null default now(),
+  primary key (tenant_id, name)
+);
+
+alter table vault_deks enable row level security;
+alter table vault_deks force row level security;
+create policy tenant_isolation on vault_deks
+  using (tenant_id = nullif(current_setting('app.current_org', true), '')::uuid)
+  with check (tenant_id = nullif(current_setting('app.current_org', true), '')::uuid);
+
+alter table vault_secrets enable row level security;
+alter table vault_secrets force row level security;
+create policy tenant_isolation on vault_secrets
+  using (tenant_id = nullif(current_setting('app.current_org', true), '')::uuid)
+  with check (tenant_id = nullif(current_setting('app.current_org', true), '')::uuid);
+
+grant select, insert, update, delete on vault_deks to portcullis_app;
+grant select, insert, update, delete on vault_secrets to portcullis_app;
