@@ -9,11 +9,14 @@ create table vault_deks (
   wrapped       bytea not null,
   encryptions   bigint not null default 0,
   created_at    timestamptz not null default now(),
-  primary key (tenant_id, version)
+  -- Destroying a DEK (shredding, retiring) empties `wrapped` and keeps the row as a tombstone, so
+  -- a (tenant, version) pair names one key for all time and versions never repeat.
+  destroyed_at  timestamptz,
+  primary key (tenant_id, version),
+  check ((destroyed_at is null) = (length(wrapped) > 0))
 );
 
--- No foreign key to vault_deks on purpose: crypto-shredding deletes DEKs and leaves the secrets
--- behind as unreadable ciphertext.
+-- Secrets whose DEK was destroyed stay behind as unreadable ciphertext until deleted.
 create table vault_secrets (
   tenant_id     uuid not null references tenants (id) on delete cascade,
   name          text not null check (name ~ '^[A-Za-z0-9._/-]{1,200}$'),
@@ -37,5 +40,5 @@ create policy tenant_isolation on vault_secrets
   using (tenant_id = nullif(current_setting('app.current_org', true), '')::uuid)
   with check (tenant_id = nullif(current_setting('app.current_org', true), '')::uuid);
 
-grant select, insert, update, delete on vault_deks to portcullis_app;
+grant select, insert, update on vault_deks to portcullis_app;
 grant select, insert, update, delete on vault_secrets to portcullis_app;

@@ -39,15 +39,23 @@ export class DekCache {
     return { result: work(entry.key) };
   }
 
-  /** Takes ownership of `key`. When a live entry exists (a concurrent unwrap won), `key` is zeroed instead. */
+  /**
+   * Takes ownership of `key`, unwrapped from a committed row. When a live entry exists (a
+   * concurrent unwrap of the same row won), `key` is zeroed instead.
+   */
   adopt(id: string, key: Buffer): void {
     const live = this.entries.get(id);
     if (live !== undefined && live.expiresAt > Date.now() && live.usesLeft > 0) {
       key.fill(0);
       return;
     }
+    this.install(id, dataKey(key));
+  }
+
+  /** Takes ownership of a key whose row this process just committed: it replaces any entry. */
+  install(id: string, key: DataKey): void {
     this.evict(id);
-    this.entries.set(id, { key: dataKey(key), expiresAt: Date.now() + this.options.ttlMs, usesLeft: this.options.maxUses });
+    this.entries.set(id, { key, expiresAt: Date.now() + this.options.ttlMs, usesLeft: this.options.maxUses });
     if (this.entries.size > this.options.maxEntries) {
       const oldest = this.entries.keys().next();
       if (!oldest.done) this.evict(oldest.value);

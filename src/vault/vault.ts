@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { isProblem, Problem } from "../problem/index.js";
 import type { Database, Queryable } from "../store/index.js";
 import { DekCache } from "./dek-cache.js";
-import { envelopeDekVersion, lengthPrefixed, open, seal, type DataKey, type SecretContext } from "./envelope.js";
+import { dataKey, destroyDataKey, envelopeDekVersion, lengthPrefixed, open, seal, type DataKey, type SecretContext } from "./envelope.js";
 import type { KeyProvider } from "./key-provider.js";
 
 export interface SecretInfo {
@@ -11,6 +11,23 @@ export interface SecretInfo {
   dek_version: number;
   created_at: Date;
   updated_at: Date;
+}
+
+export interface DekStatus {
+  version: number;
+  destroyed: boolean;
+  provider: string;
+  kek_id: string;
+  encryptions: number;
+  secrets: number;
+  created_at: Date;
+}
+
+export interface RewrapOptions {
+  /** Secrets per transaction: small batches keep row locks short, so traffic goes on meanwhile. */
+  batchSize?: number;
+  /** Called after each committed batch with the running total; throwing stops the rewrap. */
+  onProgress?: (rewrapped: number) => void;
 }
 
 export interface VaultOptions {
@@ -29,12 +46,26 @@ const NAME = /^[A-Za-z0-9._/-]{1,200}$/;
 const PURPOSE = /^[a-z0-9_.-]{1,50}$/;
 const DEFAULT_MAX_ENCRYPTIONS = 2 ** 30;
 
+/**
+ * One transaction of the vault. DEKs created in it are used from `created` and reach the shared
+ * cache only after commit: a key of a rolled-back transaction must never be served, or a later
+ * writer would seal data under a key that is stored nowhere.
+ */
+interface Scope {
+  q: Queryable;
+  tenantId: string;
+  created: Map<number, DataKey>;
+}
+
 interface DekRow {
   version: number;
   kek_id: string;
   wrapped: Uint8Array;
   encryptions: string | number;
+  destroyed_at: Date | null;
 }
+
+const DEK_COLUMNS = "version, kek_id, wrapped, encryptions, destroyed_at";
 
 /**
  * Envelope-encrypted secrets per tenant. Each tenant has its own data keys (DEKs), stored only
@@ -62,12 +93,12 @@ export class Vault {
   async put(tenantId: string, name: string, value: string | Uint8Array, purpose = "secret"): Promise<SecretInfo> {
     checkName(name, purpose);
     const plaintext = typeof value === "string" ? Buffer.from(value, "utf8") : value;
-    return this.db.withTenant(tenantId, async (q) => {
+    return this.transact(tenantId, async (scope) => {
+      const { q } = scope;
       // Locking the tenant row serialises writers, so two first puts cannot both create DEK 1.
-      const tenant = await q.query("select id from tenants where id = $1 for update", [tenantId]);
-      if (tenant.length === 0) throw new Problem("NOT_FOUND", "No such tenant.");
-      const version = await this.writableDekVersion(q, tenantId);
-      const envelope = await this.withDek(q, tenantId, version, (dek) => seal(dek, version, plaintext, { tenantId, name, purpose }));
+      await this.lockTenant(scope);
+      const version = await this.reserveEncryptions(scope, 1);
+      const envelope = await this.withDek(scope, version, (dek) => seal(dek, version, plaintext, { tenantId, name, purpose }));
       const [row] = await q.query<SecretInfo>(
         `insert into vault_secrets (tenant_id, name, purpose, dek_version, envelope) values ($1, $2, $3, $4, $5)
          on conflict (tenant_id, name) do update
@@ -81,15 +112,15 @@ export class Vault {
 
   async get(tenantId: string, name: string): Promise<Buffer> {
     checkName(name);
-    return this.db.withTenant(tenantId, async (q) => {
-      const [row] = await q.query<{ purpose: string; envelope: Uint8Array }>(
+    return this.transact(tenantId, async (scope) => {
+      const [row] = await scope.q.query<{ purpose: string; envelope: Uint8Array }>(
         "select purpose, envelope from vault_secrets where tenant_id = $1 and name = $2",
         [tenantId, name],
       );
       if (row === undefined) throw new Problem("NOT_FOUND", "No such secret.");
       const context: SecretContext = { tenantId, name, purpose: row.purpose };
       // The version comes from the authenticated envelope, not from a column one could edit.
-      return this.withDek(q, tenantId, envelopeDekVersion(row.envelope), (dek) => open(dek, row.envelope, context));
+      return this.withDek(scope, envelopeDekVersion(row.envelope), (dek) => open(dek, row.envelope, context));
     });
   }
 
@@ -118,9 +149,74 @@ export class Vault {
    * Crypto-shredding: destroys every DEK of the tenant, which makes all of its secrets
    * unrecoverable at once, whatever copies of the ciphertext exist. Returns how many keys went.
    */
-  async shred(tenantId: string): Promise<number> {
-    const rows = await this.db.withTenant(tenantId, (q) => q.query("delete from vault_deks where tenant_id = $1 returning version", [tenantId]));
-    this.deks.evictWhere((id) => id.startsWith(`${tenantId}:`));
+  shred(tenantId: string): Promise<number> {
+    return this.destroyDeks(tenantId, undefined);
+  }
+
+  /** Starts a new DEK version: new writes, and rewraps, use it from now on. */
+  async rotate(tenantId: string): Promise<number> {
+    return this.transact(tenantId, async (scope) => {
+      await this.lockTenant(scope);
+      return this.createDek(scope, ((await this.newestDek(scope))?.version ?? 0) + 1);
+    });
+  }
+
+  /**
+   * Re-seals every secret not under the newest DEK, in batches of its own transactions. Live:
+   * reads and writes go on between batches, and rows a writer holds are skipped (the writer seals
+   * them under the newest DEK anyway). Resumable: the state is in the data, so running it again
+   * after a crash continues where it stopped. Returns how many secrets were re-sealed.
+   */
+  async rewrap(tenantId: string, options: RewrapOptions = {}): Promise<number> {
+    const batchSize = options.batchSize ?? 100;
+    let total = 0;
+    for (;;) {
+      const done = await this.transact(tenantId, (scope) => this.rewrapBatch(scope, batchSize));
+      if (done === 0) return total;
+      total += done;
+      options.onProgress?.(total);
+    }
+  }
+
+  /** Each DEK version with its encryption count and how many secrets still need it. */
+  status(tenantId: string): Promise<DekStatus[]> {
+    return this.db.withTenant(tenantId, async (q) => {
+      const rows = await q.query<DekStatus & { encryptions: string | number; secrets: string | number }>(
+        `select d.version, d.destroyed_at is not null as destroyed, d.provider, d.kek_id, d.encryptions, d.created_at,
+                (select count(*) from vault_secrets s where s.tenant_id = d.tenant_id and s.dek_version = d.version) as secrets
+           from vault_deks d where d.tenant_id = $1 order by d.version`,
+        [tenantId],
+      );
+      return rows.map((r) => ({ ...r, encryptions: Number(r.encryptions), secrets: Number(r.secrets) }));
+    });
+  }
+
+  /**
+   * Destroys the DEKs below `minVersion`, once no secret needs them (run `rewrap` first): the
+   * minimum decryption version. Returns how many keys went.
+   */
+  async retire(tenantId: string, minVersion: number): Promise<number> {
+    const [pending] = await this.db.withTenant(tenantId, (q) =>
+      q.query<{ n: string | number }>(
+        `select count(*) as n from vault_secrets s join vault_deks d on d.tenant_id = s.tenant_id and d.version = s.dek_version
+          where s.tenant_id = $1 and s.dek_version < $2 and d.destroyed_at is null`,
+        [tenantId, minVersion],
+      ),
+    );
+    if (Number(pending!.n) > 0) throw new Problem("CONFLICT", `${Number(pending!.n)} secrets still use older keys: rewrap first.`);
+    return this.destroyDeks(tenantId, minVersion);
+  }
+
+  /** Overwrites the wrapped keys below `belowVersion` (all when undefined) and zeroes cached copies. */
+  private async destroyDeks(tenantId: string, belowVersion: number | undefined): Promise<number> {
+    const rows = await this.db.withTenant(tenantId, (q) =>
+      q.query<{ version: number }>(
+        `update vault_deks set wrapped = '\\x'::bytea, destroyed_at = now()
+          where tenant_id = $1 and ($2::integer is null or version < $2) and destroyed_at is null returning version`,
+        [tenantId, belowVersion ?? null],
+      ),
+    );
+    for (const { version } of rows) this.deks.evictWhere((id) => id === dekId(tenantId, version));
     return rows.length;
   }
 
@@ -128,42 +224,111 @@ export class Vault {
     this.deks.close();
   }
 
-  /** The newest DEK version, created first when there is none or the newest one is used up. */
-  private async writableDekVersion(q: Queryable, tenantId: string): Promise<number> {
-    const [newest] = await q.query<DekRow>(
-      "select version, kek_id, wrapped, encryptions from vault_deks where tenant_id = $1 order by version desc limit 1",
-      [tenantId],
+  private async rewrapBatch(scope: Scope, batchSize: number): Promise<number> {
+    const { q, tenantId } = scope;
+    // The tenant lock orders this batch with writers and rotations, so no two create a DEK version.
+    await this.lockTenant(scope);
+    const newest = await this.newestDek(scope);
+    if (newest === undefined) return 0;
+    // Secrets whose DEK was destroyed cannot be re-sealed and are left behind, unreadable.
+    const rows = await q.query<{ name: string; purpose: string; envelope: Uint8Array }>(
+      `select s.name, s.purpose, s.envelope from vault_secrets s
+        where s.tenant_id = $1 and s.dek_version < $2
+          and not exists (select 1 from vault_deks d
+                           where d.tenant_id = s.tenant_id and d.version = s.dek_version and d.destroyed_at is not null)
+        order by s.name limit $3 for update of s skip locked`,
+      [tenantId, newest.version, batchSize],
     );
-    let version = newest?.version;
-    if (newest === undefined || Number(newest.encryptions) >= this.maxEncryptions) {
-      version = (newest?.version ?? 0) + 1;
-      const dek = randomBytes(32);
-      const { kekId, wrapped } = await this.provide(() => this.provider.wrap(dek, dekContext(tenantId, version!)));
-      await q.query("insert into vault_deks (tenant_id, version, provider, kek_id, wrapped) values ($1, $2, $3, $4, $5)", [
+    if (rows.length === 0) return 0;
+    const version = await this.reserveEncryptions(scope, rows.length);
+    for (const row of rows) {
+      const context: SecretContext = { tenantId, name: row.name, purpose: row.purpose };
+      const plaintext = await this.withDek(scope, envelopeDekVersion(row.envelope), (dek) => open(dek, row.envelope, context));
+      const envelope = await this.withDek(scope, version, (dek) => seal(dek, version, plaintext, context));
+      plaintext.fill(0);
+      await q.query("update vault_secrets set envelope = $3, dek_version = $4 where tenant_id = $1 and name = $2", [
         tenantId,
+        row.name,
+        envelope,
+        version,
+      ]);
+    }
+    return rows.length;
+  }
+
+  private async newestDek({ q, tenantId }: Scope): Promise<DekRow | undefined> {
+    const [newest] = await q.query<DekRow>(`select ${DEK_COLUMNS} from vault_deks where tenant_id = $1 order by version desc limit 1`, [
+      tenantId,
+    ]);
+    return newest;
+  }
+
+  /**
+   * Counts `count` encryptions against the newest DEK and returns its version; a new DEK comes
+   * first when there is none or the newest has used up its budget.
+   */
+  private async reserveEncryptions(scope: Scope, count: number): Promise<number> {
+    const newest = await this.newestDek(scope);
+    const version =
+      newest === undefined || newest.destroyed_at !== null || Number(newest.encryptions) >= this.maxEncryptions
+        ? await this.createDek(scope, (newest?.version ?? 0) + 1)
+        : newest.version;
+    await scope.q.query("update vault_deks set encryptions = encryptions + $3 where tenant_id = $1 and version = $2", [
+      scope.tenantId,
+      version,
+      count,
+    ]);
+    return version;
+  }
+
+  private async createDek(scope: Scope, version: number): Promise<number> {
+    const dek = randomBytes(32);
+    try {
+      const { kekId, wrapped } = await this.provide(() => this.provider.wrap(dek, dekContext(scope.tenantId, version)));
+      await scope.q.query("insert into vault_deks (tenant_id, version, provider, kek_id, wrapped) values ($1, $2, $3, $4, $5)", [
+        scope.tenantId,
         version,
         this.provider.name,
         kekId,
         wrapped,
       ]);
-      this.deks.adopt(dekId(tenantId, version), dek);
+    } catch (error) {
+      dek.fill(0);
+      throw error;
     }
-    await q.query("update vault_deks set encryptions = encryptions + 1 where tenant_id = $1 and version = $2", [tenantId, version]);
-    return version!;
+    scope.created.set(version, dataKey(dek));
+    return version;
+  }
+
+  private async lockTenant({ q, tenantId }: Scope): Promise<void> {
+    const tenant = await q.query("select id from tenants where id = $1 for update", [tenantId]);
+    if (tenant.length === 0) throw new Problem("NOT_FOUND", "No such tenant.");
+  }
+
+  /** A tenant-scoped transaction whose new DEKs reach the shared cache only if it commits. */
+  private async transact<T>(tenantId: string, work: (scope: Scope) => Promise<T>): Promise<T> {
+    const created = new Map<number, DataKey>();
+    try {
+      const result = await this.db.withTenant(tenantId, (q) => work({ q, tenantId, created }));
+      for (const [version, dek] of created) this.deks.install(dekId(tenantId, version), dek);
+      return result;
+    } catch (error) {
+      for (const dek of created.values()) destroyDataKey(dek);
+      throw error;
+    }
   }
 
   /** Runs `work` with the unwrapped DEK, unwrapping it first when it is not cached. */
-  private async withDek<T>(q: Queryable, tenantId: string, version: number, work: (dek: DataKey) => T): Promise<T> {
+  private async withDek<T>({ q, tenantId, created }: Scope, version: number, work: (dek: DataKey) => T): Promise<T> {
+    const fresh = created.get(version);
+    if (fresh !== undefined) return work(fresh);
     const id = dekId(tenantId, version);
     // Between the unwrap and the use another operation may use the entry up; then unwrap again.
     for (let attempt = 0; attempt < 3; attempt++) {
       const used = this.deks.use(id, work);
       if (used !== undefined) return used.result;
-      const [row] = await q.query<DekRow>("select version, kek_id, wrapped from vault_deks where tenant_id = $1 and version = $2", [
-        tenantId,
-        version,
-      ]);
-      if (row === undefined) throw new Problem("KEY_DESTROYED", "The key for this secret no longer exists.");
+      const [row] = await q.query<DekRow>(`select ${DEK_COLUMNS} from vault_deks where tenant_id = $1 and version = $2`, [tenantId, version]);
+      if (row === undefined || row.destroyed_at !== null) throw new Problem("KEY_DESTROYED", "The key for this secret no longer exists.");
       this.deks.adopt(id, await this.provide(() => this.provider.unwrap(Buffer.from(row.wrapped), dekContext(tenantId, version), row.kek_id)));
     }
     throw new Problem("KEY_PROVIDER_UNAVAILABLE", "The data key could not be held long enough to use.");

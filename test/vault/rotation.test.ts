@@ -1,0 +1,121 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { test } from "node:test";
+import type { Database } from "../../src/store/index.js";
+import { TenantStore } from "../../src/tenants/store.js";
+import { LocalKeyProvider } from "../../src/vault/local-key-provider.js";
+import { Vault } from "../../src/vault/vault.js";
+import { backendTest, describeEachBackend } from "../helpers/backends.js";
+
+describeEachBackend("vault key rotation", (backend) => {
+  const kek = randomBytes(32);
+  const newVault = (db: Database, options = {}) => new Vault(db, LocalKeyProvider.fromKey(kek), options);
+  async function tenantWithSecrets(db: Database, vault: Vault, count: number) {
+    const tenant = (await new TenantStore(db).create("t")).id;
+    for (let i = 0; i < count; i++) await vault.put(tenant, `s${String(i).padStart(3, "0")}`, `value-${i}`);
+    return tenant;
+  }
+  async function readAll(vault: Vault, tenant: string, count: number) {
+    for (let i = 0; i < count; i++) assert.equal(await vault.getString(tenant, `s${String(i).padStart(3, "0")}`), `value-${i}`);
+  }
+
+  test(
+    "rotate, then a live rewrap while reads and writes go on, then retire the old key",
+    backendTest(backend, async ({ db }) => {
+      const vault = newVault(db);
+      const tenant = await tenantWithSecrets(db, vault, 25);
+      assert.equal(await vault.rotate(tenant), 2);
+      assert.equal((await vault.put(tenant, "new-after-rotate", "n")).dek_version, 2);
+      await assert.rejects(vault.retire(tenant, 2), { code: "CONFLICT" }, "retiring before the rewrap would lose secrets");
+
+      const traffic = Promise.all([
+        ...Array.from({ length: 10 }, (_, i) => vault.put(tenant, `during-${i}`, `d${i}`)),
+        ...Array.from({ length: 25 }, (_, i) => vault.getString(tenant, `s${String(i).padStart(3, "0")}`)),
+      ]);
+      const [rewrapped, results] = await Promise.all([vault.rewrap(tenant, { batchSize: 4 }), traffic]);
+      assert.equal(rewrapped, 25);
+      assert.deepEqual(results.slice(10), Array.from({ length: 25 }, (_, i) => `value-${i}`));
+
+      const status = await vault.status(tenant);
+      assert.deepEqual(status.map((d) => [d.version, d.secrets]), [[1, 0], [2, 36]]);
+      assert.equal(await vault.retire(tenant, 2), 1);
+      assert.equal((await vault.status(tenant))[0]!.destroyed, true);
+      const fresh = newVault(db);
+      await readAll(fresh, tenant, 25);
+      assert.equal(await fresh.getString(tenant, "during-3"), "d3");
+      vault.close();
+      fresh.close();
+    }),
+  );
+
+  test(
+    "a rewrap that dies half-way leaves every secret readable and resumes where it stopped",
+    backendTest(backend, async ({ db }) => {
+      const vault = newVault(db);
+      const tenant = await tenantWithSecrets(db, vault, 10);
+      await vault.rotate(tenant);
+      const crash = new Error("process killed");
+      await assert.rejects(
+        vault.rewrap(tenant, {
+          batchSize: 3,
+          onProgress: (done) => {
+            if (done >= 3) throw crash;
+          },
+        }),
+        (e) => e === crash,
+      );
+      const midway = await vault.status(tenant);
+      assert.deepEqual(midway.map((d) => d.secrets), [7, 3]);
+      await readAll(newVault(db), tenant, 10);
+      assert.equal(await vault.rewrap(tenant, { batchSize: 3 }), 7, "the rerun does only what is left");
+      assert.deepEqual((await vault.status(tenant)).map((d) => d.secrets), [0, 10]);
+      await readAll(newVault(db), tenant, 10);
+      vault.close();
+    }),
+  );
+
+  test(
+    "a key created in a transaction that rolls back is never used afterwards",
+    backendTest(backend, async ({ db }) => {
+      const vault = newVault(db);
+      const tenant = (await new TenantStore(db).create("t")).id;
+      // Make the first write fail after its transaction created DEK 1.
+      await db.asOwner(async (q) => {
+        await q.query(`create function poison() returns trigger language plpgsql as $$
+          begin if new.name = 'poison' then raise exception 'injected failure'; end if; return new; end $$`);
+        await q.query("create trigger poison before insert on vault_secrets for each row execute function poison()");
+      });
+      try {
+        await assert.rejects(vault.put(tenant, "poison", "x"));
+        assert.deepEqual(await vault.status(tenant), [], "the DEK went with the transaction");
+        await vault.put(tenant, "ok", "kept");
+        assert.equal(await newVault(db).getString(tenant, "ok"), "kept", "sealed under the key that was stored");
+      } finally {
+        await db.asOwner(async (q) => {
+          await q.query("drop trigger poison on vault_secrets");
+          await q.query("drop function poison()");
+        });
+      }
+      vault.close();
+    }),
+  );
+
+  test(
+    "after a shred, versions continue upward: a node still holding an old key cannot seal with it",
+    backendTest(backend, async ({ db }) => {
+      const nodeA = newVault(db);
+      const nodeB = newVault(db);
+      const tenant = (await new TenantStore(db).create("t")).id;
+      await nodeA.put(tenant, "old", "o");
+      assert.equal(await nodeB.getString(tenant, "old"), "o", "node B now caches DEK 1");
+      await nodeA.shred(tenant);
+      const written = await nodeB.put(tenant, "after-shred", "fresh");
+      assert.equal(written.dek_version, 2);
+      assert.equal(await newVault(db).getString(tenant, "after-shred"), "fresh");
+      await assert.rejects(newVault(db).get(tenant, "old"), { code: "KEY_DESTROYED" });
+      assert.equal(await nodeA.rewrap(tenant), 0, "destroyed secrets are left behind, not retried forever");
+      nodeA.close();
+      nodeB.close();
+    }),
+  );
+});
