@@ -7,6 +7,7 @@ import { startEchoUpstream } from "../echo/echo-upstream.js";
 import { Gateway } from "../gateway/index.js";
 import { createLogger } from "../observability/logger.js";
 import { defaultPolicy, loadPolicyFile } from "../policy/load.js";
+import { LocalKeyProvider } from "../vault/local-key-provider.js";
 import { CliError, intOption } from "./errors.js";
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
@@ -77,6 +78,10 @@ export async function start(argv: string[]): Promise<void> {
   }
 
   const admin = await resolveAdminToken(dataDir);
+  // Production needs an HSM or KMS provider, which is not built yet: the vault stays off there.
+  const keyProvider = production ? undefined : await LocalKeyProvider.load({ dataDir, production });
+  if (keyProvider === undefined) logger.info("vault disabled: no key provider is configured for production");
+  else logger.warn("vault uses the LOCAL key provider: INSECURE, its key sits beside the data; development only");
   const echo = values.echo ? await startEchoUpstream() : undefined;
   const gateway = await Gateway.create({
     policy,
@@ -86,6 +91,7 @@ export async function start(argv: string[]): Promise<void> {
     adminToken: admin.token,
     production,
     logger,
+    keyProvider,
   });
   const listening = await gateway.listen({ port, host: values.host, adminPort, adminHost: values["admin-host"] });
 

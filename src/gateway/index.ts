@@ -18,6 +18,10 @@ import { createGatewayHandler } from "../server/gateway-handler.js";
 import { openDatabase, type Database } from "../store/index.js";
 import { TenantDirectory } from "../tenants/directory.js";
 import { TenantStore } from "../tenants/store.js";
+import { vaultEndpoint } from "../vault/http-endpoint.js";
+import type { KeyProvider } from "../vault/key-provider.js";
+import { Vault } from "../vault/vault.js";
+import { authenticateControl } from "../identity/authenticate.js";
 import { compileRoutes } from "./routes.js";
 
 export { loadPolicyFile, parsePolicy, defaultPolicy, PolicyError } from "../policy/load.js";
@@ -36,6 +40,8 @@ export interface GatewayOptions {
   logger?: Logger;
   /** How long a revocation made on another node may take to apply here. */
   keyStalenessMs?: number;
+  /** Enables the vault (library and `/portcullis/v1/vault/secrets`); absent, the vault is off. */
+  keyProvider?: KeyProvider | undefined;
 }
 
 export interface Listening {
@@ -53,6 +59,7 @@ export class Gateway {
     readonly keys: ApiKeyStore,
     private readonly keyAuthenticator: ApiKeyAuthenticator,
     private readonly forwarder: Forwarder,
+    readonly vault: Vault | undefined,
     readonly handler: ReturnType<typeof createGatewayHandler>,
     readonly adminHandler: ReturnType<typeof createAdminHandler>,
   ) {}
@@ -73,12 +80,14 @@ export class Gateway {
       const health: HealthSources = {
         version: VERSION,
         startedAt: Date.now(),
-        stores: { durable: db.kind, counters: "memory" },
+        stores: { durable: db.kind, counters: "memory", vault: options.keyProvider?.name ?? "disabled" },
         ping: () => db.ping(),
         metrics,
       };
+      const authenticators = { apiKeys: keyAuthenticator, jwt };
+      const vault = options.keyProvider === undefined ? undefined : new Vault(db, options.keyProvider);
       const router = compileRoutes(options.policy, {
-        authenticators: { apiKeys: keyAuthenticator, jwt },
+        authenticators,
         production: options.production,
         upstream: options.upstream,
       });
@@ -91,6 +100,15 @@ export class Gateway {
         health,
         metrics,
         logger,
+        ...(vault === undefined
+          ? {}
+          : {
+              vault: vaultEndpoint({
+                vault,
+                authenticate: authenticateControl({ methods: options.policy.jwt.issuers.length > 0 ? ["apiKey", "jwt"] : ["apiKey"], keyEnv: "any" }, authenticators),
+                logger,
+              }),
+            }),
       });
       const adminHandler = createAdminHandler({
         operations: adminOperations({ tenants, tenantDirectory, keys, keyAuthenticator }),
@@ -100,7 +118,7 @@ export class Gateway {
         health,
         logger,
       });
-      return new Gateway(db, tenants, keys, keyAuthenticator, forwarder, handler, adminHandler);
+      return new Gateway(db, tenants, keys, keyAuthenticator, forwarder, vault, handler, adminHandler);
     } catch (error) {
       await db.close();
       throw error;
@@ -119,6 +137,7 @@ export class Gateway {
     for (const server of this.servers) server.closeAllConnections();
     await Promise.all(closed);
     await this.keyAuthenticator.close();
+    this.vault?.close();
     await this.forwarder.close();
     await this.db.close();
   }

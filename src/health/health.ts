@@ -5,7 +5,7 @@ import { sendJson } from "../server/respond.js";
 export interface HealthSources {
   version: string;
   startedAt: number;
-  stores: { durable: string; counters: string };
+  stores: { durable: string; counters: string; vault: string };
   ping: () => Promise<void>;
   metrics: GatewayMetrics;
 }

@@ -23,10 +23,13 @@ export interface GatewayHandlerDeps {
   health: HealthSources;
   metrics: GatewayMetrics;
   logger: Logger;
+  /** The vault endpoint, when a key provider is configured. */
+  vault?: (ctx: RequestContext, headers: OutgoingHttpHeaders) => Promise<boolean>;
 }
 
 const UNMATCHED = "(none)";
 const SYSTEM = "(system)";
+const VAULT = "(vault)";
 
 /** The request's path: target → system endpoints → CORS → route → controls → forward. */
 export function createGatewayHandler(deps: GatewayHandlerDeps) {
@@ -48,6 +51,9 @@ export function createGatewayHandler(deps: GatewayHandlerDeps) {
       ctx.target = parseRequestTarget(req.url ?? "");
       if (await serveSystem(ctx.target.rawPath, req, res, deps, requestId)) {
         routeName = SYSTEM;
+        outcome = "served";
+      } else if (deps.vault !== undefined && (await deps.vault(ctx, deps.gatewayHeaders))) {
+        routeName = VAULT;
         outcome = "served";
       } else if (deps.cors.handle(req, res, { ...deps.gatewayHeaders, "x-request-id": requestId })) {
         outcome = "preflight";

@@ -2,7 +2,9 @@ import { Writable } from "node:stream";
 import type { Server } from "node:http";
 import { startEchoUpstream } from "../../src/echo/echo-upstream.js";
 import { Gateway, parsePolicy, type Policy } from "../../src/gateway/index.js";
+import { randomBytes } from "node:crypto";
 import { createLogger } from "../../src/observability/logger.js";
+import { LocalKeyProvider } from "../../src/vault/local-key-provider.js";
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789abcdefghijklmnop";
 
@@ -40,6 +42,7 @@ export async function startTestGateway(
     databaseUrl: options.databaseUrl,
     logger: createLogger({ level: "info", destination }),
     keyStalenessMs: options.keyStalenessMs,
+    keyProvider: LocalKeyProvider.fromKey(randomBytes(32)),
   });
   const listening = await gateway.listen({ port: 0, host: "127.0.0.1", adminPort: 0, adminHost: "127.0.0.1" });
   return {
