@@ -3,12 +3,15 @@ import type { ApiKeyAuthenticator } from "../identity/api-keys/authenticator.js"
 import type { ApiKeyInfo, ApiKeyStore } from "../identity/api-keys/store.js";
 import type { TenantDirectory } from "../tenants/directory.js";
 import type { Tenant, TenantStore } from "../tenants/store.js";
+import type { Vault } from "../vault/vault.js";
 
 export interface AdminServices {
   tenants: TenantStore;
   tenantDirectory: TenantDirectory;
   keys: ApiKeyStore;
   keyAuthenticator: ApiKeyAuthenticator;
+  /** Present while the vault is on; its operations are offered only then. */
+  vault?: Vault | undefined;
 }
 
 const scope = z.string().regex(/^[A-Za-z0-9:._*-]{1,100}$/);
@@ -46,8 +49,74 @@ export interface AdminOperation {
   run(params: Record<string, string>, body: unknown): Promise<unknown>;
 }
 
+const dekStatusSchema = z.object({
+  version: z.number().int(),
+  destroyed: z.boolean(),
+  provider: z.string(),
+  kek_id: z.string(),
+  encryptions: z.number().int(),
+  secrets: z.number().int(),
+  created_at: z.string(),
+});
+
 /** The admin API, declared once: the server dispatches on it and the OpenAPI document is made from it. */
 export function adminOperations(s: AdminServices): AdminOperation[] {
+  return [...tenantAndKeyOperations(s), ...(s.vault === undefined ? [] : vaultOperations(s.vault, s.tenants))];
+}
+
+function vaultOperations(vault: Vault, tenants: TenantStore): AdminOperation[] {
+  return [
+    {
+      method: "GET",
+      path: "/admin/v1/tenants/:id/vault",
+      operationId: "vaultStatus",
+      summary: "The tenant's vault keys: versions, encryptions, secrets still under each",
+      status: 200,
+      response: z.object({ keys: z.array(dekStatusSchema) }),
+      run: async ({ id }) => {
+        await tenants.get(id!);
+        return { keys: (await vault.status(id!)).map((d) => ({ ...d, created_at: d.created_at.toISOString() })) };
+      },
+    },
+    {
+      method: "POST",
+      path: "/admin/v1/tenants/:id/vault/rotate",
+      operationId: "vaultRotate",
+      summary: "Start a new data key version; new writes use it",
+      status: 201,
+      response: z.object({ version: z.number().int() }),
+      run: async ({ id }) => ({ version: await vault.rotate(id!) }),
+    },
+    {
+      method: "POST",
+      path: "/admin/v1/tenants/:id/vault/rewrap",
+      operationId: "vaultRewrap",
+      summary: "Re-seal every secret under the newest data key (live, resumable; answers when done)",
+      status: 200,
+      body: z.strictObject({ batch_size: z.number().int().min(1).max(10_000).default(100) }),
+      response: z.object({ rewrapped: z.number().int() }),
+      run: async ({ id }, body) => {
+        await tenants.get(id!);
+        return { rewrapped: await vault.rewrap(id!, { batchSize: (body as { batch_size: number }).batch_size }) };
+      },
+    },
+    {
+      method: "POST",
+      path: "/admin/v1/tenants/:id/vault/retire",
+      operationId: "vaultRetire",
+      summary: "Destroy data keys below a version once no secret needs them",
+      status: 200,
+      body: z.strictObject({ min_version: z.number().int().min(1) }),
+      response: z.object({ destroyed: z.number().int() }),
+      run: async ({ id }, body) => {
+        await tenants.get(id!);
+        return { destroyed: await vault.retire(id!, (body as { min_version: number }).min_version) };
+      },
+    },
+  ];
+}
+
+function tenantAndKeyOperations(s: AdminServices): AdminOperation[] {
   return [
     {
       method: "POST",

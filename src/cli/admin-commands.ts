@@ -22,6 +22,14 @@ export const KEYS_HELP = `Usage:
   portcullis keys revoke KEY_ID                     (effective immediately)
 ${COMMON}`;
 
+export const VAULT_HELP = `Usage:
+  portcullis vault status --tenant ID                 (key versions, encryptions, secrets under each)
+  portcullis vault rotate --tenant ID                 (new key version; new writes use it)
+  portcullis vault rewrap --tenant ID [--batch N]     (re-seal every secret under the newest key)
+  portcullis vault retire --tenant ID --min-version N (destroy older keys once no secret needs them)
+The vault must be on in the gateway (see README).
+${COMMON}`;
+
 interface Parsed {
   sub: string | undefined;
   id: string | undefined;
@@ -112,5 +120,32 @@ export async function keys(argv: string[]): Promise<void> {
       return run(parsed, (c) => c.call("POST", `/admin/v1/keys/${keyId()}/revoke`), lines);
     default:
       throw new CliError(`unknown command "keys ${parsed.sub}"\n\n${KEYS_HELP}`);
+  }
+}
+
+export async function vault(argv: string[]): Promise<void> {
+  const parsed = parse(argv, { tenant: { type: "string" }, batch: { type: "string" }, "min-version": { type: "string" } });
+  const v = parsed.values;
+  if (v.help || parsed.sub === undefined) return void console.log(VAULT_HELP);
+  const base = () => `/admin/v1/tenants/${encodeURIComponent(required(v.tenant, "--tenant"))}/vault`;
+  switch (parsed.sub) {
+    case "status":
+      return run(
+        parsed,
+        (c) => c.call("GET", base()),
+        (r: { keys: Row[] }) => (r.keys.length === 0 ? "no keys yet" : r.keys.map(lines).join("\n\n")),
+      );
+    case "rotate":
+      return run(parsed, (c) => c.call("POST", `${base()}/rotate`), lines);
+    case "rewrap": {
+      const batch = typeof v.batch === "string" ? intOption(v.batch, "--batch", 1, 10_000) : undefined;
+      return run(parsed, (c) => c.call("POST", `${base()}/rewrap`, batch === undefined ? {} : { batch_size: batch }), lines);
+    }
+    case "retire": {
+      const minVersion = intOption(required(v["min-version"], "--min-version"), "--min-version", 1, 2_147_483_647);
+      return run(parsed, (c) => c.call("POST", `${base()}/retire`, { min_version: minVersion }), lines);
+    }
+    default:
+      throw new CliError(`unknown command "vault ${parsed.sub}"\n\n${VAULT_HELP}`);
   }
 }

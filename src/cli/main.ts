@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { PolicyError } from "../policy/load.js";
 import { DataDirInUseError } from "../store/data-dir-lock.js";
-import { keys, tenants } from "./admin-commands.js";
+import { keys, tenants, vault } from "./admin-commands.js";
 import { CliError } from "./errors.js";
 import { start } from "./start.js";
 
@@ -11,10 +11,11 @@ Commands:
   start      run the gateway (portcullis start --help)
   tenants    create, read, suspend tenants through the admin API
   keys       issue, list, rotate, revoke API keys through the admin API
+  vault      rotate, rewrap, retire a tenant's vault keys; show their status
 
 Every command takes --help.`;
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { start, tenants, keys };
+const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { start, tenants, keys, vault };
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;

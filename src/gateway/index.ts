@@ -111,7 +111,7 @@ export class Gateway {
             }),
       });
       const adminHandler = createAdminHandler({
-        operations: adminOperations({ tenants, tenantDirectory, keys, keyAuthenticator }),
+        operations: adminOperations({ tenants, tenantDirectory, keys, keyAuthenticator, vault }),
         token: options.adminToken,
         version: VERSION,
         gatewayHeaders,

@@ -90,6 +90,23 @@ describe("CLI end to end", () => {
     assert.equal((await fetch(`${gatewayUrl}/things`, { headers: { authorization: `Bearer ${rotated.key}` } })).status, 401);
   });
 
+  test("vault keys are rotated, rewrapped and retired with the CLI while secrets stay readable", async () => {
+    const tenant = JSON.parse((await cli("tenants", "create", "--name", "vaulted", "--json")).stdout) as { id: string };
+    const { key } = JSON.parse((await cli("keys", "create", "--tenant", tenant.id, "--env", "live", "--scopes", "vault:read,vault:write", "--json")).stdout) as {
+      key: string;
+    };
+    const secret = (name: string, method = "GET", body?: string) =>
+      fetch(`${gatewayUrl}/portcullis/v1/vault/secrets/${name}`, { method, headers: { authorization: `Bearer ${key}` }, ...(body === undefined ? {} : { body }) });
+    for (const n of ["a", "b", "c"]) assert.equal((await secret(n, "PUT", `value-${n}`)).status, 200);
+
+    assert.equal(JSON.parse((await cli("vault", "rotate", "--tenant", tenant.id, "--json")).stdout).version, 2);
+    assert.equal(JSON.parse((await cli("vault", "rewrap", "--tenant", tenant.id, "--batch", "2", "--json")).stdout).rewrapped, 3);
+    const status = JSON.parse((await cli("vault", "status", "--tenant", tenant.id, "--json")).stdout) as { keys: { version: number; secrets: number }[] };
+    assert.deepEqual(status.keys.map((k) => [k.version, k.secrets]), [[1, 0], [2, 3]]);
+    assert.equal(JSON.parse((await cli("vault", "retire", "--tenant", tenant.id, "--min-version", "2", "--json")).stdout).destroyed, 1);
+    for (const n of ["a", "b", "c"]) assert.equal(await (await secret(n)).text(), `value-${n}`);
+  });
+
   test("CLI mistakes are clear messages with a non-zero exit, never a stack trace", async () => {
     for (const args of [["keys", "create", "--env", "live"], ["tenants", "get", "00000000-0000-4000-8000-000000000000"], ["keys", "create", "--tenant", "x", "--env", "prod"], ["tenants", "nope"], ["bogus"], ["tenants", "create", "--nme", "x"]]) {
       const error = (await cli(...args).then(() => assert.fail(`${args.join(" ")} succeeded`), (e: unknown) => e)) as { code: number; stderr: string };
@@ -109,7 +126,7 @@ describe("CLI end to end", () => {
   });
 
   test("every command has --help", async () => {
-    for (const args of [["--help"], ["start", "--help"], ["tenants", "--help"], ["keys", "--help"]]) {
+    for (const args of [["--help"], ["start", "--help"], ["tenants", "--help"], ["keys", "--help"], ["vault", "--help"]]) {
       assert.match((await run(process.execPath, [CLI, ...args])).stdout, /Usage/, args.join(" "));
     }
   });
