@@ -23,17 +23,25 @@ create table api_keys (
 );
 create index api_keys_tenant on api_keys (tenant_id);
 
-alter table tenants enable row level security;
-alter table tenants force row level security;
-create policy tenant_isolation on tenants
-  using (id = nullif(current_setting('app.current_org', true), '')::uuid)
-  with check (id = nullif(current_setting('app.current_org', true), '')::uuid);
+-- The one definition of tenant isolation, applied to every tenant-owned table by the migrations:
+-- RLS enabled and forced (the owner too is bound), one policy for reads and writes.
+create function portcullis_isolate_tenant(p_table regclass, p_column name)
+returns void
+language plpgsql
+as $$
+begin
+  execute format('alter table %s enable row level security', p_table);
+  execute format('alter table %s force row level security', p_table);
+  execute format(
+    'create policy tenant_isolation on %s
+       using (%I = nullif(current_setting(''app.current_org'', true), '''')::uuid)
+       with check (%I = nullif(current_setting(''app.current_org'', true), '''')::uuid)',
+    p_table, p_column, p_column);
+end $$;
+revoke all on function portcullis_isolate_tenant(regclass, name) from public;
 
-alter table api_keys enable row level security;
-alter table api_keys force row level security;
-create policy tenant_isolation on api_keys
-  using (tenant_id = nullif(current_setting('app.current_org', true), '')::uuid)
-  with check (tenant_id = nullif(current_setting('app.current_org', true), '')::uuid);
+select portcullis_isolate_tenant('tenants', 'id');
+select portcullis_isolate_tenant('api_keys', 'tenant_id');
 
 grant select, insert, update on tenants to portcullis_app;
 grant select, insert, update on api_keys to portcullis_app;

@@ -28,17 +28,8 @@ create table vault_secrets (
   primary key (tenant_id, name)
 );
 
-alter table vault_deks enable row level security;
-alter table vault_deks force row level security;
-create policy tenant_isolation on vault_deks
-  using (tenant_id = nullif(current_setting('app.current_org', true), '')::uuid)
-  with check (tenant_id = nullif(current_setting('app.current_org', true), '')::uuid);
-
-alter table vault_secrets enable row level security;
-alter table vault_secrets force row level security;
-create policy tenant_isolation on vault_secrets
-  using (tenant_id = nullif(current_setting('app.current_org', true), '')::uuid)
-  with check (tenant_id = nullif(current_setting('app.current_org', true), '')::uuid);
+select portcullis_isolate_tenant('vault_deks', 'tenant_id');
+select portcullis_isolate_tenant('vault_secrets', 'tenant_id');
 
 grant select, insert, update on vault_deks to portcullis_app;
 grant select, insert, update, delete on vault_secrets to portcullis_app;
