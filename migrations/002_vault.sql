@@ -27,6 +27,8 @@ create table vault_secrets (
   updated_at    timestamptz not null default now(),
   primary key (tenant_id, name)
 );
+-- Rewrap walks the secrets below the newest key version in this order, a batch at a time.
+create index vault_secrets_by_key_version on vault_secrets (tenant_id, dek_version, name);
 
 select portcullis_isolate_tenant('vault_deks', 'tenant_id');
 select portcullis_isolate_tenant('vault_secrets', 'tenant_id');
