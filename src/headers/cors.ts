@@ -25,11 +25,6 @@ export class Cors {
     return this.anyOrigin || this.origins.size > 0;
   }
 
-  /** Any origin and credentials together would let every site act as the signed-in user. */
-  get allowsAnyOriginWithCredentials(): boolean {
-    return this.anyOrigin && this.policy.allowCredentials;
-  }
-
   /**
    * Sets the CORS response headers; returns true when the request was a preflight, now answered
    * with `own` (the gateway's headers) added.

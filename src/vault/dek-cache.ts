@@ -66,10 +66,6 @@ export class DekCache {
     for (const id of [...this.entries.keys()]) if (predicate(id)) this.evict(id);
   }
 
-  get size(): number {
-    return this.entries.size;
-  }
-
   close(): void {
     clearInterval(this.sweeper);
     this.evictWhere(() => true);

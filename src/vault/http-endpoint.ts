@@ -10,7 +10,11 @@ export const VAULT_PATH = ["portcullis", "v1", "vault", "secrets"] as const;
 const MAX_SECRET_BYTES = 64 * 1024;
 
 type Action = "list" | "read" | "write" | "delete";
-const ACTIONS: Record<string, Action> = { GET: "read", PUT: "write", DELETE: "delete" };
+const ACTIONS = new Map<string, Action>([
+  ["GET", "read"],
+  ["PUT", "write"],
+  ["DELETE", "delete"],
+]);
 
 /**
  * The vault for upstream services, through the gateway: `/portcullis/v1/vault/secrets/{name}`.
@@ -24,7 +28,7 @@ export function vaultEndpoint(deps: { vault: Vault; authenticate: Control; logge
     if (!VAULT_PATH.every((part, i) => segments[i] === part)) return false;
     const name = segments.slice(VAULT_PATH.length).join("/");
     const method = ctx.req.method ?? "";
-    const action: Action | undefined = name === "" ? (method === "GET" ? "list" : undefined) : ACTIONS[method];
+    const action: Action | undefined = name === "" ? (method === "GET" ? "list" : undefined) : ACTIONS.get(method);
     if (action === undefined) throw new Problem("METHOD_NOT_ALLOWED", "Use GET, PUT or DELETE on a secret, GET on the collection.");
     await deps.authenticate(ctx);
     const principal = ctx.principal!;

@@ -155,7 +155,7 @@ export class Vault {
    * unrecoverable at once, whatever copies of the ciphertext exist. Returns how many keys went.
    */
   shred(tenantId: string): Promise<number> {
-    return this.destroyDeks(tenantId, undefined);
+    return this.db.withTenant(tenantId, (q) => this.destroyDeks(q, tenantId, undefined));
   }
 
   /** Starts a new DEK version: new writes, and rewraps, use it from now on. */
@@ -208,28 +208,33 @@ export class Vault {
 
   /**
    * Destroys the DEKs below `minVersion`, once no secret needs them (run `rewrap` first): the
-   * minimum decryption version. Returns how many keys went.
+   * minimum decryption version. The newest DEK is never retired, and the check and the
+   * destruction happen under the tenant lock writers take, so no write can slip in between and
+   * seal a secret under a key about to go. Returns how many keys went.
    */
   async retire(tenantId: string, minVersion: number): Promise<number> {
-    const [pending] = await this.db.withTenant(tenantId, (q) =>
-      q.query<{ n: string | number }>(
+    return this.transact(tenantId, async (scope) => {
+      await this.lockTenant(scope);
+      const newest = await this.newestDek(scope);
+      if (newest === undefined || minVersion > newest.version) {
+        throw new Problem("CONFLICT", "The newest key cannot be retired: rotate first.");
+      }
+      const [pending] = await scope.q.query<{ n: string | number }>(
         `select count(*) as n from vault_secrets s join vault_deks d on d.tenant_id = s.tenant_id and d.version = s.dek_version
           where s.tenant_id = $1 and s.dek_version < $2 and d.destroyed_at is null`,
         [tenantId, minVersion],
-      ),
-    );
-    if (Number(pending!.n) > 0) throw new Problem("CONFLICT", `${Number(pending!.n)} secrets still use older keys: rewrap first.`);
-    return this.destroyDeks(tenantId, minVersion);
+      );
+      if (Number(pending!.n) > 0) throw new Problem("CONFLICT", `${Number(pending!.n)} secrets still use older keys: rewrap first.`);
+      return this.destroyDeks(scope.q, tenantId, minVersion);
+    });
   }
 
   /** Overwrites the wrapped keys below `belowVersion` (all when undefined) and zeroes cached copies. */
-  private async destroyDeks(tenantId: string, belowVersion: number | undefined): Promise<number> {
-    const rows = await this.db.withTenant(tenantId, (q) =>
-      q.query<{ version: number }>(
-        `update vault_deks set wrapped = '\\x'::bytea, destroyed_at = now()
-          where tenant_id = $1 and ($2::integer is null or version < $2) and destroyed_at is null returning version`,
-        [tenantId, belowVersion ?? null],
-      ),
+  private async destroyDeks(q: Queryable, tenantId: string, belowVersion: number | undefined): Promise<number> {
+    const rows = await q.query<{ version: number }>(
+      `update vault_deks set wrapped = '\\x'::bytea, destroyed_at = now()
+        where tenant_id = $1 and ($2::integer is null or version < $2) and destroyed_at is null returning version`,
+      [tenantId, belowVersion ?? null],
     );
     for (const { version } of rows) this.deks.evictWhere((id) => id === dekId(tenantId, version));
     return rows.length;

@@ -27,6 +27,7 @@ describeEachBackend("vault key rotation", (backend) => {
       assert.equal(await vault.rotate(tenant), 2);
       assert.equal((await vault.put(tenant, "new-after-rotate", "n")).dek_version, 2);
       await assert.rejects(vault.retire(tenant, 2), { code: "CONFLICT" }, "retiring before the rewrap would lose secrets");
+      await assert.rejects(vault.retire(tenant, 3), { code: "CONFLICT" }, "the newest key is never retired, or the next write would seal under it");
 
       const traffic = Promise.all([
         ...Array.from({ length: 10 }, (_, i) => vault.put(tenant, `during-${i}`, `d${i}`)),

@@ -55,10 +55,6 @@ export class JwtVerifier {
     }
   }
 
-  get configured(): boolean {
-    return this.issuers.size > 0;
-  }
-
   static looksLikeJwt(token: string): boolean {
     return JWT_SHAPE.test(token);
   }
