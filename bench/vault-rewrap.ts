@@ -9,7 +9,7 @@ import pg from "pg";
 import { Database, openDatabase, type Queryable } from "../src/store/index.js";
 import { TenantStore } from "../src/tenants/store.js";
 import { dataKey, lengthPrefixed, seal } from "../src/vault/envelope.js";
-import { LocalKeyProvider } from "../src/vault/local-key-provider.js";
+import { LocalKeyProvider } from "../src/vault/providers/local.js";
 import { Vault } from "../src/vault/vault.js";
 
 const SECRETS = Number(process.env.BENCH_REWRAP_SECRETS ?? "100000");
@@ -50,7 +50,7 @@ async function seed(db: Database, provider: LocalKeyProvider): Promise<string> {
 }
 
 async function measure(label: string, db: Database): Promise<void> {
-  const provider = LocalKeyProvider.fromKey(randomBytes(32));
+  const provider = LocalKeyProvider.fromKeys(randomBytes(32));
   const tenantId = await seed(db, provider);
   const vault = new Vault(db, provider);
   await vault.rotate(tenantId);

@@ -101,6 +101,27 @@ function vaultOperations(vault: Vault, tenants: TenantStore): AdminOperation[] {
       },
     },
     {
+      method: "GET",
+      path: "/admin/v1/vault/keks",
+      operationId: "vaultKekUsage",
+      summary: "Live data keys per key-encryption key, across tenants; an old KEK at zero can be removed",
+      status: 200,
+      response: z.object({
+        current: z.string(),
+        keks: z.array(z.object({ provider: z.string(), kek_id: z.string(), keys: z.number().int(), current: z.boolean() })),
+      }),
+      run: async () => ({ current: vault.currentKekId, keks: await vault.kekUsage() }),
+    },
+    {
+      method: "POST",
+      path: "/admin/v1/vault/keks/rewrap",
+      operationId: "vaultRewrapKeks",
+      summary: "KEK rotation: rewrap every data key to the current KEK (secrets untouched; resumable; answers when done)",
+      status: 200,
+      response: z.object({ tenants: z.number().int(), keys: z.number().int() }),
+      run: () => vault.rewrapKeks(),
+    },
+    {
       method: "POST",
       path: "/admin/v1/tenants/:id/vault/retire",
       operationId: "vaultRetire",

@@ -23,10 +23,12 @@ export const KEYS_HELP = `Usage:
 ${COMMON}`;
 
 export const VAULT_HELP = `Usage:
+  portcullis vault status                             (live data keys per key-encryption key, all tenants)
   portcullis vault status --tenant ID                 (key versions, encryptions, secrets under each)
   portcullis vault rotate --tenant ID                 (new key version; new writes use it)
   portcullis vault rewrap --tenant ID [--batch N]     (re-seal every secret under the newest key)
   portcullis vault retire --tenant ID --min-version N (destroy older keys once no secret needs them)
+  portcullis vault rewrap-keks                        (KEK rotation: rewrap every data key to the current KEK)
 The vault must be on in the gateway (see README).
 ${COMMON}`;
 
@@ -130,6 +132,13 @@ export async function vault(argv: string[]): Promise<void> {
   const base = () => `/admin/v1/tenants/${encodeURIComponent(required(v.tenant, "--tenant"))}/vault`;
   switch (parsed.sub) {
     case "status":
+      if (v.tenant === undefined) {
+        return run(
+          parsed,
+          (c) => c.call("GET", "/admin/v1/vault/keks"),
+          (r: { current: string; keks: Row[] }) => [`current KEK: ${r.current}`, ...r.keks.map(lines)].join("\n\n"),
+        );
+      }
       return run(
         parsed,
         (c) => c.call("GET", base()),
@@ -141,6 +150,8 @@ export async function vault(argv: string[]): Promise<void> {
       const batch = typeof v.batch === "string" ? intOption(v.batch, "--batch", 1, 10_000) : undefined;
       return run(parsed, (c) => c.call("POST", `${base()}/rewrap`, batch === undefined ? {} : { batch_size: batch }), lines);
     }
+    case "rewrap-keks":
+      return run(parsed, (c) => c.call("POST", "/admin/v1/vault/keks/rewrap"), lines);
     case "retire": {
       const minVersion = intOption(required(v["min-version"], "--min-version"), "--min-version", 1, 2_147_483_647);
       return run(parsed, (c) => c.call("POST", `${base()}/retire`, { min_version: minVersion }), lines);

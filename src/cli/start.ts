@@ -7,7 +7,9 @@ import { startEchoUpstream } from "../echo/echo-upstream.js";
 import { Gateway } from "../gateway/index.js";
 import { createLogger } from "../observability/logger.js";
 import { defaultPolicy, loadPolicyFile } from "../policy/load.js";
-import { LocalKeyProvider } from "../vault/local-key-provider.js";
+import { keyProviderFromEnv } from "../vault/providers/from-env.js";
+import type { KeyProvider } from "../vault/providers/key-provider.js";
+import { isProblem } from "../problem/index.js";
 import { CliError, intOption } from "./errors.js";
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
@@ -78,10 +80,10 @@ export async function start(argv: string[]): Promise<void> {
   }
 
   const admin = await resolveAdminToken(dataDir);
-  // Production needs an HSM or KMS provider, which is not built yet: the vault stays off there.
-  const keyProvider = production ? undefined : await LocalKeyProvider.load({ dataDir, production });
-  if (keyProvider === undefined) logger.info("vault disabled: no key provider is configured for production");
-  else logger.warn("vault uses the LOCAL key provider: INSECURE, its key sits beside the data; development only");
+  const keyProvider = await openKeyProvider(dataDir, production);
+  if (keyProvider === undefined) logger.info("vault disabled: no key provider is configured (PORTCULLIS_KEY_PROVIDER)");
+  else if (keyProvider.insecure) logger.warn("vault uses the LOCAL key provider: INSECURE, its key sits beside the data; development only");
+  else logger.info({ provider: keyProvider.name, kek: keyProvider.currentKekId }, "vault key provider ready");
   const echo = values.echo ? await startEchoUpstream() : undefined;
   const gateway = await Gateway.create({
     policy,
@@ -118,6 +120,7 @@ export async function start(argv: string[]): Promise<void> {
     stopping = true;
     setTimeout(() => process.exit(1), SHUTDOWN_DEADLINE_MS).unref();
     await gateway.close();
+    await keyProvider?.close();
     echo?.server.close();
     logger.flush();
     process.exit(0);
@@ -136,5 +139,15 @@ async function demoTenant(gateway: Gateway, dataDir: string): Promise<string> {
     await mkdir(dataDir, { recursive: true });
     await writeFile(file, tenant.id);
     return tenant.id;
+  }
+}
+
+/** A provider that cannot start stops the gateway: running with the vault silently off would hide it. */
+async function openKeyProvider(dataDir: string, production: boolean): Promise<KeyProvider | undefined> {
+  try {
+    return await keyProviderFromEnv({ env: process.env, dataDir, production });
+  } catch (error) {
+    const reason = isProblem(error) ? `${error.code}${error.detail === undefined ? "" : `: ${error.detail}`}` : (error as Error).message;
+    throw new CliError(`the key provider could not start: ${reason}`);
   }
 }

@@ -19,7 +19,7 @@ import { openDatabase, type Database } from "../store/index.js";
 import { TenantDirectory } from "../tenants/directory.js";
 import { TenantStore } from "../tenants/store.js";
 import { vaultEndpoint } from "../vault/http-endpoint.js";
-import type { KeyProvider } from "../vault/key-provider.js";
+import type { KeyProvider } from "../vault/providers/key-provider.js";
 import { Vault } from "../vault/vault.js";
 import { authenticateControl } from "../identity/authenticate.js";
 import { compileRoutes } from "./routes.js";

@@ -25,6 +25,7 @@ export const PROBLEM_CODES = {
   STORE_UNAVAILABLE: { status: 503, title: "Service unavailable" },
   IDP_UNAVAILABLE: { status: 503, title: "Identity provider unavailable" },
   KEY_PROVIDER_UNAVAILABLE: { status: 503, title: "Key provider unavailable" },
+  KEY_PROVIDER_AUTH_FAILED: { status: 503, title: "The key provider refused the gateway's credentials" },
   UPSTREAM_TIMEOUT: { status: 504, title: "Upstream timed out" },
 } as const satisfies Record<string, { status: number; title: string }>;
 

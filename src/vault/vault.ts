@@ -3,7 +3,7 @@ import { isProblem, Problem } from "../problem/index.js";
 import type { Database, Queryable } from "../store/index.js";
 import { DekCache } from "./dek-cache.js";
 import { dataKey, destroyDataKey, envelopeDekVersion, lengthPrefixed, open, seal, type DataKey, type SecretContext } from "./envelope.js";
-import type { KeyProvider } from "./key-provider.js";
+import type { KeyProvider } from "./providers/key-provider.js";
 
 export interface SecretInfo {
   name: string;
@@ -21,6 +21,14 @@ export interface DekStatus {
   encryptions: number;
   secrets: number;
   created_at: Date;
+}
+
+export interface KekUsage {
+  provider: string;
+  kek_id: string;
+  /** Live DEKs this KEK wraps. */
+  keys: number;
+  current: boolean;
 }
 
 export interface RewrapOptions {
@@ -227,6 +235,59 @@ export class Vault {
       if (Number(pending!.n) > 0) throw new Problem("CONFLICT", `${Number(pending!.n)} secrets still use older keys: rewrap first.`);
       return this.destroyDeks(scope.q, tenantId, minVersion);
     });
+  }
+
+  /** The KEK new data keys are wrapped under. */
+  get currentKekId(): string {
+    return this.provider.currentKekId;
+  }
+
+  /** How many live DEKs each KEK wraps, across all tenants: an old KEK at zero can be removed. */
+  async kekUsage(): Promise<KekUsage[]> {
+    const rows = await this.db.asApp((q) =>
+      q.query<{ provider: string; kek_id: string; keys: string | number }>("select provider, kek_id, keys from portcullis_vault_kek_usage()"),
+    );
+    return rows.map((r) => ({ ...r, keys: Number(r.keys), current: r.provider === this.provider.name && r.kek_id === this.provider.currentKekId }));
+  }
+
+  /**
+   * KEK rotation: rewraps every live DEK that another KEK wraps under the provider's current KEK,
+   * one tenant per transaction. Only DEKs move; no secret is touched, and DEKs stay the same, so
+   * cached keys stay valid. Resumable: the KEK id in each row is the state. The old KEK must
+   * still be configured (as a previous key) until this has run. Returns the DEKs rewrapped.
+   */
+  async rewrapKeks(): Promise<{ tenants: number; keys: number }> {
+    const tenants = await this.db.asApp((q) =>
+      q.query<{ id: string }>("select t as id from portcullis_vault_tenants_off_kek($1) t", [this.provider.currentKekId]),
+    );
+    let keys = 0;
+    for (const { id } of tenants) keys += await this.db.withTenant(id, (q) => this.rewrapTenantKeks(q, id));
+    return { tenants: tenants.length, keys };
+  }
+
+  private async rewrapTenantKeks(q: Queryable, tenantId: string): Promise<number> {
+    const current = this.provider.currentKekId;
+    const rows = await q.query<DekRow>(
+      `select ${DEK_COLUMNS} from vault_deks where tenant_id = $1 and destroyed_at is null and kek_id <> $2 order by version for update`,
+      [tenantId, current],
+    );
+    for (const row of rows) {
+      const context = dekContext(tenantId, row.version);
+      const dek = await this.provide(() => this.provider.unwrap(Buffer.from(row.wrapped), context, row.kek_id));
+      try {
+        const { kekId, wrapped } = await this.provide(() => this.provider.wrap(dek, context));
+        await q.query("update vault_deks set provider = $3, kek_id = $4, wrapped = $5 where tenant_id = $1 and version = $2", [
+          tenantId,
+          row.version,
+          this.provider.name,
+          kekId,
+          wrapped,
+        ]);
+      } finally {
+        dek.fill(0);
+      }
+    }
+    return rows.length;
   }
 
   /** Overwrites the wrapped keys below `belowVersion` (all when undefined) and zeroes cached copies. */

@@ -4,7 +4,7 @@ import { startEchoUpstream } from "../../src/echo/echo-upstream.js";
 import { Gateway, parsePolicy, type Policy } from "../../src/gateway/index.js";
 import { randomBytes } from "node:crypto";
 import { createLogger } from "../../src/observability/logger.js";
-import { LocalKeyProvider } from "../../src/vault/local-key-provider.js";
+import { LocalKeyProvider } from "../../src/vault/providers/local.js";
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789abcdefghijklmnop";
 
@@ -42,7 +42,7 @@ export async function startTestGateway(
     databaseUrl: options.databaseUrl,
     logger: createLogger({ level: "info", destination }),
     keyStalenessMs: options.keyStalenessMs,
-    keyProvider: LocalKeyProvider.fromKey(randomBytes(32)),
+    keyProvider: LocalKeyProvider.fromKeys(randomBytes(32)),
   });
   const listening = await gateway.listen({ port: 0, host: "127.0.0.1", adminPort: 0, adminHost: "127.0.0.1" });
   return {

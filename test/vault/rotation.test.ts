@@ -3,13 +3,13 @@ import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import type { Database } from "../../src/store/index.js";
 import { TenantStore } from "../../src/tenants/store.js";
-import { LocalKeyProvider } from "../../src/vault/local-key-provider.js";
+import { LocalKeyProvider } from "../../src/vault/providers/local.js";
 import { Vault } from "../../src/vault/vault.js";
 import { backendTest, describeEachBackend } from "../helpers/backends.js";
 
 describeEachBackend("vault key rotation", (backend) => {
   const kek = randomBytes(32);
-  const newVault = (db: Database, options = {}) => new Vault(db, LocalKeyProvider.fromKey(kek), options);
+  const newVault = (db: Database, options = {}) => new Vault(db, LocalKeyProvider.fromKeys(kek), options);
   async function tenantWithSecrets(db: Database, vault: Vault, count: number) {
     const tenant = (await new TenantStore(db).create("t")).id;
     for (let i = 0; i < count; i++) await vault.put(tenant, `s${String(i).padStart(3, "0")}`, `value-${i}`);

@@ -3,8 +3,8 @@ import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import type { Database } from "../../src/store/index.js";
 import { TenantStore } from "../../src/tenants/store.js";
-import type { KeyProvider } from "../../src/vault/key-provider.js";
-import { LocalKeyProvider } from "../../src/vault/local-key-provider.js";
+import type { KeyProvider } from "../../src/vault/providers/key-provider.js";
+import { LocalKeyProvider } from "../../src/vault/providers/local.js";
 import { Vault } from "../../src/vault/vault.js";
 import { backendTest, describeEachBackend } from "../helpers/backends.js";
 
@@ -15,6 +15,9 @@ class CountingProvider implements KeyProvider {
   unwraps = 0;
   down = false;
   constructor(private readonly inner: KeyProvider) {}
+  get currentKekId() {
+    return this.inner.currentKekId;
+  }
   wrap(dek: Buffer, context: Buffer) {
     if (this.down) return Promise.reject(new Error("connect ECONNREFUSED kms.internal:443 token=abc"));
     return this.inner.wrap(dek, context);
@@ -27,12 +30,15 @@ class CountingProvider implements KeyProvider {
   health() {
     return this.inner.health();
   }
+  close() {
+    return this.inner.close();
+  }
 }
 
 describeEachBackend("vault", (backend) => {
   const kek = randomBytes(32);
   async function setup(db: Database, options: ConstructorParameters<typeof Vault>[2] = {}) {
-    const provider = new CountingProvider(LocalKeyProvider.fromKey(kek));
+    const provider = new CountingProvider(LocalKeyProvider.fromKeys(kek));
     const tenants = new TenantStore(db);
     const a = (await tenants.create("a")).id;
     const b = (await tenants.create("b")).id;
@@ -102,14 +108,14 @@ describeEachBackend("vault", (backend) => {
     "a wrapped DEK swapped into another tenant's row fails to unwrap",
     backendTest(backend, async ({ db }) => {
       const { a, b } = await setup(db);
-      const writer = new Vault(db, LocalKeyProvider.fromKey(kek));
+      const writer = new Vault(db, LocalKeyProvider.fromKeys(kek));
       await writer.put(a, "s", "a");
       await writer.put(b, "s", "b");
       writer.close();
       await db.asOwner((q) =>
         q.query("update vault_deks set wrapped = (select wrapped from vault_deks where tenant_id = $1 and version = 1) where tenant_id = $2", [a, b]),
       );
-      const reader = new Vault(db, LocalKeyProvider.fromKey(kek));
+      const reader = new Vault(db, LocalKeyProvider.fromKeys(kek));
       await assert.rejects(reader.get(b, "s"), { code: "SECRET_INTEGRITY" });
       assert.equal(await reader.getString(a, "s"), "a");
       reader.close();
@@ -164,7 +170,7 @@ describeEachBackend("vault", (backend) => {
       await vault.put(b, "one", "b1");
       assert.equal(await vault.shred(a), 1);
       await assert.rejects(vault.get(a, "one"), { code: "KEY_DESTROYED" });
-      await assert.rejects(new Vault(db, LocalKeyProvider.fromKey(kek)).get(a, "two"), { code: "KEY_DESTROYED" });
+      await assert.rejects(new Vault(db, LocalKeyProvider.fromKeys(kek)).get(a, "two"), { code: "KEY_DESTROYED" });
       assert.equal(await vault.getString(b, "one"), "b1", "other tenants are untouched");
       await vault.put(a, "fresh", "new");
       assert.equal(await vault.getString(a, "fresh"), "new");
@@ -195,7 +201,7 @@ describeEachBackend("vault", (backend) => {
       const { vault, a } = await setup(db);
       await vault.put(a, "s", "v");
       vault.close();
-      const cold = new Vault(db, LocalKeyProvider.fromKey(kek), { dekCacheMaxUses: 3 });
+      const cold = new Vault(db, LocalKeyProvider.fromKeys(kek), { dekCacheMaxUses: 3 });
       const values = await Promise.all(Array.from({ length: 30 }, () => cold.getString(a, "s")));
       assert.ok(values.every((v) => v === "v"));
       cold.close();
@@ -230,7 +236,7 @@ describeEachBackend("vault", (backend) => {
       await assert.rejects(cold.put(b, "new", "v"), { code: "KEY_PROVIDER_UNAVAILABLE" });
       assert.deepEqual(await vault.list(b), [], "nothing half-written");
       provider.down = false;
-      const wrongKek = new Vault(db, LocalKeyProvider.fromKey(randomBytes(32)));
+      const wrongKek = new Vault(db, LocalKeyProvider.fromKeys(randomBytes(32)));
       await assert.rejects(wrongKek.get(a, "s"), { code: "KEY_PROVIDER_UNAVAILABLE" });
       vault.close();
       cold.close();

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { DekCache } from "../../src/vault/dek-cache.js";
-import { LocalKeyProvider } from "../../src/vault/local-key-provider.js";
+import { LocalKeyProvider } from "../../src/vault/providers/local.js";
 
 test("the local provider is refused in production and checks its key", async () => {
   await assert.rejects(LocalKeyProvider.load({ production: true }), /refused in production/);
@@ -25,7 +25,7 @@ test("a generated development KEK is stored with mode 0600 and reused", async ()
 });
 
 test("a wrap is bound to its context", async () => {
-  const provider = LocalKeyProvider.fromKey(randomBytes(32));
+  const provider = LocalKeyProvider.fromKeys(randomBytes(32));
   const { kekId, wrapped } = await provider.wrap(randomBytes(32), Buffer.from("tenant-a"));
   await assert.rejects(provider.unwrap(wrapped, Buffer.from("tenant-b"), kekId), { code: "SECRET_INTEGRITY" });
   await assert.rejects(provider.unwrap(wrapped.subarray(1), Buffer.from("tenant-a"), kekId), { code: "SECRET_INTEGRITY" });
