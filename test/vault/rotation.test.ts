@@ -6,6 +6,7 @@ import { TenantStore } from "../../src/tenants/store.js";
 import { LocalKeyProvider } from "../../src/vault/providers/local.js";
 import { Vault } from "../../src/vault/vault.js";
 import { backendTest, describeEachBackend } from "../helpers/backends.js";
+import { CountingProvider } from "../helpers/counting-provider.js";
 
 describeEachBackend("vault key rotation", (backend) => {
   const kek = randomBytes(32);
@@ -117,6 +118,61 @@ describeEachBackend("vault key rotation", (backend) => {
       assert.equal(await nodeA.rewrap(tenant), 0, "destroyed secrets are left behind, not retried forever");
       nodeA.close();
       nodeB.close();
+    }),
+  );
+});
+
+describeEachBackend("vault KEK rotation", (backend) => {
+  const [oldKek, newKek] = [randomBytes(32), randomBytes(32)];
+
+  test(
+    "a KEK rewrap that dies half-way leaves every key usable and whole, goes on beside traffic, and resumes",
+    backendTest(backend, async ({ db }) => {
+      const before = new Vault(db, LocalKeyProvider.fromKeys(oldKek));
+      const tenants = new TenantStore(db);
+      const ids: string[] = [];
+      for (let t = 0; t < 4; t++) {
+        const id = (await tenants.create(`t${t}`)).id;
+        ids.push(id);
+        for (let i = 0; i < 3; i++) await before.put(id, `s${i}`, `${t}-${i}`);
+        await before.rotate(id);
+      }
+      before.close();
+
+      const rotatedProvider = new CountingProvider(LocalKeyProvider.fromKeys(newKek, [oldKek]));
+      const rotated = new Vault(db, rotatedProvider);
+      // Two tenants of two keys each get through, then the provider drops during the third.
+      rotatedProvider.wrapsUntilDown = 5;
+      await assert.rejects(rotated.rewrapKeks(), { code: "KEY_PROVIDER_UNAVAILABLE" });
+      rotatedProvider.down = false;
+      rotatedProvider.wrapsUntilDown = Infinity;
+      const midway = await rotated.kekUsage();
+      assert.deepEqual(
+        midway.map((u) => [u.kek_id === rotated.currentKekId, u.keys]).sort(),
+        [
+          [false, 4],
+          [true, 4],
+        ],
+        "whole tenants moved; the failed tenant's transaction left its keys as they were",
+      );
+      const readAllTenants = () => Promise.all(ids.flatMap((id, t) => [0, 1, 2].map(async (i) => assert.equal(await rotated.getString(id, `s${i}`), `${t}-${i}`))));
+      await readAllTenants();
+
+      const traffic = Promise.all(ids.map((id, t) => rotated.put(id, "during", `d${t}`)));
+      const [rerun] = await Promise.all([rotated.rewrapKeks(), traffic, readAllTenants()]);
+      assert.deepEqual(rerun, { tenants: 2, keys: 4 }, "the rerun does only what is left");
+      assert.deepEqual(
+        (await rotated.kekUsage()).map((u) => [u.current, u.keys]),
+        [[true, 8]],
+      );
+      rotated.close();
+
+      const onlyNew = new Vault(db, LocalKeyProvider.fromKeys(newKek));
+      for (const [t, id] of ids.entries()) {
+        assert.equal(await onlyNew.getString(id, "s2"), `${t}-2`);
+        assert.equal(await onlyNew.getString(id, "during"), `d${t}`);
+      }
+      onlyNew.close();
     }),
   );
 });

@@ -3,37 +3,10 @@ import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import type { Database } from "../../src/store/index.js";
 import { TenantStore } from "../../src/tenants/store.js";
-import type { KeyProvider } from "../../src/vault/providers/key-provider.js";
 import { LocalKeyProvider } from "../../src/vault/providers/local.js";
 import { Vault } from "../../src/vault/vault.js";
 import { backendTest, describeEachBackend } from "../helpers/backends.js";
-
-/** Counts what reaches the provider, and can be switched off like an unreachable KMS. */
-class CountingProvider implements KeyProvider {
-  readonly name = "counting";
-  readonly insecure = true;
-  unwraps = 0;
-  down = false;
-  constructor(private readonly inner: KeyProvider) {}
-  get currentKekId() {
-    return this.inner.currentKekId;
-  }
-  wrap(dek: Buffer, context: Buffer) {
-    if (this.down) return Promise.reject(new Error("connect ECONNREFUSED kms.internal:443 token=abc"));
-    return this.inner.wrap(dek, context);
-  }
-  unwrap(wrapped: Buffer, context: Buffer, kekId: string) {
-    this.unwraps++;
-    if (this.down) return Promise.reject(new Error("connect ECONNREFUSED kms.internal:443 token=abc"));
-    return this.inner.unwrap(wrapped, context, kekId);
-  }
-  health() {
-    return this.inner.health();
-  }
-  close() {
-    return this.inner.close();
-  }
-}
+import { CountingProvider } from "../helpers/counting-provider.js";
 
 describeEachBackend("vault", (backend) => {
   const kek = randomBytes(32);
