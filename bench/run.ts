@@ -176,9 +176,27 @@ async function main(): Promise<void> {
   await launch(process.execPath, [join(ROOT, "dist/bench/servers/bare-proxy.js"), String(barePort), upstream], /ready/);
 
   const dataDir = await mkdtemp(join(tmpdir(), "portcullis-bench-"));
+  // The full chain as far as it is built: key, rate limits (per key and per tenant, in memory,
+  // never refusing at this load), blocking checks, security headers, forward.
+  const policy = {
+    version: 1,
+    routes: [
+      {
+        name: "limited",
+        match: { path: "/limited/**" },
+        limits: [
+          { name: "per-key", by: ["key"], rate: 1_000_000, per: "second" },
+          { name: "per-tenant", by: ["tenant"], rate: 1_000_000, per: "second" },
+        ],
+      },
+      { name: "default", match: { path: "/**" } },
+    ],
+  };
+  const policyFile = join(dataDir, "policy.json");
+  await writeFile(policyFile, JSON.stringify(policy));
   const { output } = await launch(
     process.execPath,
-    [join(ROOT, "dist/src/cli/main.js"), "start", "--upstream", upstream, "--port", "0", "--admin-port", "0", "--data-dir", dataDir],
+    [join(ROOT, "dist/src/cli/main.js"), "start", "--upstream", upstream, "--policy", policyFile, "--port", "0", "--admin-port", "0", "--data-dir", dataDir],
     /admin API listening on \S+/,
     { PORTCULLIS_ADMIN_TOKEN: ADMIN_TOKEN, DATABASE_URL: "", NODE_ENV: "" },
     openSync(join(dataDir, "gateway.log"), "w"),
@@ -200,6 +218,7 @@ async function main(): Promise<void> {
     { name: "upstream (direct)", url: `${upstream}/items`, headers: [] },
     { name: "bare Node proxy (undici)", url: `http://127.0.0.1:${barePort}/items`, headers: [] },
     { name: "portcullis: api key + forward", url: `${gatewayUrl}/items`, headers: [`Authorization: Bearer ${key}`] },
+    { name: "portcullis: key + 2 limits + forward", url: `${gatewayUrl}/limited/items`, headers: [`Authorization: Bearer ${key}`] },
   ];
   if (has("nginx")) targets.push({ name: "nginx proxy_pass", url: `${await startNginx(upstreamPort)}/items`, headers: [] });
   else console.log("  nginx not installed: skipping the reference ceiling (apt-get install nginx)");
@@ -210,9 +229,12 @@ async function main(): Promise<void> {
 
   const bare = results[1]!;
   const gateway = results[2]!;
-  const nginx = results[3];
+  const limited = results[3]!;
+  const nginx = results[4];
   const ratios = {
     gatewayToBareThroughput: gateway.requestsPerSecond / bare.requestsPerSecond,
+    limitedToBareThroughput: limited.requestsPerSecond / bare.requestsPerSecond,
+    limitedAddedP99MsUnloaded: unloaded[3]!.p99Ms - unloaded[1]!.p99Ms,
     gatewayAddedP50MsUnloaded: unloaded[2]!.p50Ms - unloaded[1]!.p50Ms,
     gatewayAddedP99MsUnloaded: unloaded[2]!.p99Ms - unloaded[1]!.p99Ms,
     gatewayAddedP99MsSaturated: gateway.p99Ms - bare.p99Ms,
@@ -220,6 +242,7 @@ async function main(): Promise<void> {
   };
   console.log("\nratios (goal: ≥ 0.85 of the bare proxy, ≤ 1 ms added at p99)");
   console.log(`  portcullis / bare proxy throughput  ${ratios.gatewayToBareThroughput.toFixed(3)}`);
+  console.log(`  with limits / bare proxy throughput ${ratios.limitedToBareThroughput.toFixed(3)}   (added p99 unloaded ${ratios.limitedAddedP99MsUnloaded.toFixed(3)} ms)`);
   console.log(`  added latency, unloaded p50 / p99    ${ratios.gatewayAddedP50MsUnloaded.toFixed(3)} ms / ${ratios.gatewayAddedP99MsUnloaded.toFixed(3)} ms`);
   console.log(`  added p99 latency, saturated         ${ratios.gatewayAddedP99MsSaturated.toFixed(2)} ms (queueing: follows the throughput gap)`);
   if (ratios.gatewayToNginxThroughput !== undefined) console.log(`  portcullis / nginx throughput       ${ratios.gatewayToNginxThroughput.toFixed(3)}`);

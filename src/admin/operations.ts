@@ -1,4 +1,12 @@
 import { z } from "zod";
+import { IpAccessList, type TenantIpRuleStore } from "../access/ip-access.js";
+import type { ClientBlocking } from "../blocking/client-blocking.js";
+import type { SecurityEvents } from "../events/security-events.js";
+import type { LimitOverrideStore } from "../limits/overrides.js";
+import type { QuotaLedger } from "../limits/quota.js";
+import type { Policy } from "../policy/schema.js";
+import { parseIp } from "../net/ip.js";
+import { Problem } from "../problem/index.js";
 import type { ApiKeyAuthenticator } from "../identity/api-keys/authenticator.js";
 import type { ApiKeyInfo, ApiKeyStore } from "../identity/api-keys/store.js";
 import type { TenantDirectory } from "../tenants/directory.js";
@@ -12,6 +20,13 @@ export interface AdminServices {
   keyAuthenticator: ApiKeyAuthenticator;
   /** Present while the vault is on; its operations are offered only then. */
   vault?: Vault | undefined;
+  limitOverrides: LimitOverrideStore;
+  ipRules: TenantIpRuleStore;
+  blocking: ClientBlocking;
+  events: SecurityEvents;
+  quotas: QuotaLedger;
+  /** For the quotas it names. */
+  policy: Policy;
 }
 
 const scope = z.string().regex(/^[A-Za-z0-9:._*-]{1,100}$/);
@@ -39,7 +54,7 @@ const keyInfoSchema = z.object({
 const issuedKeySchema = keyInfoSchema.extend({ key: z.string().describe("The key itself, shown this once and never again.") });
 
 export interface AdminOperation {
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "PUT" | "DELETE";
   path: string;
   operationId: string;
   summary: string;
@@ -61,7 +76,178 @@ const dekStatusSchema = z.object({
 
 /** The admin API, declared once: the server dispatches on it and the OpenAPI document is made from it. */
 export function adminOperations(s: AdminServices): AdminOperation[] {
-  return [...tenantAndKeyOperations(s), ...(s.vault === undefined ? [] : vaultOperations(s.vault, s.tenants))];
+  return [...tenantAndKeyOperations(s), ...limitOperations(s), ...(s.vault === undefined ? [] : vaultOperations(s.vault, s.tenants))];
+}
+
+const overrideSchema = z.object({
+  limit_name: z.string(),
+  rate: z.number().int(),
+  period_seconds: z.number().int(),
+  burst: z.number().int().nullable(),
+});
+const cidrList = z.array(z.string().max(64)).max(100_000);
+const ipRulesSchema = z.object({ allow: z.array(z.string()), deny: z.array(z.string()) });
+const blockSchema = z.object({ client: z.string(), until: z.string() });
+const clientAddress = z.string().refine((v) => parseIp(v) !== undefined, "must be an IPv4 or IPv6 address");
+
+function limitOperations(s: AdminServices): AdminOperation[] {
+  const tenant = async (id: string | undefined) => void (await s.tenants.get(id!));
+  return [
+    {
+      method: "GET",
+      path: "/admin/v1/tenants/:id/limits",
+      operationId: "listLimitOverrides",
+      summary: "The tenant's overrides of the policy's rate limits, by limit name",
+      status: 200,
+      response: z.object({ overrides: z.array(overrideSchema) }),
+      run: async ({ id }) => {
+        await tenant(id);
+        return { overrides: await s.limitOverrides.list(id!) };
+      },
+    },
+    {
+      method: "PUT",
+      path: "/admin/v1/tenants/:id/limits/:name",
+      operationId: "setLimitOverride",
+      summary: "Replace a rate limit for this tenant: rate per period_seconds, burst defaults to rate",
+      status: 200,
+      body: z.strictObject({
+        rate: z.number().int().min(1).max(1_000_000),
+        period_seconds: z.number().int().min(1).max(2_678_400),
+        burst: z.number().int().min(1).max(1_000_000).optional(),
+      }),
+      response: overrideSchema,
+      run: async ({ id, name }, body) => {
+        await tenant(id);
+        if (!/^[A-Za-z0-9._-]{1,64}$/.test(name!)) throw new Problem("BAD_REQUEST", "Limit names are 1-64 characters of letters, digits and . _ -.");
+        const b = body as { rate: number; period_seconds: number; burst?: number };
+        return s.limitOverrides.set(id!, { limit_name: name!, rate: b.rate, period_seconds: b.period_seconds, burst: b.burst ?? null });
+      },
+    },
+    {
+      method: "DELETE",
+      path: "/admin/v1/tenants/:id/limits/:name",
+      operationId: "removeLimitOverride",
+      summary: "Go back to the policy's limit for this tenant",
+      status: 200,
+      response: z.object({ removed: z.boolean() }),
+      run: async ({ id, name }) => {
+        await tenant(id);
+        return { removed: await s.limitOverrides.remove(id!, name!) };
+      },
+    },
+    {
+      method: "GET",
+      path: "/admin/v1/tenants/:id/usage",
+      operationId: "getTenantUsage",
+      summary: "Usage of every quota in the policy this period, for the tenant and each of its keys",
+      status: 200,
+      response: z.object({
+        usage: z.array(
+          z.object({
+            name: z.string(),
+            by: z.enum(["tenant", "key"]),
+            subject: z.string(),
+            period: z.string(),
+            used: z.number(),
+            limit: z.number(),
+            resets_at: z.string(),
+          }),
+        ),
+      }),
+      run: async ({ id }) => {
+        await tenant(id);
+        const keyIds = (await s.keys.list(id!)).map((k) => k.id);
+        return { usage: await s.quotas.usage(s.policy, id!, keyIds) };
+      },
+    },
+    {
+      method: "GET",
+      path: "/admin/v1/tenants/:id/ip-rules",
+      operationId: "getTenantIpRules",
+      summary: "The tenant's own address allow and deny lists",
+      status: 200,
+      response: ipRulesSchema,
+      run: async ({ id }) => {
+        await tenant(id);
+        return s.ipRules.get(id!);
+      },
+    },
+    {
+      method: "PUT",
+      path: "/admin/v1/tenants/:id/ip-rules",
+      operationId: "setTenantIpRules",
+      summary: "Replace the tenant's address lists (addresses or CIDR networks, IPv4 or IPv6); deny wins, a non-empty allow list admits only its members",
+      status: 200,
+      body: z.strictObject({ allow: cidrList.default([]), deny: cidrList.default([]) }),
+      response: ipRulesSchema,
+      run: async ({ id }, body) => {
+        await tenant(id);
+        const rules = body as { allow: string[]; deny: string[] };
+        try {
+          IpAccessList.from(rules);
+        } catch (error) {
+          throw new Problem("VALIDATION_FAILED", (error as Error).message);
+        }
+        return s.ipRules.replace(id!, rules);
+      },
+    },
+    {
+      method: "GET",
+      path: "/admin/v1/blocks",
+      operationId: "listBlocks",
+      summary: "Clients blocked now, on every node, and until when",
+      status: 200,
+      response: z.object({ blocks: z.array(blockSchema) }),
+      run: async () => ({ blocks: (await s.blocking.list()).map((b) => ({ client: b.client, until: new Date(b.until).toISOString() })) }),
+    },
+    {
+      method: "POST",
+      path: "/admin/v1/blocks",
+      operationId: "blockClient",
+      summary: "Block a client address by hand",
+      status: 201,
+      body: z.strictObject({ client: clientAddress, seconds: z.number().int().min(1).max(30 * 86_400) }),
+      response: blockSchema,
+      run: async (_params, body) => {
+        const b = body as { client: string; seconds: number };
+        const client = parseIp(b.client)!.text;
+        const until = await s.blocking.block(client, b.seconds, { reason: "admin" });
+        return { client, until: new Date(until).toISOString() };
+      },
+    },
+    {
+      method: "POST",
+      path: "/admin/v1/blocks/lift",
+      operationId: "liftBlock",
+      summary: "Lift a client's block on every node",
+      status: 200,
+      body: z.strictObject({ client: clientAddress }),
+      response: z.object({ lifted: z.boolean() }),
+      run: async (_params, body) => ({ lifted: await s.blocking.unblock(parseIp((body as { client: string }).client)!.text) }),
+    },
+    {
+      method: "GET",
+      path: "/admin/v1/security-events",
+      operationId: "listSecurityEvents",
+      summary: "The newest security events of every node (blocks, rate-limit bursts, store outages, denied addresses), newest first",
+      status: 200,
+      response: z.object({
+        events: z.array(
+          z.object({
+            type: z.string(),
+            severity: z.string(),
+            at: z.string(),
+            client: z.string().optional(),
+            tenant_id: z.string().optional(),
+            route: z.string().optional(),
+            detail: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+          }),
+        ),
+      }),
+      run: async () => ({ events: await s.events.recent(100) }),
+    },
+  ];
 }
 
 function vaultOperations(vault: Vault, tenants: TenantStore): AdminOperation[] {

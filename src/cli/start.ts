@@ -70,6 +70,8 @@ export async function start(argv: string[]): Promise<void> {
       adminTokenFromEnv: process.env.PORTCULLIS_ADMIN_TOKEN,
       databaseUrl: process.env.DATABASE_URL,
       allowInsecureDatabase: process.env.PORTCULLIS_ALLOW_INSECURE_DB === "true",
+      redisUrl: process.env.REDIS_URL || undefined,
+      allowInsecureRedis: process.env.PORTCULLIS_ALLOW_INSECURE_REDIS === "true",
     });
     if (problems.length > 0) throw new CliError(`refusing to start in production:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
     if (!process.env.PORTCULLIS_IDENTITY_KEY) {
@@ -89,6 +91,8 @@ export async function start(argv: string[]): Promise<void> {
     policy,
     upstream: echo?.url ?? values.upstream,
     databaseUrl: process.env.DATABASE_URL || undefined,
+    redisUrl: process.env.REDIS_URL || undefined,
+    redisPrefix: process.env.PORTCULLIS_REDIS_PREFIX || undefined,
     dataDir,
     adminToken: admin.token,
     production,

@@ -6,6 +6,8 @@ export interface ProductionFacts {
   adminTokenFromEnv: string | undefined;
   databaseUrl: string | undefined;
   allowInsecureDatabase: boolean;
+  redisUrl?: string | undefined;
+  allowInsecureRedis?: boolean;
 }
 
 const TLS_MODES = new Set(["require", "verify-ca", "verify-full"]);
@@ -26,6 +28,9 @@ export function productionProblems(facts: ProductionFacts): string[] {
   }
   if (facts.databaseUrl !== undefined && !facts.allowInsecureDatabase && !usesTls(facts.databaseUrl)) {
     problems.push("DATABASE_URL does not require TLS: add sslmode=require (or verify-full), or set PORTCULLIS_ALLOW_INSECURE_DB=true");
+  }
+  if (facts.redisUrl !== undefined && !facts.allowInsecureRedis && !facts.redisUrl.startsWith("rediss://")) {
+    problems.push("REDIS_URL does not use TLS: use a rediss:// URL, or set PORTCULLIS_ALLOW_INSECURE_REDIS=true");
   }
   facts.policy.jwt.issuers.forEach((issuer, i) => {
     if (!issuer.jwksUri.startsWith("https://")) problems.push(`jwt.issuers[${i}].jwksUri must use https in production`);

@@ -46,6 +46,7 @@ export class Forwarder {
         },
         ({ statusCode, headers: upstreamHeaders }) => {
           started = true;
+          ctx.onUpstreamHead?.(statusCode, upstreamHeaders);
           const head = responseHeaders(upstreamHeaders, own, res);
           head["x-request-id"] = ctx.requestId;
           res.writeHead(statusCode, head);

@@ -1,6 +1,15 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { IpAccessList, tenantIpControl, TenantIpRuleStore } from "../access/ip-access.js";
 import { adminOperations } from "../admin/operations.js";
+import { ClientBlocking } from "../blocking/client-blocking.js";
+import type { CounterStore } from "../counters/counter-store.js";
+import { MemoryCounterStore } from "../counters/memory-store.js";
+import { RedisCounterStore } from "../counters/redis-store.js";
+import { SecurityEvents } from "../events/security-events.js";
+import { LimitOverrideStore } from "../limits/overrides.js";
+import { QuotaLedger } from "../limits/quota.js";
+import { ClientIpResolver } from "../net/client-ip.js";
 import { createAdminHandler } from "../admin/server.js";
 import { VERSION } from "../config/version.js";
 import { Forwarder } from "../forward/forwarder.js";
@@ -42,6 +51,10 @@ export interface GatewayOptions {
   keyStalenessMs?: number;
   /** Enables the vault (library and `/portcullis/v1/vault/secrets`); absent, the vault is off. */
   keyProvider?: KeyProvider | undefined;
+  /** Hot counters (limits, blocks, events) shared with other nodes; this node's memory when absent. */
+  redisUrl?: string | undefined;
+  /** Prefix of every Redis key, so deployments or test runs sharing one Redis stay apart. */
+  redisPrefix?: string | undefined;
 }
 
 export interface Listening {
@@ -60,6 +73,8 @@ export class Gateway {
     private readonly keyAuthenticator: ApiKeyAuthenticator,
     private readonly forwarder: Forwarder,
     readonly vault: Vault | undefined,
+    readonly counters: CounterStore,
+    readonly blocking: ClientBlocking,
     readonly handler: ReturnType<typeof createGatewayHandler>,
     readonly adminHandler: ReturnType<typeof createAdminHandler>,
   ) {}
@@ -67,7 +82,15 @@ export class Gateway {
   static async create(options: GatewayOptions): Promise<Gateway> {
     const logger = options.logger ?? createLogger();
     const db = await openDatabase({ databaseUrl: options.databaseUrl, dataDir: options.dataDir });
+    let counters: CounterStore | undefined;
     try {
+      counters =
+        options.redisUrl === undefined ? new MemoryCounterStore() : await RedisCounterStore.connect({ url: options.redisUrl, prefix: options.redisPrefix });
+      const events = new SecurityEvents({ store: counters, logger, alertWebhook: options.policy.events.alertWebhook });
+      const blocking = new ClientBlocking(options.policy.blocking, counters, events);
+      const limitOverrides = new LimitOverrideStore(db, options.keyStalenessMs);
+      const quotas = new QuotaLedger(counters, events, logger);
+      const ipRules = new TenantIpRuleStore(db, options.keyStalenessMs);
       const tenants = new TenantStore(db);
       const tenantDirectory = new TenantDirectory(tenants, options.keyStalenessMs);
       const keys = new ApiKeyStore(db);
@@ -80,7 +103,7 @@ export class Gateway {
       const health: HealthSources = {
         version: VERSION,
         startedAt: Date.now(),
-        stores: { durable: db.kind, counters: "memory", vault: options.keyProvider?.name ?? "disabled" },
+        stores: { durable: db.kind, counters: counters.kind, vault: options.keyProvider?.name ?? "disabled" },
         ping: () => db.ping(),
         metrics,
       };
@@ -90,7 +113,12 @@ export class Gateway {
         authenticators,
         production: options.production,
         upstream: options.upstream,
+        limits: { store: counters, fallback: new MemoryCounterStore(), overrides: limitOverrides, events },
+        quotas,
+        ipRules,
       });
+      const authenticateAny = authenticateControl({ methods: options.policy.jwt.issuers.length > 0 ? ["apiKey", "jwt"] : ["apiKey"], keyEnv: "any" }, authenticators);
+      const checkTenantIp = tenantIpControl(ipRules);
       const handler = createGatewayHandler({
         router,
         cors: new Cors(options.policy.cors),
@@ -100,26 +128,33 @@ export class Gateway {
         health,
         metrics,
         logger,
+        clientIps: new ClientIpResolver(options.policy.clients.trustedProxies),
+        ipAccess: IpAccessList.from(options.policy.ipAccess),
+        blocking,
         ...(vault === undefined
           ? {}
           : {
               vault: vaultEndpoint({
                 vault,
-                authenticate: authenticateControl({ methods: options.policy.jwt.issuers.length > 0 ? ["apiKey", "jwt"] : ["apiKey"], keyEnv: "any" }, authenticators),
+                authenticate: async (ctx) => {
+                  await authenticateAny(ctx);
+                  await checkTenantIp(ctx);
+                },
                 logger,
               }),
             }),
       });
       const adminHandler = createAdminHandler({
-        operations: adminOperations({ tenants, tenantDirectory, keys, keyAuthenticator, vault }),
+        operations: adminOperations({ tenants, tenantDirectory, keys, keyAuthenticator, vault, limitOverrides, ipRules, blocking, events, quotas, policy: options.policy }),
         token: options.adminToken,
         version: VERSION,
         gatewayHeaders,
         health,
         logger,
       });
-      return new Gateway(db, tenants, keys, keyAuthenticator, forwarder, vault, handler, adminHandler);
+      return new Gateway(db, tenants, keys, keyAuthenticator, forwarder, vault, counters, blocking, handler, adminHandler);
     } catch (error) {
+      await counters?.close();
       await db.close();
       throw error;
     }
@@ -139,6 +174,7 @@ export class Gateway {
     await this.keyAuthenticator.close();
     this.vault?.close();
     await this.forwarder.close();
+    await this.counters.close();
     await this.db.close();
   }
 

@@ -1,8 +1,11 @@
+import { tenantIpControl, type TenantIpRuleStore } from "../access/ip-access.js";
 import { authorizeControl } from "../authorize/scopes.js";
 import type { Upstream } from "../forward/forwarder.js";
 import type { OutgoingHttpHeaders } from "node:http";
 import { securityHeaders } from "../headers/security-headers.js";
 import { authenticateControl, type Authenticators } from "../identity/authenticate.js";
+import type { QuotaLedger } from "../limits/quota.js";
+import { rateLimitControl, type RateLimitDeps } from "../limits/rate-limit.js";
 import type { Control } from "../pipeline/context.js";
 import type { ForwardPolicy, Policy, RoutePolicy } from "../policy/schema.js";
 import { Router } from "../routing/router.js";
@@ -20,6 +23,9 @@ export interface CompileOptions {
   production: boolean;
   /** From the command line; a route's own `forward.upstream` still takes precedence. */
   upstream: string | undefined;
+  limits: RateLimitDeps;
+  quotas: QuotaLedger;
+  ipRules: TenantIpRuleStore;
 }
 
 /** Turns the declarative policy into a router of ready-to-run pipelines. */
@@ -41,8 +47,10 @@ export function compileRoutes(policy: Policy, options: CompileOptions): Router<C
 function controlsOf(route: RoutePolicy, allMethods: ("apiKey" | "jwt")[], options: CompileOptions): Control[] {
   const controls: Control[] = [];
   const authenticate = route.authenticate ?? { methods: allMethods, keyEnv: "any" as const };
-  if (authenticate !== "none") controls.push(authenticateControl(authenticate, options.authenticators));
+  if (authenticate !== "none") controls.push(authenticateControl(authenticate, options.authenticators), tenantIpControl(options.ipRules));
   if (route.authorize !== undefined) controls.push(authorizeControl(route.authorize));
+  if (route.limits.length > 0) controls.push(rateLimitControl(route.name, route.limits, options.limits));
+  if (route.quotas.length > 0) controls.push(options.quotas.control(route.quotas));
   return controls;
 }
 

@@ -9,4 +9,6 @@ export interface Principal {
   env?: "live" | "test";
   /** JWTs only. */
   issuer?: string;
+  /** JWTs only: the verified payload, for limits keyed by a claim. Never forwarded as is. */
+  claims?: Readonly<Record<string, unknown>>;
 }

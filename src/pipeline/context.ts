@@ -1,5 +1,6 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import type { Principal } from "../identity/principal.js";
+import type { IpAddress } from "../net/ip.js";
 import type { RequestTarget } from "../routing/request-target.js";
 
 /** The one object a request's controls read and annotate on its way through the pipeline. */
@@ -8,8 +9,12 @@ export interface RequestContext {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly target: RequestTarget;
+  /** The client's address as text, after trusted-proxy handling; `clientAddress` parsed. */
   readonly clientIp: string;
+  readonly clientAddress: IpAddress;
   principal: Principal | undefined;
+  /** Called with the upstream's response head, before it is passed on (quotas priced by the upstream). */
+  onUpstreamHead?: ((statusCode: number, headers: IncomingHttpHeaders) => void) | undefined;
 }
 
 /** One step of a route's pipeline: returns to let the request through, throws a Problem to stop it. */

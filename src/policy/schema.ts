@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { JWT_ALGORITHMS } from "../identity/jwt/verifier.js";
+import { parseCidr } from "../net/ip.js";
 import { validatePattern } from "../routing/router.js";
 
 const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
@@ -10,6 +11,40 @@ const durationMs = (max: number, fallback: number) => z.number().int().min(1).ma
 const pattern = z.string().superRefine((value, ctx) => {
   const problem = validatePattern(value);
   if (problem !== undefined) ctx.addIssue({ code: "custom", message: `route pattern ${problem}` });
+});
+
+const cidr = z.string().refine((value) => parseCidr(value) !== undefined, "must be an IP address or CIDR network (IPv4 dotted quad or IPv6)");
+
+export const LIMIT_PERIODS = { second: 1, minute: 60, hour: 3_600, day: 86_400 } as const;
+
+const rateLimit = z.strictObject({
+  /** Names the limit in headers, events and per-tenant overrides; routes may share one. */
+  name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "limit names are 1-64 characters of letters, digits and . _ -"),
+  /** What one bucket is for: the parts together form its key. */
+  by: z
+    .array(z.union([z.enum(["ip", "key", "tenant", "route"]), z.string().regex(/^claim:[A-Za-z0-9_.:-]{1,64}$/, "claim parts look like claim:NAME")]))
+    .min(1),
+  rate: z.number().int().min(1).max(1_000_000),
+  per: z.enum(Object.keys(LIMIT_PERIODS) as [keyof typeof LIMIT_PERIODS]),
+  /** How many requests may come at once from a full bucket; defaults to `rate`. */
+  burst: z.number().int().min(1).max(1_000_000).optional(),
+  /** Units each request spends. */
+  cost: z.number().int().min(1).max(1_000).default(1),
+  /** When the counter store cannot answer: `closed` refuses (503), `open` falls back to this node's own limiter. */
+  onStoreError: z.enum(["closed", "open"]).default("closed"),
+});
+
+const quota = z.strictObject({
+  /** Names the quota in usage reports, events and errors. */
+  name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "quota names are 1-64 characters of letters, digits and . _ -"),
+  by: z.enum(["tenant", "key"]),
+  /** Units per calendar day or month (UTC). */
+  limit: z.number().int().min(1).max(1e12),
+  per: z.enum(["day", "month"]),
+  /** Units a request costs: a fixed number, charged on admission, or read from a header of the upstream's answer. */
+  cost: z.union([z.number().int().min(1).max(1e9), z.strictObject({ header: z.string().regex(/^[A-Za-z0-9-]{1,64}$/).transform((h) => h.toLowerCase()) })]).default(1),
+  /** Fractions of the limit that raise a warning event once per period, e.g. 0.8 for 80 %. */
+  warnAt: z.array(z.number().gt(0).lt(1)).max(5).default([0.8]),
 });
 
 const authenticate = z.union([
@@ -46,7 +81,7 @@ const headers = z.strictObject({
   contentSecurityPolicy: z.string().regex(/^[\x20-\x7e]+$/).optional(),
 });
 
-export const routeSchema = z.strictObject({
+const routeFields = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "route names are 1-64 characters of letters, digits and . _ -"),
   match: z.strictObject({
     path: pattern,
@@ -55,8 +90,21 @@ export const routeSchema = z.strictObject({
   /** Absent means: require a credential, by every configured method. `none` must be said. */
   authenticate: authenticate.optional(),
   authorize: authorize.optional(),
+  /** Every limit must admit the request; one that refuses costs the others nothing. */
+  limits: z.array(rateLimit).max(10).default([]),
+  /** Hard caps per tenant or key per day or month; the request that would pass one is refused. */
+  quotas: z.array(quota).max(5).default([]),
   headers: headers.default({ frameOptions: "DENY", referrerPolicy: "no-referrer" }),
   forward: forward.default({ connectTimeoutMs: 5_000, headersTimeoutMs: 30_000, bodyTimeoutMs: 30_000, passCredentials: false }),
+});
+
+export const routeSchema = routeFields.superRefine((route, ctx) => {
+  if (route.authenticate !== "none") return;
+  if (route.quotas.length > 0) ctx.addIssue({ code: "custom", path: ["quotas"], message: "quotas are per tenant or key, and this route has authenticate: none" });
+  route.limits.forEach((limit, i) => {
+    const part = limit.by.find((p) => p !== "ip" && p !== "route");
+    if (part !== undefined) ctx.addIssue({ code: "custom", path: ["limits", i, "by"], message: `"${part}" needs an authenticated caller, and this route has authenticate: none` });
+  });
 });
 
 export const issuerSchema = z.strictObject({
@@ -94,6 +142,24 @@ export const policySchema = z.strictObject({
     maxAgeSeconds: 600,
   }),
   paths: z.strictObject({ caseSensitive: z.boolean().default(false) }).default({ caseSensitive: false }),
+  clients: z
+    .strictObject({
+      /** Proxies whose X-Forwarded-For is believed; empty: the socket's address is the client. */
+      trustedProxies: z.array(cidr).default([]),
+    })
+    .default({ trustedProxies: [] }),
+  /** Global address lists, checked before anything else. A non-empty allow list admits only its members. */
+  ipAccess: z.strictObject({ allow: z.array(cidr).default([]), deny: z.array(cidr).default([]) }).default({ allow: [], deny: [] }),
+  blocking: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** Violations (auth failures, 429s, refused paths, shield findings) per window that block a client. */
+      threshold: z.number().int().min(1).max(100_000).default(10),
+      windowSeconds: z.number().int().min(1).max(86_400).default(60),
+      blockSeconds: z.number().int().min(1).max(30 * 86_400).default(900),
+    })
+    .default({ enabled: true, threshold: 10, windowSeconds: 60, blockSeconds: 900 }),
+  events: z.strictObject({ alertWebhook: httpUrl.optional() }).default({}),
   routes: z.array(routeSchema).min(1),
 });
 
@@ -102,3 +168,6 @@ export type RoutePolicy = z.infer<typeof routeSchema>;
 export type CorsPolicy = z.infer<typeof corsSchema>;
 export type HeadersPolicy = z.infer<typeof headers>;
 export type ForwardPolicy = z.infer<typeof forward>;
+export type RateLimitPolicy = z.infer<typeof rateLimit>;
+export type QuotaPolicy = z.infer<typeof quota>;
+export type BlockingPolicy = Policy["blocking"];

@@ -1,11 +1,14 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { IpAccessList } from "../access/ip-access.js";
+import type { ClientBlocking } from "../blocking/client-blocking.js";
 import type { Forwarder } from "../forward/forwarder.js";
 import type { IdentitySigner } from "../forward/identity-assertion.js";
 import type { CompiledRoute } from "../gateway/routes.js";
 import type { Cors } from "../headers/cors.js";
 import { serveHealth, type HealthSources } from "../health/health.js";
 import type { Logger } from "../observability/logger.js";
+import type { ClientIpResolver } from "../net/client-ip.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
 import type { RequestContext } from "../pipeline/context.js";
 import { Problem, sendProblem, toProblem } from "../problem/index.js";
@@ -23,6 +26,10 @@ export interface GatewayHandlerDeps {
   health: HealthSources;
   metrics: GatewayMetrics;
   logger: Logger;
+  clientIps: ClientIpResolver;
+  /** The policy's global address lists, checked before anything else but health. */
+  ipAccess: IpAccessList;
+  blocking: ClientBlocking;
   /** The vault endpoint, when a key provider is configured. */
   vault?: (ctx: RequestContext, headers: OutgoingHttpHeaders) => Promise<boolean>;
 }
@@ -31,7 +38,7 @@ const UNMATCHED = "(none)";
 const SYSTEM = "(system)";
 const VAULT = "(vault)";
 
-/** The request's path: target → system endpoints → CORS → route → controls → forward. */
+/** The request's path: target → system endpoints → address lists → blocks → CORS → route → controls → forward. */
 export function createGatewayHandler(deps: GatewayHandlerDeps) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const started = performance.now();
@@ -39,31 +46,38 @@ export function createGatewayHandler(deps: GatewayHandlerDeps) {
     let routeName = UNMATCHED;
     let outcome = "forwarded";
     let rejected = false;
+    const clientAddress = deps.clientIps.resolve(req);
     const ctx: { -readonly [K in keyof RequestContext]: RequestContext[K] } = {
       requestId,
       req,
       res,
       target: { rawPath: "", query: "", segments: [] },
-      clientIp: clientIp(req),
+      clientIp: clientAddress.text,
+      clientAddress,
       principal: undefined,
     };
     try {
       ctx.target = parseRequestTarget(req.url ?? "");
       if (await serveSystem(ctx.target.rawPath, req, res, deps, requestId)) {
+        // Health stays reachable for probes; everything else is behind the lists and blocks.
         routeName = SYSTEM;
         outcome = "served";
-      } else if (deps.vault !== undefined && (await deps.vault(ctx, deps.gatewayHeaders))) {
-        routeName = VAULT;
-        outcome = "served";
-      } else if (deps.cors.handle(req, res, { ...deps.gatewayHeaders, "x-request-id": requestId })) {
-        outcome = "preflight";
       } else {
-        const match = deps.router.match(req.method ?? "", ctx.target.segments);
-        if (match === undefined) throw new Problem("NOT_FOUND", "No route matches this request.");
-        const route = match.value;
-        routeName = route.name;
-        for (const control of route.controls) await control(ctx);
-        await deps.forwarder.forward(ctx, route.upstream, route.forward, route.headers);
+        deps.ipAccess.check(clientAddress);
+        await deps.blocking.check(ctx);
+        if (deps.vault !== undefined && (await deps.vault(ctx, deps.gatewayHeaders))) {
+          routeName = VAULT;
+          outcome = "served";
+        } else if (deps.cors.handle(req, res, { ...deps.gatewayHeaders, "x-request-id": requestId })) {
+          outcome = "preflight";
+        } else {
+          const match = deps.router.match(req.method ?? "", ctx.target.segments);
+          if (match === undefined) throw new Problem("NOT_FOUND", "No route matches this request.");
+          const route = match.value;
+          routeName = route.name;
+          for (const control of route.controls) await control(ctx);
+          await deps.forwarder.forward(ctx, route.upstream, route.forward, route.headers);
+        }
       }
     } catch (error) {
       const problem = toProblem(error);
@@ -71,6 +85,8 @@ export function createGatewayHandler(deps: GatewayHandlerDeps) {
       outcome = problem.code;
       rejected = true;
       sendProblem(res, problem, requestId, deps.gatewayHeaders);
+      // Counted after the answer is gone, so the client does not wait on the counter store.
+      await deps.blocking.recordRejection(ctx.clientIp, problem.code, { route: routeName, tenantId: ctx.principal?.tenantId }).catch(() => undefined);
     }
     const seconds = (performance.now() - started) / 1000;
     deps.metrics.observe(routeName, outcome, seconds, rejected);
@@ -100,12 +116,6 @@ async function serveSystem(path: string, req: IncomingMessage, res: ServerRespon
     return true;
   }
   return serveHealth(path, req, res, deps.health, headers);
-}
-
-/** The socket's address; trusted-proxy handling of X-Forwarded-For belongs to the limits work. */
-function clientIp(req: IncomingMessage): string {
-  const address = req.socket.remoteAddress ?? "";
-  return address.startsWith("::ffff:") ? address.slice(7) : address;
 }
 
 /** Only the class of an unexpected error is logged: its message may carry data. */

@@ -1,3 +1,6 @@
+import type QuickLRU from "quick-lru";
+import { boundedLru } from "./bounded-lru.js";
+
 interface Entry<V> {
   value: V;
   loadedAt: number;
@@ -20,7 +23,7 @@ export interface RefreshingCacheOptions {
  * A failed load is not cached: callers see the error (fail closed) and the next call retries.
  */
 export class RefreshingCache<V> {
-  private readonly entries = new Map<string, Entry<V>>();
+  private readonly entries: QuickLRU<string, Entry<V>>;
   private readonly loading = new Map<string, Promise<V>>();
   private readonly now: () => number;
 
@@ -29,10 +32,11 @@ export class RefreshingCache<V> {
     private readonly options: RefreshingCacheOptions,
   ) {
     this.now = options.now ?? Date.now;
+    this.entries = boundedLru(options.maxEntries);
   }
 
   get(key: string): V | Promise<V> {
-    const entry = this.entries.get(key);
+    const entry = this.entries.peek(key);
     if (entry !== undefined) {
       const age = this.now() - entry.loadedAt;
       if (age < this.options.freshMs) return entry.value;
@@ -51,7 +55,7 @@ export class RefreshingCache<V> {
   }
 
   forgetWhere(predicate: (value: V) => boolean): void {
-    for (const [key, entry] of this.entries) if (predicate(entry.value)) this.entries.delete(key);
+    for (const [key, entry] of [...this.entries.entriesAscending()]) if (predicate(entry.value)) this.entries.delete(key);
     // What a load in flight will return is not known yet, so every one is disowned.
     this.loading.clear();
   }
@@ -78,11 +82,6 @@ export class RefreshingCache<V> {
   }
 
   private store(key: string, entry: Entry<V>): void {
-    this.entries.delete(key);
     this.entries.set(key, entry);
-    if (this.entries.size > this.options.maxEntries) {
-      const oldest = this.entries.keys().next();
-      if (!oldest.done) this.entries.delete(oldest.value);
-    }
   }
 }

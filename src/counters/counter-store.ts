@@ -1,0 +1,77 @@
+/**
+ * Hot counters shared by the limits and blocking controls: in memory for one node, in Redis for
+ * many. Every operation is one atomic step (one Lua script, one round trip, on Redis), so nodes
+ * racing on one key cannot both take the last unit.
+ */
+export interface CounterStore {
+  readonly kind: "memory" | "redis";
+  /** One GCRA decision. A rejected request changes nothing, so retrying cannot dig a deeper hole. */
+  gcra(key: string, rule: GcraRule, cost: number): GcraDecision | Promise<GcraDecision>;
+  /** Adds `amount` to a counter that expires `windowMs` after its first hit; returns the new total. */
+  count(key: string, amount: number, windowMs: number): Promise<number>;
+  /** Reads a `count` counter without changing it (0 when absent). */
+  peek(key: string): Promise<number>;
+  block(client: string, untilMs: number): Promise<void>;
+  /** Epoch milliseconds the block ends, or undefined when the client is not blocked. */
+  blockedUntil(client: string): Promise<number | undefined>;
+  unblock(client: string): Promise<boolean>;
+  blocks(): Promise<Block[]>;
+  /** Keeps the newest events (JSON lines), a bounded number. */
+  recordEvent(event: string): Promise<void>;
+  recentEvents(limit: number): Promise<string[]>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Generic cell rate algorithm: a request of cost c is admitted when the bucket's theoretical
+ * arrival time (TAT) pushed by c × interval stays within `burst` × interval of now. One number per
+ * key, no timers, and exact at any rate; a token bucket would need two numbers and the same
+ * arithmetic. `interval` is the time one unit of allowance takes to come back.
+ */
+export interface GcraRule {
+  intervalUs: number;
+  /** How many units may be spent at once, from a full bucket. */
+  burst: number;
+}
+
+export interface GcraDecision {
+  allowed: boolean;
+  /** Units that could still be spent right now. */
+  remaining: number;
+  /** Until the bucket is full again. */
+  resetMs: number;
+  /** Until this request would be admitted; 0 when it was. */
+  retryAfterMs: number;
+}
+
+export interface Block {
+  client: string;
+  until: number;
+}
+
+/**
+ * The GCRA step itself, for the memory store; the Redis script mirrors it line by line. Returns
+ * the decision and, when admitted, the new arrival time to store (undefined when refused).
+ */
+export function gcraStep(tatUs: number | undefined, nowUs: number, rule: GcraRule, cost: number): GcraDecision & { newTatUs: number | undefined } {
+  const tat = tatUs !== undefined && tatUs > nowUs ? tatUs : nowUs;
+  const newTat = tat + rule.intervalUs * cost;
+  const allowAt = newTat - rule.intervalUs * rule.burst;
+  if (allowAt > nowUs) {
+    return {
+      allowed: false,
+      remaining: Math.max(0, Math.floor((nowUs - (tat - rule.intervalUs * rule.burst)) / rule.intervalUs)),
+      resetMs: Math.ceil((tat - nowUs) / 1000),
+      retryAfterMs: Math.ceil((allowAt - nowUs) / 1000),
+      newTatUs: undefined,
+    };
+  }
+  return {
+    allowed: true,
+    remaining: Math.floor((nowUs - allowAt) / rule.intervalUs),
+    resetMs: Math.ceil((newTat - nowUs) / 1000),
+    retryAfterMs: 0,
+    newTatUs: newTat,
+  };
+}

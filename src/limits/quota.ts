@@ -1,0 +1,148 @@
+import type { CounterStore } from "../counters/counter-store.js";
+import type { SecurityEvents } from "../events/security-events.js";
+import type { Principal } from "../identity/principal.js";
+import type { Logger } from "../observability/logger.js";
+import type { Control } from "../pipeline/context.js";
+import type { Policy, QuotaPolicy } from "../policy/schema.js";
+import { Problem } from "../problem/index.js";
+
+export interface QuotaUsage {
+  name: string;
+  by: "tenant" | "key";
+  /** The key id for `by: key`. */
+  subject: string;
+  period: string;
+  used: number;
+  limit: number;
+  resets_at: string;
+}
+
+interface Period {
+  id: string;
+  endsAt: number;
+}
+
+/** Calendar periods in UTC: a day quota resets at midnight UTC, a month one on the 1st. */
+export function quotaPeriod(per: QuotaPolicy["per"], now: number): Period {
+  const d = new Date(now);
+  const [y, m, day] = [d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()];
+  if (per === "day") return { id: d.toISOString().slice(0, 10), endsAt: Date.UTC(y, m, day + 1) };
+  return { id: d.toISOString().slice(0, 7), endsAt: Date.UTC(y, m + 1, 1) };
+}
+
+/**
+ * Quotas and hard budget caps, counted in the counter store (shared by every node on Redis). A
+ * fixed cost is charged atomically on admission: the request whose charge would pass the limit is
+ * refused and its charge taken back, so the cap is never exceeded. A cost the upstream states in a
+ * response header can only be charged once the upstream has answered: requests are admitted while
+ * the period's usage is below the limit, so such a cap can be passed by what is in flight at once.
+ * A counter store that cannot answer refuses the request: a budget cap that lets traffic through
+ * when it cannot count is no cap.
+ */
+export class QuotaLedger {
+  constructor(
+    private readonly store: CounterStore,
+    private readonly events: SecurityEvents,
+    private readonly logger: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  control(quotas: readonly QuotaPolicy[]): Control {
+    return async (ctx) => {
+      const principal = ctx.principal!;
+      const charged: { key: string; cost: number; windowMs: number }[] = [];
+      try {
+        for (const quota of quotas) {
+          const { key, windowMs } = this.bucket(quota, principal);
+          if (typeof quota.cost === "number") {
+            const total = await this.counted(() => this.store.count(key, quota.cost as number, windowMs));
+            charged.push({ key, cost: quota.cost, windowMs });
+            if (total > quota.limit) throw exhausted(quota);
+            this.crossed(quota, principal, total - quota.cost, total);
+          } else {
+            if ((await this.counted(() => this.store.peek(key))) >= quota.limit) throw exhausted(quota);
+            this.chargeFromResponse(ctx, quota, principal, quota.cost.header, key, windowMs);
+          }
+        }
+      } catch (error) {
+        await Promise.all(charged.map((c) => this.store.count(c.key, -c.cost, c.windowMs).catch(() => undefined)));
+        throw error;
+      }
+    };
+  }
+
+  /** Usage of every quota the policy names, for one tenant and its keys. */
+  async usage(policy: Policy, tenantId: string, keyIds: readonly string[]): Promise<QuotaUsage[]> {
+    const seen = new Map<string, QuotaPolicy>();
+    for (const route of policy.routes) for (const quota of route.quotas) seen.set(quota.name, quota);
+    const usage: QuotaUsage[] = [];
+    for (const quota of seen.values()) {
+      const period = quotaPeriod(quota.per, this.now());
+      const subjects = quota.by === "tenant" ? [tenantId] : keyIds;
+      for (const subject of subjects) {
+        const used = await this.store.peek(bucketKey(quota, subject, period));
+        usage.push({ name: quota.name, by: quota.by, subject, period: period.id, used, limit: quota.limit, resets_at: new Date(period.endsAt).toISOString() });
+      }
+    }
+    return usage;
+  }
+
+  private bucket(quota: QuotaPolicy, principal: Principal): { key: string; windowMs: number } {
+    const now = this.now();
+    const period = quotaPeriod(quota.per, now);
+    // Kept a minute past the period's end, then gone: the next period starts from zero.
+    return { key: bucketKey(quota, subjectOf(quota, principal), period), windowMs: period.endsAt - now + 60_000 };
+  }
+
+  private chargeFromResponse(ctx: Parameters<Control>[0], quota: QuotaPolicy, principal: Principal, header: string, key: string, windowMs: number): void {
+    const previous = ctx.onUpstreamHead;
+    ctx.onUpstreamHead = (status, headers) => {
+      previous?.(status, headers);
+      const raw = headers[header];
+      const cost = typeof raw === "string" && /^\d{1,12}$/.test(raw) ? Number(raw) : 0;
+      if (cost === 0) return;
+      this.store.count(key, cost, windowMs).then(
+        (total) => this.crossed(quota, principal, total - cost, total),
+        () => this.logger.error({ quota: quota.name, tenant_id: principal.tenantId, cost }, "quota charge lost: counter store unavailable"),
+      );
+    };
+  }
+
+  /** Threshold and exhaustion events, each once per period: only the charge that crosses raises it. */
+  private crossed(quota: QuotaPolicy, principal: Principal, before: number, after: number): void {
+    for (const fraction of quota.warnAt) {
+      const mark = fraction * quota.limit;
+      if (before < mark && after >= mark) {
+        this.events.emit({
+          type: "quota_threshold",
+          severity: "warning",
+          tenant_id: principal.tenantId,
+          detail: { quota: quota.name, threshold: fraction, used: after, limit: quota.limit },
+        });
+      }
+    }
+    if (before < quota.limit && after >= quota.limit) {
+      this.events.emit({ type: "quota_exhausted", severity: "high", tenant_id: principal.tenantId, detail: { quota: quota.name, used: after, limit: quota.limit } });
+    }
+  }
+
+  private async counted<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch {
+      throw new Problem("STORE_UNAVAILABLE", "Quotas cannot be checked right now.");
+    }
+  }
+}
+
+function exhausted(quota: QuotaPolicy): Problem {
+  return new Problem("QUOTA_EXCEEDED", `Quota "${quota.name}" of ${quota.limit} per ${quota.per} is used up.`, { quota: quota.name });
+}
+
+function subjectOf(quota: QuotaPolicy, principal: Principal): string {
+  return quota.by === "tenant" ? principal.tenantId : principal.id;
+}
+
+function bucketKey(quota: QuotaPolicy, subject: string, period: Period): string {
+  return `q:${encodeURIComponent(quota.name)}|${quota.by}:${encodeURIComponent(subject)}|${period.id}`;
+}

@@ -1,0 +1,159 @@
+import type { CounterStore, GcraDecision, GcraRule } from "../counters/counter-store.js";
+import type { MemoryCounterStore } from "../counters/memory-store.js";
+import type { SecurityEvents } from "../events/security-events.js";
+import type { Control, RequestContext } from "../pipeline/context.js";
+import { LIMIT_PERIODS, type RateLimitPolicy } from "../policy/schema.js";
+import { Problem } from "../problem/index.js";
+import type { LimitOverride, LimitOverrideStore } from "./overrides.js";
+
+export interface RateLimitDeps {
+  store: CounterStore;
+  /** This node's own limiter, for limits that fail open while the shared store is down. */
+  fallback: MemoryCounterStore;
+  overrides: LimitOverrideStore;
+  events: SecurityEvents;
+}
+
+interface Effective {
+  limit: RateLimitPolicy;
+  rule: GcraRule;
+  rate: number;
+  periodSeconds: number;
+}
+
+interface Outcome {
+  effective: Effective;
+  key: string;
+  decision: GcraDecision;
+  /** Where the allowance was taken from, to give it back if another limit refuses. */
+  store: CounterStore;
+}
+
+/**
+ * The rate limits of one route, GCRA per bucket (see counter-store.ts for why GCRA). Every limit is
+ * asked at once; when any refuses, what the others granted is given back, so a refused request
+ * costs nothing and a client that keeps retrying is admitted as soon as its allowance returns.
+ * Answers carry `RateLimit-Policy` and `RateLimit` (IETF httpapi draft), refusals `Retry-After`.
+ */
+export function rateLimitControl(routeName: string, limits: readonly RateLimitPolicy[], deps: RateLimitDeps): Control {
+  const defaults = limits.map((limit) => effective(limit, undefined));
+  const defaultPolicyHeader = policyHeader(defaults);
+  return async (ctx) => {
+    let chosen = defaults;
+    let policy = defaultPolicyHeader;
+    if (ctx.principal !== undefined) {
+      const overrides = await deps.overrides.forTenant(ctx.principal.tenantId);
+      if (overrides.size > 0 && limits.some((l) => overrides.has(l.name))) {
+        chosen = limits.map((limit) => effective(limit, overrides.get(limit.name)));
+        policy = policyHeader(chosen);
+      }
+    }
+    const outcomes = await Promise.all(chosen.map((e) => decide(e, bucketKey(e.limit, routeName, ctx), routeName, deps)));
+    const refused = outcomes.filter((o) => !o.decision.allowed);
+    const refunded = refused.length > 0 ? outcomes.filter((o) => o.decision.allowed) : [];
+    await Promise.all(refunded.map((o) => refund(o)));
+    ctx.res.setHeader("ratelimit-policy", policy);
+    ctx.res.setHeader(
+      "ratelimit",
+      outcomes
+        .map((o) => {
+          const remaining = o.decision.remaining + (refunded.includes(o) ? o.effective.limit.cost : 0);
+          return `"${o.effective.limit.name}";r=${remaining};t=${Math.ceil(o.decision.resetMs / 1000)}`;
+        })
+        .join(", "),
+    );
+    if (refused.length === 0) return;
+    const retryAfterMs = Math.max(...refused.map((o) => o.decision.retryAfterMs));
+    ctx.res.setHeader("retry-after", String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
+    const first = refused[0]!;
+    if (first.decision.remaining === 0 && (await deps.store.count(`ev:rl:${first.key}`, 1, first.effective.periodSeconds * 1000).catch(() => 2)) === 1) {
+      // One event per bucket and period: a client hammering a limit is one story, not thousands.
+      deps.events.emit({
+        type: "rate_limited",
+        severity: "warning",
+        client: ctx.clientIp,
+        tenant_id: ctx.principal?.tenantId,
+        route: routeName,
+        detail: { limit: first.effective.limit.name },
+      });
+    }
+    throw new Problem("RATE_LIMITED", `Limit "${first.effective.limit.name}" allows ${first.effective.rate} requests per ${first.effective.periodSeconds} s.`, {
+      limit: first.effective.limit.name,
+      retry_after_seconds: Math.max(1, Math.ceil(retryAfterMs / 1000)),
+    });
+  };
+}
+
+async function decide(e: Effective, key: string, routeName: string, deps: RateLimitDeps): Promise<Outcome> {
+  try {
+    return { effective: e, key, decision: await deps.store.gcra(key, e.rule, e.limit.cost), store: deps.store };
+  } catch {
+    storeDown(deps, routeName, e.limit);
+    if (e.limit.onStoreError === "closed") throw new Problem("STORE_UNAVAILABLE", "Rate limits cannot be checked right now.");
+    return { effective: e, key, decision: deps.fallback.gcra(key, e.rule, e.limit.cost), store: deps.fallback };
+  }
+}
+
+/** A negative cost runs GCRA backwards: the arrival time moves back by what was taken. */
+async function refund(o: Outcome): Promise<void> {
+  try {
+    await o.store.gcra(o.key, o.effective.rule, -o.effective.limit.cost);
+  } catch {
+    // A refund that cannot reach the store leaves the client a little shorter of allowance.
+  }
+}
+
+let lastStoreDownEvent = 0;
+
+/** A store outage is one event per 10 s per node, however many requests meet it. */
+function storeDown(deps: RateLimitDeps, routeName: string, limit: RateLimitPolicy): void {
+  const now = Date.now();
+  if (now - lastStoreDownEvent < 10_000) return;
+  lastStoreDownEvent = now;
+  deps.events.emit({
+    type: "store_unavailable",
+    severity: "high",
+    route: routeName,
+    detail: { store: deps.store.kind, limit: limit.name, fallback: limit.onStoreError === "open" ? "local limiter (fail open)" : "refused (fail closed)" },
+  });
+}
+
+function effective(limit: RateLimitPolicy, override: LimitOverride | undefined): Effective {
+  const rate = override?.rate ?? limit.rate;
+  const periodSeconds = override?.period_seconds ?? LIMIT_PERIODS[limit.per];
+  const burst = override === undefined ? (limit.burst ?? limit.rate) : (override.burst ?? override.rate);
+  return { limit, rate, periodSeconds, rule: { intervalUs: Math.max(1, Math.round((periodSeconds * 1e6) / rate)), burst } };
+}
+
+function policyHeader(limits: readonly Effective[]): string {
+  return limits.map((e) => `"${e.limit.name}";q=${e.rate};w=${e.periodSeconds}`).join(", ");
+}
+
+/**
+ * The bucket's key: the limit's name, then each part, each escaped so that no value (a claim is
+ * the caller's to choose) can pass for another part or another limit's key.
+ */
+function bucketKey(limit: RateLimitPolicy, routeName: string, ctx: RequestContext): string {
+  let key = encodeURIComponent(limit.name);
+  for (const part of limit.by) key += `|${encodeURIComponent(keyPart(part, routeName, ctx))}`;
+  return key;
+}
+
+function keyPart(part: string, routeName: string, ctx: RequestContext): string {
+  const principal = ctx.principal;
+  switch (part) {
+    case "ip":
+      return ctx.clientIp;
+    case "route":
+      return routeName;
+    case "tenant":
+      return principal!.tenantId;
+    case "key":
+      return `${principal!.kind}:${principal!.tenantId}:${principal!.issuer ?? ""}:${principal!.id}`;
+    default: {
+      const value = principal?.claims?.[part.slice("claim:".length)];
+      // A missing or non-scalar claim shares one bucket: absent is never a way around the limit.
+      return typeof value === "string" || typeof value === "number" ? `c:${value}` : "none";
+    }
+  }
+}

@@ -1,0 +1,39 @@
+import type { IncomingMessage } from "node:http";
+import { parseIp, type IpAddress } from "./ip.js";
+import { IpSet } from "./ip-set.js";
+
+/**
+ * Who the client is, as far as the network can tell. `X-Forwarded-For` is believed only as far as
+ * it was written by proxies we trust: walking it from the right (the hop nearest us), each entry
+ * added by a trusted proxy is skipped, and the first address a trusted proxy vouches for that is
+ * not itself a trusted proxy is the client. Entries further left were written by the client and
+ * are never read, so a forged header can neither pick an address nor dodge a limit or a block.
+ */
+export class ClientIpResolver {
+  private readonly trusted: IpSet;
+
+  constructor(trustedProxies: readonly string[] = []) {
+    this.trusted = IpSet.parse(trustedProxies);
+  }
+
+  resolve(req: IncomingMessage): IpAddress {
+    const socket = parseIp(req.socket.remoteAddress ?? "") ?? UNKNOWN;
+    if (this.trusted.size === 0 || !this.trusted.has(socket)) return socket;
+    const header = req.headers["x-forwarded-for"];
+    if (header === undefined) return socket;
+    // Node joins repeated X-Forwarded-For headers with ", ", in order, which is what proxies mean.
+    const hops = (Array.isArray(header) ? header.join(",") : header).split(",");
+    let client = socket;
+    for (let i = hops.length - 1; i >= 0; i--) {
+      const hop = parseIp(hops[i]!.trim());
+      // A malformed entry ends the trust: the last address we could vouch for stands.
+      if (hop === undefined) return client;
+      client = hop;
+      if (!this.trusted.has(hop)) return hop;
+    }
+    return client;
+  }
+}
+
+/** A socket without an address (already closed): one shared bucket, never a free pass. */
+const UNKNOWN: IpAddress = { family: 4, value: 0n, text: "0.0.0.0" };

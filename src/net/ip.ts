@@ -1,0 +1,58 @@
+import ipaddr from "ipaddr.js";
+
+/** An address reduced to one canonical form: IPv4-mapped IPv6 becomes IPv4, text is canonical. */
+export interface IpAddress {
+  family: 4 | 6;
+  /** The address as an unsigned integer, for masking: 32 bits for IPv4, 128 for IPv6. */
+  value: bigint;
+  text: string;
+}
+
+/**
+ * Parses only the unambiguous forms: dotted quad without leading zeros for IPv4 (so `010.0.0.1`,
+ * `10.1` or `0x0a000001` cannot name an address one way here and another way elsewhere), and
+ * IPv6 without a zone. Anything else is undefined.
+ */
+export function parseIp(text: string): IpAddress | undefined {
+  let parsed: ipaddr.IPv4 | ipaddr.IPv6;
+  if (text.includes(":")) {
+    if (text.includes("%") || !ipaddr.IPv6.isValid(text)) return undefined;
+    parsed = ipaddr.process(text);
+  } else {
+    if (!ipaddr.IPv4.isValidFourPartDecimal(text)) return undefined;
+    parsed = ipaddr.IPv4.parse(text);
+  }
+  let value = 0n;
+  for (const byte of parsed.toByteArray()) value = (value << 8n) | BigInt(byte);
+  return { family: parsed.kind() === "ipv4" ? 4 : 6, value, text: parsed.toString() };
+}
+
+export interface Cidr {
+  family: 4 | 6;
+  prefix: number;
+  /** The network address, host bits cleared. */
+  network: bigint;
+}
+
+/** `10.0.0.0/8`, `2001:db8::/32`, or a bare address (a /32 or /128); IPv4-mapped becomes IPv4. */
+export function parseCidr(text: string): Cidr | undefined {
+  const slash = text.indexOf("/");
+  const address = parseIp(slash === -1 ? text : text.slice(0, slash));
+  if (address === undefined) return undefined;
+  const bits = address.family === 4 ? 32 : 128;
+  let prefix = bits;
+  if (slash !== -1) {
+    const rawPrefix = text.slice(slash + 1);
+    if (!/^\d{1,3}$/.test(rawPrefix)) return undefined;
+    prefix = Number(rawPrefix);
+    // A mapped network (::ffff:10.0.0.0/104) keeps its meaning as an IPv4 one.
+    if (address.family === 4 && text.slice(0, slash).includes(":")) prefix -= 96;
+    if (prefix < 0 || prefix > bits) return undefined;
+  }
+  return { family: address.family, prefix, network: address.value & mask(address.family, prefix) };
+}
+
+export function mask(family: 4 | 6, prefix: number): bigint {
+  const bits = family === 4 ? 32n : 128n;
+  return ((1n << bits) - 1n) ^ ((1n << (bits - BigInt(prefix))) - 1n);
+}
