@@ -177,7 +177,8 @@ async function main(): Promise<void> {
 
   const dataDir = await mkdtemp(join(tmpdir(), "portcullis-bench-"));
   // The full chain as far as it is built: key, rate limits (per key and per tenant, in memory,
-  // never refusing at this load), blocking checks, security headers, forward.
+  // never refusing at this load), blocking checks, the shield on path, query and headers,
+  // security headers, forward.
   const policy = {
     version: 1,
     routes: [
@@ -188,6 +189,7 @@ async function main(): Promise<void> {
           { name: "per-key", by: ["key"], rate: 1_000_000, per: "second" },
           { name: "per-tenant", by: ["tenant"], rate: 1_000_000, per: "second" },
         ],
+        shield: {},
       },
       { name: "default", match: { path: "/**" } },
     ],
@@ -218,7 +220,7 @@ async function main(): Promise<void> {
     { name: "upstream (direct)", url: `${upstream}/items`, headers: [] },
     { name: "bare Node proxy (undici)", url: `http://127.0.0.1:${barePort}/items`, headers: [] },
     { name: "portcullis: api key + forward", url: `${gatewayUrl}/items`, headers: [`Authorization: Bearer ${key}`] },
-    { name: "portcullis: key + 2 limits + forward", url: `${gatewayUrl}/limited/items`, headers: [`Authorization: Bearer ${key}`] },
+    { name: "portcullis: key + limits + shield + forward", url: `${gatewayUrl}/limited/items`, headers: [`Authorization: Bearer ${key}`] },
   ];
   if (has("nginx")) targets.push({ name: "nginx proxy_pass", url: `${await startNginx(upstreamPort)}/items`, headers: [] });
   else console.log("  nginx not installed: skipping the reference ceiling (apt-get install nginx)");

@@ -15,6 +15,8 @@ const VIOLATIONS: ReadonlySet<ProblemCode> = new Set([
   "INVALID_PATH",
   "RATE_LIMITED",
   "IP_DENIED",
+  "INVALID_ENCODING",
+  "MALICIOUS_INPUT",
 ]);
 
 /**

@@ -40,7 +40,7 @@ export class Forwarder {
           method: req.method as "GET",
           path: joinPath(upstream.url.pathname, ctx.target.rawPath) + (ctx.target.query === "" ? "" : `?${ctx.target.query}`),
           headers,
-          body: hasBody ? req : null,
+          body: ctx.forwardBody ?? (hasBody ? req : null),
           headersTimeout: policy.headersTimeoutMs,
           bodyTimeout: policy.bodyTimeoutMs,
         },
@@ -80,12 +80,16 @@ export class Forwarder {
     const dropped = connectionScopedHeaders(req.headers.connection);
     const out: string[] = [];
     const raw = req.rawHeaders;
+    // A body read whole by a control goes on with its own length, not the client's framing.
+    const buffered = Buffer.isBuffer(ctx.forwardBody);
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i]!.toLowerCase();
       if (dropped.has(name) || GATEWAY_OWNED.has(name) || name.startsWith("x-forwarded-") || name.startsWith("x-portcullis-")) continue;
+      if (buffered && (name === "content-length" || name === "transfer-encoding")) continue;
       if (!policy.passCredentials && CREDENTIAL_HEADERS.has(name)) continue;
       out.push(name, raw[i + 1]!);
     }
+    if (buffered) out.push("content-length", String((ctx.forwardBody as Buffer).length));
     out.push("x-forwarded-for", ctx.clientIp, "x-forwarded-proto", "encrypted" in req.socket ? "https" : "http", "x-request-id", ctx.requestId);
     if (req.headers.host !== undefined) out.push("x-forwarded-host", req.headers.host);
     if (ctx.principal !== undefined) out.push(IDENTITY_HEADER, await this.signer.assertionFor(ctx.principal, upstream.audience));

@@ -116,6 +116,7 @@ export class Gateway {
         limits: { store: counters, fallback: new MemoryCounterStore(), overrides: limitOverrides, events },
         quotas,
         ipRules,
+        logger,
       });
       const authenticateAny = authenticateControl({ methods: options.policy.jwt.issuers.length > 0 ? ["apiKey", "jwt"] : ["apiKey"], keyEnv: "any" }, authenticators);
       const checkTenantIp = tenantIpControl(ipRules);

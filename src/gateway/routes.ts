@@ -6,9 +6,11 @@ import { securityHeaders } from "../headers/security-headers.js";
 import { authenticateControl, type Authenticators } from "../identity/authenticate.js";
 import type { QuotaLedger } from "../limits/quota.js";
 import { rateLimitControl, type RateLimitDeps } from "../limits/rate-limit.js";
+import type { Logger } from "../observability/logger.js";
 import type { Control } from "../pipeline/context.js";
 import type { ForwardPolicy, Policy, RoutePolicy } from "../policy/schema.js";
 import { Router } from "../routing/router.js";
+import { shieldControl } from "../shield/shield.js";
 
 export interface CompiledRoute {
   name: string;
@@ -26,6 +28,7 @@ export interface CompileOptions {
   limits: RateLimitDeps;
   quotas: QuotaLedger;
   ipRules: TenantIpRuleStore;
+  logger: Logger;
 }
 
 /** Turns the declarative policy into a router of ready-to-run pipelines. */
@@ -50,6 +53,8 @@ function controlsOf(route: RoutePolicy, allMethods: ("apiKey" | "jwt")[], option
   if (authenticate !== "none") controls.push(authenticateControl(authenticate, options.authenticators), tenantIpControl(options.ipRules));
   if (route.authorize !== undefined) controls.push(authorizeControl(route.authorize));
   if (route.limits.length > 0) controls.push(rateLimitControl(route.name, route.limits, options.limits));
+  // The shield before quotas: a request it refuses is not charged.
+  if (route.shield !== undefined) controls.push(shieldControl(route.name, route.shield, options.logger));
   if (route.quotas.length > 0) controls.push(options.quotas.control(route.quotas));
   return controls;
 }

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import type { Readable } from "node:stream";
 import type { Principal } from "../identity/principal.js";
 import type { IpAddress } from "../net/ip.js";
 import type { RequestTarget } from "../routing/request-target.js";
@@ -13,6 +14,8 @@ export interface RequestContext {
   readonly clientIp: string;
   readonly clientAddress: IpAddress;
   principal: Principal | undefined;
+  /** The body to forward instead of the request stream, once a control has read it. */
+  forwardBody?: Buffer | Readable | undefined;
   /** Called with the upstream's response head, before it is passed on (quotas priced by the upstream). */
   onUpstreamHead?: ((statusCode: number, headers: IncomingHttpHeaders) => void) | undefined;
 }

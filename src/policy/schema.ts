@@ -47,6 +47,39 @@ const quota = z.strictObject({
   warnAt: z.array(z.number().gt(0).lt(1)).max(5).default([0.8]),
 });
 
+export const SHIELD_CHECKS = [
+  "bodySize",
+  "headerSize",
+  "urlLength",
+  "encoding",
+  "jsonDepth",
+  "jsonKeys",
+  "fieldLength",
+  "words",
+  "urls",
+  "phoneNumbers",
+  "sqli",
+  "xss",
+  "traversal",
+  "cmdi",
+] as const;
+
+const shield = z.strictObject({
+  /** What every check does unless `checks` says otherwise: refuse the request, or only log it. */
+  mode: z.enum(["block", "monitor"]).default("block"),
+  checks: z.partialRecord(z.enum(SHIELD_CHECKS), z.enum(["block", "monitor", "off"])).default({}),
+  maxBodyBytes: z.number().int().min(1).max(100 * 1024 * 1024).default(1_048_576),
+  maxHeaderBytes: z.number().int().min(256).max(1_048_576).default(16_384),
+  maxUrlLength: z.number().int().min(16).max(65_536).default(4_096),
+  maxJsonDepth: z.number().int().min(1).max(1_000).default(32),
+  maxJsonKeys: z.number().int().min(1).max(1_000_000).default(1_000),
+  maxFieldLength: z.number().int().min(1).max(10_000_000).default(8_192),
+  maxUrls: z.number().int().min(0).max(10_000).default(5),
+  maxPhoneNumbers: z.number().int().min(0).max(10_000).default(3),
+  /** Word-count range for the named text fields (JSON or form keys, at any depth). */
+  words: z.strictObject({ fields: z.array(z.string().min(1)).min(1), min: z.number().int().min(0).default(0), max: z.number().int().min(1) }).optional(),
+});
+
 const authenticate = z.union([
   z.literal("none"),
   z.strictObject({
@@ -92,6 +125,8 @@ const routeFields = z.strictObject({
   authorize: authorize.optional(),
   /** Every limit must admit the request; one that refuses costs the others nothing. */
   limits: z.array(rateLimit).max(10).default([]),
+  /** Input checks and attack detectors; absent, the route has none. */
+  shield: shield.optional(),
   /** Hard caps per tenant or key per day or month; the request that would pass one is refused. */
   quotas: z.array(quota).max(5).default([]),
   headers: headers.default({ frameOptions: "DENY", referrerPolicy: "no-referrer" }),
@@ -170,4 +205,5 @@ export type HeadersPolicy = z.infer<typeof headers>;
 export type ForwardPolicy = z.infer<typeof forward>;
 export type RateLimitPolicy = z.infer<typeof rateLimit>;
 export type QuotaPolicy = z.infer<typeof quota>;
+export type ShieldPolicy = z.infer<typeof shield>;
 export type BlockingPolicy = Policy["blocking"];

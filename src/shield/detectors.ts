@@ -1,0 +1,104 @@
+export type AttackClass = "sqli" | "xss" | "traversal" | "cmdi";
+
+export interface Rule {
+  id: string;
+  class: AttackClass;
+  /** The pattern cannot match text containing none of these: a substring test is far cheaper than the pattern. */
+  hints: readonly string[];
+  pattern: RegExp;
+}
+
+/**
+ * Patterns over normalised text (see normalize.ts: decoded, NFKC, lower case, one space for any
+ * whitespace run). Each is aimed at a construct that means something to an interpreter and rarely
+ * appears in prose; the corpus in bench/corpus/ measures how well that holds.
+ */
+const COMMANDS =
+  "cat|ls|id|whoami|uname|wget|curl|nc|ncat|netcat|bash|sh|zsh|python[23]?|perl|ruby|php|rm|chmod|chown|ping|nslookup|dig|sleep|echo|env|printenv|ifconfig|ps|kill|telnet|powershell|cmd";
+/** Commands that fetch or grant: no prose puts them after a `;`. */
+const NETWORK_COMMANDS = "wget|curl|nc|ncat|netcat|chmod|chown|telnet|whoami|nslookup|ifconfig|printenv";
+
+export const RULES: readonly Rule[] = [
+  // SQL injection: SQL comments are stripped first (see Detector.detect).
+  { id: "sqli-union-select", class: "sqli", hints: ["union"], pattern: /\bunion( all| distinct)? ?\(? ?select\b/ },
+  { id: "sqli-quote-tautology", class: "sqli", hints: ["'", "\"", "`", ")"], pattern: /['"`)] ?(or|and|\|\||&&) ?\(?(['"`]?[\w-]*['"`]? ?(=|<>|!=|like|>|<|is )|(true|false|not)\b)/ },
+  { id: "sqli-numeric-tautology", class: "sqli", hints: ["="], pattern: /\b(or|and) \(?(\d+) ?= ?\(?\2\b/ },
+  { id: "sqli-stacked-query", class: "sqli", hints: [";"], pattern: /; ?(drop|delete|insert|update|alter|create|truncate|exec|execute|declare|shutdown|grant)\b/ },
+  { id: "sqli-quote-comment", class: "sqli", hints: ["--", "#"], pattern: /['"`] ?\)* ?(--|#)/ },
+  { id: "sqli-time-based", class: "sqli", hints: ["(", "waitfor"], pattern: /\b(sleep|benchmark|pg_sleep|dbms_pipe\.receive_message) ?\(|\bwaitfor delay\b/ },
+  { id: "sqli-catalog", class: "sqli", hints: ["information_schema", "pg_catalog", "sysobjects", "syscolumns", "sqlite_master", "xp_cmdshell", "mysql.user"], pattern: /\b(information_schema|pg_catalog|sysobjects|syscolumns|sqlite_master|xp_cmdshell|mysql\.user)\b/ },
+  { id: "sqli-select-from", class: "sqli", hints: ["select"], pattern: /\bselect\b.{1,80}\bfrom\b.{1,80}\b(where|limit|order by|--)/ },
+  { id: "sqli-into-outfile", class: "sqli", hints: ["into", "load_file"], pattern: /\binto (out|dump)file\b|\bload_file ?\(/ },
+  // Cross-site scripting
+  { id: "xss-script-tag", class: "xss", hints: ["<"], pattern: /< ?\/? ?script\b/ },
+  { id: "xss-event-handler", class: "xss", hints: ["<"], pattern: /<[a-z][^>]*[\s/"'](on[a-z]{3,30}) ?=/ },
+  { id: "xss-js-uri", class: "xss", hints: [":"], pattern: /\b(javascript|vbscript|livescript) ?:/ },
+  { id: "xss-dangerous-tag", class: "xss", hints: ["<"], pattern: /< ?(iframe|frame|object|embed|applet|base|meta|link|svg|math|form|isindex|template)\b/ },
+  { id: "xss-data-html", class: "xss", hints: ["data"], pattern: /\bdata ?: ?(text\/html|image\/svg\+xml|application\/x?html)/ },
+  { id: "xss-css-expression", class: "xss", hints: ["expression", "-moz-binding", "srcdoc"], pattern: /\bexpression ?\(|\b-moz-binding\b|\bsrcdoc ?=/ },
+  { id: "xss-dom-sink", class: "xss", hints: ["(", "document.", "window.location"], pattern: /\b(document\.(cookie|domain|write)|window\.location|eval\(|settimeout\(|new function ?\(|alert\(|prompt\(|confirm\()/ },
+  // Path traversal
+  { id: "traversal-dot-dot", class: "traversal", hints: [".."], pattern: /(^|[\\/])\.\.(?:[\\/]|$)/ },
+  { id: "traversal-sensitive-file", class: "traversal", hints: ["/etc/", "/proc/", "windows", "boot.ini", "/.ssh/", "web.config", ".htaccess"], pattern: /(\/etc\/(passwd|shadow|hosts|group)|\/proc\/self\/|c:\\windows\\|\\windows\\system32|boot\.ini|\/\.ssh\/|web\.config|\.htaccess)/ },
+  { id: "traversal-null-byte", class: "traversal", hints: ["\u2400"], pattern: /\u2400/ },
+  { id: "traversal-file-scheme", class: "traversal", hints: ["file:"], pattern: /\bfile:\/\/\/?[a-z/\\]/ },
+  // `%c0%af`, an overlong UTF-8 slash some decoders still accept, arrives here as `à¯`.
+  { id: "traversal-overlong-slash", class: "traversal", hints: [".."], pattern: /\.\.[\u00e0\u00e1]/ },
+  // Command injection
+  // After `;` or `|`, which prose and markdown tables use too, a command word counts only when
+  // an argument-like token follows it; after `&&`, `||`, a backtick or `$(`, any command word does.
+  { id: "cmdi-chained-command", class: "cmdi", hints: [";", "|", "&&", "`", "$("], pattern: new RegExp(`(&&|\\|\\||\`|\\$\\() ?(${COMMANDS})\\b|(;|\\|) ?(${COMMANDS})( ?$| ?[-/~$.;&<>\\d]| -)|(;|\\|) ?(${NETWORK_COMMANDS})\\b`) },
+  { id: "cmdi-substitution", class: "cmdi", hints: ["$(", "`", "${"], pattern: new RegExp(`\\$\\( ?[a-z]{2,}[^)]{0,200}\\)|\`(${COMMANDS})\\b[^\`]{0,200}\`|\\$\\{ifs\\}`) },
+  { id: "cmdi-shell-path", class: "cmdi", hints: ["/bin/", "cmd", "powershell"], pattern: /\/bin\/(ba|z|da|k)?sh\b|\bcmd(\.exe)? \/c\b|\bpowershell(\.exe)? -/ },
+];
+
+export interface Detection {
+  rule: string;
+  class: AttackClass;
+}
+
+/**
+ * All enabled rules of a text kind as one alternation: one scan of the string instead of one per
+ * rule. Only when it matches are the rules tried one by one, to name the one that did.
+ */
+function combined(rules: readonly Rule[]): RegExp | undefined {
+  return rules.length === 0 ? undefined : new RegExp(rules.map((r) => `(?:${r.pattern.source})`).join("|"));
+}
+
+export class Detector {
+  private readonly sqlRules: readonly Rule[];
+  private readonly otherRules: readonly Rule[];
+  private readonly sqlScan: RegExp | undefined;
+  private readonly otherScan: RegExp | undefined;
+
+  constructor(classes: ReadonlySet<AttackClass>) {
+    const enabled = RULES.filter((r) => classes.has(r.class));
+    this.sqlRules = enabled.filter((r) => r.class === "sqli");
+    this.otherRules = enabled.filter((r) => r.class !== "sqli");
+    this.sqlScan = combined(this.sqlRules);
+    this.otherScan = combined(this.otherRules);
+  }
+
+  get enabled(): boolean {
+    return this.sqlScan !== undefined || this.otherScan !== undefined;
+  }
+
+  /** The first matching rule, if any, over normalised text. */
+  detect(normalized: string): Detection | undefined {
+    if (this.otherScan?.test(normalized)) return firstMatch(this.otherRules, normalized);
+    if (this.sqlScan === undefined) return undefined;
+    // SQL comments are stripped first, so `un/**/ion` reads `union`.
+    const withoutSqlComments = normalized.includes("/*") ? normalized.replace(/\/\*.*?\*\//g, "") : normalized;
+    return this.sqlScan.test(withoutSqlComments) ? firstMatch(this.sqlRules, withoutSqlComments) : undefined;
+  }
+}
+
+function firstMatch(rules: readonly Rule[], text: string): Detection | undefined {
+  for (const rule of rules) if (containsAny(text, rule.hints) && rule.pattern.test(text)) return { rule: rule.id, class: rule.class };
+  return undefined;
+}
+
+function containsAny(text: string, hints: readonly string[]): boolean {
+  for (const hint of hints) if (text.includes(hint)) return true;
+  return false;
+}

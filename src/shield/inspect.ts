@@ -1,0 +1,112 @@
+import { Detector, type AttackClass } from "./detectors.js";
+import { needsDecoding, normalizeForDetection } from "./normalize.js";
+
+export type ShieldCheck =
+  | "bodySize"
+  | "headerSize"
+  | "urlLength"
+  | "encoding"
+  | "jsonDepth"
+  | "jsonKeys"
+  | "fieldLength"
+  | "words"
+  | "urls"
+  | "phoneNumbers"
+  | AttackClass;
+
+export interface Finding {
+  check: ShieldCheck;
+  /** The detector rule or the limit that was passed. */
+  rule: string;
+  /** Where: `path`, `query.q`, `header.user-agent`, `body.items[2].name`. */
+  field: string;
+}
+
+export interface InspectionLimits {
+  maxJsonDepth: number;
+  maxJsonKeys: number;
+  maxFieldLength: number;
+  maxUrls: number;
+  maxPhoneNumbers: number;
+  words?: { min: number; max: number; fields: readonly string[] } | undefined;
+  detector: Detector;
+}
+
+const URL_PATTERN = /\bhttps?:\/\/[^\s<>"']+|\bwww\.[a-z0-9-]+\.[^\s<>"']+/gi;
+/** A run of digits with the usual separators; 9 to 15 digits (E.164), so dates and prices are not phones. */
+const PHONE_CANDIDATE = /\+?\(?\d[\d\s().-]{7,20}\d/g;
+const DATE_LIKE = /^\d{4}-\d{2}-\d{2}/;
+/** Nothing can be a phone number without three digits in a row somewhere. */
+const DIGIT_RUN = /\d{3}/;
+
+/**
+ * Collects findings over the fields of one request: each string is length-checked, counted for
+ * URLs and phone numbers, and run through the detectors after normalisation. Stops collecting
+ * past 20 findings: an attacker cannot make the report itself the expensive part.
+ */
+export class Inspection {
+  readonly findings: Finding[] = [];
+  private urls = 0;
+  private phones = 0;
+  private keys = 0;
+  /** Arrays of records repeat their keys: each distinct key is inspected once. */
+  private readonly seenKeys = new Set<string>();
+
+  constructor(private readonly limits: InspectionLimits) {}
+
+  text(field: string, value: string, isKey = false): void {
+    if (this.findings.length >= 20) return;
+    if (isKey) {
+      if (this.seenKeys.has(value)) return;
+      if (this.seenKeys.size < 10_000) this.seenKeys.add(value);
+    }
+    if (!isKey && value.length > this.limits.maxFieldLength) this.add("fieldLength", `max ${this.limits.maxFieldLength} characters`, field);
+    if (this.limits.words !== undefined && !isKey && this.limits.words.fields.includes(lastName(field))) {
+      const words = value.trim() === "" ? 0 : value.trim().split(/\s+/).length;
+      if (words < this.limits.words.min || words > this.limits.words.max) this.add("words", `${this.limits.words.min}-${this.limits.words.max} words`, field);
+    }
+    if (value.length >= 10) {
+      if (value.includes("http") || value.includes("www.")) this.urls += value.match(URL_PATTERN)?.length ?? 0;
+      for (const candidate of (DIGIT_RUN.test(value) && value.match(PHONE_CANDIDATE)) || []) {
+        const digits = candidate.replace(/\D/g, "").length;
+        if (digits >= 9 && digits <= 15 && !DATE_LIKE.test(candidate.trim())) this.phones++;
+      }
+    }
+    if (!this.limits.detector.enabled || value.length < 2) return;
+    const normalized = needsDecoding(value) ? normalizeForDetection(value) : value.toLowerCase().replace(/\s+/g, " ");
+    const detection = this.limits.detector.detect(normalized);
+    if (detection !== undefined) this.add(detection.class, detection.rule, field);
+  }
+
+  /** A parsed JSON value, walked with its depth and total key count bounded. */
+  json(field: string, value: unknown, depth = 1): void {
+    if (depth > this.limits.maxJsonDepth) {
+      this.add("jsonDepth", `max depth ${this.limits.maxJsonDepth}`, field);
+      return;
+    }
+    if (typeof value === "string") this.text(field, value);
+    else if (Array.isArray(value)) value.forEach((item, i) => this.json(`${field}[${i}]`, item, depth + 1));
+    else if (typeof value === "object" && value !== null) {
+      for (const [key, item] of Object.entries(value)) {
+        if (++this.keys === this.limits.maxJsonKeys + 1) this.add("jsonKeys", `max ${this.limits.maxJsonKeys} keys`, field);
+        this.text(`${field}.${key}`, key, true);
+        this.json(`${field}.${key}`, item, depth + 1);
+      }
+    }
+  }
+
+  /** The request-wide counts, once every field has been seen. */
+  finish(): Finding[] {
+    if (this.urls > this.limits.maxUrls) this.add("urls", `max ${this.limits.maxUrls} URLs`, "request");
+    if (this.phones > this.limits.maxPhoneNumbers) this.add("phoneNumbers", `max ${this.limits.maxPhoneNumbers} phone numbers`, "request");
+    return this.findings;
+  }
+
+  add(check: ShieldCheck, rule: string, field: string): void {
+    if (this.findings.length < 20) this.findings.push({ check, rule, field });
+  }
+}
+
+function lastName(field: string): string {
+  return field.slice(field.lastIndexOf(".") + 1).replace(/\[\d+\]$/, "");
+}

@@ -1,0 +1,80 @@
+/**
+ * Undoes the encodings attackers use to slip a payload past pattern matching, so the detectors
+ * see what the upstream will eventually see: percent-encoding (repeatedly, for double and triple
+ * encoding), HTML entities, JavaScript and CSS escapes, Unicode compatibility forms (fullwidth
+ * `＜`, ligatures) and case. Whitespace runs become one space. Written here because no library
+ * does this as one pass for detection (decoders for one layer each exist, and are used where they
+ * fit: NFKC is the platform's own).
+ */
+const MAX_ROUNDS = 4;
+
+const NAMED_ENTITIES: Record<string, string> = {
+  lt: "<",
+  gt: ">",
+  quot: '"',
+  apos: "'",
+  amp: "&",
+  sol: "/",
+  bsol: "\\",
+  colon: ":",
+  semi: ";",
+  lpar: "(",
+  rpar: ")",
+  equals: "=",
+  tab: "\t",
+  newline: "\n",
+  nbsp: " ",
+  grave: "`",
+  num: "#",
+  percnt: "%",
+  period: ".",
+  comma: ",",
+};
+
+function fromCodePoint(code: number): string {
+  return code >= 0 && code <= 0x10ffff ? String.fromCodePoint(code) : "";
+}
+
+/** One layer of each encoding; a layer whose marker character is absent is not scanned for. */
+function decodeRound(value: string): string {
+  let out = value;
+  if (out.includes("%")) {
+    // %XX and the IIS-style %uXXXX
+    out = out
+      .replace(/%u([0-9a-f]{4})/gi, (_, hex: string) => fromCodePoint(parseInt(hex, 16)))
+      .replace(/%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+  }
+  if (out.includes("&")) {
+    // &#60; &#x3c; with or without the semicolon, and the named ones that matter here
+    out = out
+      .replace(/&#x([0-9a-f]{1,6});?/gi, (_, hex: string) => fromCodePoint(parseInt(hex, 16)))
+      .replace(/&#(\d{1,7});?/g, (_, dec: string) => fromCodePoint(Number(dec)))
+      .replace(/&([a-z]{2,8});/gi, (entity, name: string) => NAMED_ENTITIES[name.toLowerCase()] ?? entity);
+  }
+  if (out.includes("\\")) {
+    // \u003c \u{3c} \x3c
+    out = out
+      .replace(/\\u\{([0-9a-f]{1,6})\}/gi, (_, hex: string) => fromCodePoint(parseInt(hex, 16)))
+      .replace(/\\u([0-9a-f]{4})/gi, (_, hex: string) => fromCodePoint(parseInt(hex, 16)))
+      .replace(/\\x([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+  }
+  return out;
+}
+
+export function normalizeForDetection(value: string): string {
+  let current = value;
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const next = decodeRound(current);
+    if (next === current) break;
+    current = next;
+  }
+  // eslint-disable-next-line no-control-regex -- ASCII is already in normal form; NFKC only for the rest
+  if (/[^\x00-\x7f]/.test(current)) current = current.normalize("NFKC");
+  return current.replaceAll("\u0000", "\u2400").toLowerCase().replace(/\s+/g, " ");
+}
+
+/** Whether a value has anything a decoder would change: most values do not, and skip the work. */
+export function needsDecoding(value: string): boolean {
+  // eslint-disable-next-line no-control-regex -- a NUL is exactly what must not slip through undecoded
+  return /[%&\\\x00]|[^\x00-\x7f]/.test(value);
+}

