@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { createTestRedis, PrivateRedis, type TestRedis } from "../helpers/redis.js";
 import { startTestGateway, tenantWithKey, type TestGateway } from "../helpers/gateway.js";
@@ -256,4 +258,35 @@ describe("rate limits on the shared Redis", () => {
       await nodeB.close();
     }
   });
+});
+
+test("security events are posted to the alert webhook as JSON, without credentials", async () => {
+  const received: Record<string, unknown>[] = [];
+  const sink = createServer((req, res) => {
+    let body = "";
+    req.on("data", (chunk: Buffer) => (body += chunk.toString()));
+    req.on("end", () => {
+      received.push({ contentType: req.headers["content-type"], ...(JSON.parse(body) as Record<string, unknown>) });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => sink.listen(0, "127.0.0.1", resolve));
+  const gw = await startTestGateway({
+    ...LIMITED_POLICY,
+    blocking: { threshold: 2, windowSeconds: 60, blockSeconds: 60 },
+    events: { alertWebhook: `http://127.0.0.1:${(sink.address() as AddressInfo).port}/alerts` },
+  });
+  try {
+    for (let i = 0; i < 2; i++) await call(`${gw.url}/api/x`, { key: "sk_test_not-a-real-key-at-all" });
+    for (let attempt = 0; attempt < 50 && received.length === 0; attempt++) await new Promise((resolve) => setTimeout(resolve, 20));
+    const alert = received.find((e) => e.type === "client_blocked");
+    assert.ok(alert, "the block reached the webhook");
+    assert.equal(alert.contentType, "application/json");
+    assert.equal(alert.client, "127.0.0.1");
+    assert.equal(alert.severity, "high");
+    assert.ok(!JSON.stringify(received).includes("sk_test_"), "no credential in an alert");
+  } finally {
+    await gw.close();
+    sink.close();
+  }
 });
