@@ -9,6 +9,9 @@ export interface Rule {
 }
 
 /**
+ * Every repetition in these patterns is bounded, so no input can make a pattern backtrack for
+ * long: a field is at most `maxFieldLength` characters, and each match attempt stays linear.
+ *
  * Patterns over normalised text (see normalize.ts: decoded, NFKC, lower case, one space for any
  * whitespace run). Each is aimed at a construct that means something to an interpreter and rarely
  * appears in prose; the corpus in bench/corpus/ measures how well that holds.
@@ -21,7 +24,7 @@ const NETWORK_COMMANDS = "wget|curl|nc|ncat|netcat|chmod|chown|telnet|whoami|nsl
 export const RULES: readonly Rule[] = [
   // SQL injection: SQL comments are stripped first (see Detector.detect).
   { id: "sqli-union-select", class: "sqli", hints: ["union"], pattern: /\bunion( all| distinct)? ?\(? ?select\b/ },
-  { id: "sqli-quote-tautology", class: "sqli", hints: ["'", "\"", "`", ")"], pattern: /['"`)] ?(or|and|\|\||&&) ?\(?(['"`]?[\w-]*['"`]? ?(=|<>|!=|like|>|<|is )|(true|false|not)\b)/ },
+  { id: "sqli-quote-tautology", class: "sqli", hints: ["'", "\"", "`", ")"], pattern: /['"`)] ?(or|and|\|\||&&) ?\(?(['"`]?[\w-]{0,64}['"`]? ?(=|<>|!=|like|>|<|is )|(true|false|not)\b)/ },
   { id: "sqli-numeric-tautology", class: "sqli", hints: ["="], pattern: /\b(or|and) \(?(\d+) ?= ?\(?\2\b/ },
   { id: "sqli-stacked-query", class: "sqli", hints: [";"], pattern: /; ?(drop|delete|insert|update|alter|create|truncate|exec|execute|declare|shutdown|grant)\b/ },
   { id: "sqli-quote-comment", class: "sqli", hints: ["--", "#"], pattern: /['"`] ?\)* ?(--|#)/ },
@@ -31,7 +34,7 @@ export const RULES: readonly Rule[] = [
   { id: "sqli-into-outfile", class: "sqli", hints: ["into", "load_file"], pattern: /\binto (out|dump)file\b|\bload_file ?\(/ },
   // Cross-site scripting
   { id: "xss-script-tag", class: "xss", hints: ["<"], pattern: /< ?\/? ?script\b/ },
-  { id: "xss-event-handler", class: "xss", hints: ["<"], pattern: /<[a-z][^>]*[\s/"'](on[a-z]{3,30}) ?=/ },
+  { id: "xss-event-handler", class: "xss", hints: ["<"], pattern: /<[a-z][^>]{0,300}[\s/"'](on[a-z]{3,30}) ?=/ },
   { id: "xss-js-uri", class: "xss", hints: [":"], pattern: /\b(javascript|vbscript|livescript) ?:/ },
   { id: "xss-dangerous-tag", class: "xss", hints: ["<"], pattern: /< ?(iframe|frame|object|embed|applet|base|meta|link|svg|math|form|isindex|template)\b/ },
   { id: "xss-data-html", class: "xss", hints: ["data"], pattern: /\bdata ?: ?(text\/html|image\/svg\+xml|application\/x?html)/ },

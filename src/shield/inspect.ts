@@ -54,14 +54,18 @@ export class Inspection {
 
   constructor(private readonly limits: InspectionLimits) {}
 
-  text(field: string, value: string, isKey = false): void {
+  /**
+   * `value` for query and body values, `key` for names, `header` for header values (their size is
+   * the header limit's business, not the field limit's).
+   */
+  text(field: string, value: string, kind: "value" | "key" | "header" = "value"): void {
     if (this.findings.length >= 20) return;
-    if (isKey) {
+    if (kind === "key") {
       if (this.seenKeys.has(value)) return;
       if (this.seenKeys.size < 10_000) this.seenKeys.add(value);
     }
-    if (!isKey && value.length > this.limits.maxFieldLength) this.add("fieldLength", `max ${this.limits.maxFieldLength} characters`, field);
-    if (this.limits.words !== undefined && !isKey && this.limits.words.fields.includes(lastName(field))) {
+    if (kind === "value" && value.length > this.limits.maxFieldLength) this.add("fieldLength", `max ${this.limits.maxFieldLength} characters`, field);
+    if (this.limits.words !== undefined && kind === "value" && this.limits.words.fields.includes(lastName(field))) {
       const words = value.trim() === "" ? 0 : value.trim().split(/\s+/).length;
       if (words < this.limits.words.min || words > this.limits.words.max) this.add("words", `${this.limits.words.min}-${this.limits.words.max} words`, field);
     }
@@ -89,7 +93,7 @@ export class Inspection {
     else if (typeof value === "object" && value !== null) {
       for (const [key, item] of Object.entries(value)) {
         if (++this.keys === this.limits.maxJsonKeys + 1) this.add("jsonKeys", `max ${this.limits.maxJsonKeys} keys`, field);
-        this.text(`${field}.${key}`, key, true);
+        this.text(`${field}.${key}`, key, "key");
         this.json(`${field}.${key}`, item, depth + 1);
       }
     }

@@ -37,7 +37,7 @@ export function shieldControl(routeName: string, policy: ShieldPolicy, logger: L
     for (const name in req.headers) {
       if (UNINSPECTED_HEADERS.has(name)) continue;
       const value = req.headers[name];
-      for (const v of Array.isArray(value) ? value : [value ?? ""]) inspection.text(`header.${name}`, v);
+      for (const v of Array.isArray(value) ? value : [value ?? ""]) inspection.text(`header.${name}`, v, "header");
     }
     if (hasBody(req)) await inspectBody(ctx, policy, modeOf, inspection);
     const findings = inspection.finish().filter((f) => modeOf(f.check) !== "off");
@@ -84,7 +84,7 @@ function inspectQuery(query: string, inspection: Inspection): void {
       inspection.add("encoding", "query is not valid UTF-8 percent-encoding", "query");
       continue;
     }
-    inspection.text(`query.${name}`, name, true);
+    inspection.text(`query.${name}`, name, "key");
     inspection.text(`query.${name}`, value);
   }
 }

@@ -68,6 +68,22 @@ describe("the shield", () => {
     assert.equal(answer.body.body_bytes, Buffer.byteLength(body));
   });
 
+  test("what browsers and HTTP clients ordinarily send is not mistaken for an attack", async () => {
+    const browser = {
+      "user-agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
+      accept: "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8",
+      "accept-language": "en-US,en;q=0.9,de;q=0.8",
+      "sec-ch-ua": '"Chromium";v="124", "Google Chrome";v="124", "Not-A.Brand";v="99"',
+      referer: "https://app.example.com/dashboard?tab=billing&range=30d",
+      "if-none-match": 'W/"5e-1a2b3c"',
+      traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    };
+    assert.equal((await send("/guarded/orders?page=2&sort=-created_at&filter[status]=open", undefined, undefined, browser)).status, 200);
+    for (const agent of ["curl/8.5.0", "python-requests/2.31.0", "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0", "okhttp/4.12.0"]) {
+      assert.equal((await send("/guarded/x", undefined, undefined, { "user-agent": agent })).status, 200, agent);
+    }
+  });
+
   test("structure and size limits: depth, keys, field length, words, URLs, phone numbers, body, headers, URL", async () => {
     const rejected = async (body: string, check: string) => {
       const answer = await send("/guarded/x", body);
