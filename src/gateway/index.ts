@@ -113,7 +113,7 @@ export class Gateway {
         authenticators,
         production: options.production,
         upstream: options.upstream,
-        limits: { store: counters, fallback: new MemoryCounterStore(), overrides: limitOverrides, events },
+        limits: { store: counters, fallback: new MemoryCounterStore(), overrides: limitOverrides, events, outage: { lastReportedAt: 0 } },
         quotas,
         ipRules,
         logger,

@@ -12,6 +12,8 @@ export interface RateLimitDeps {
   fallback: MemoryCounterStore;
   overrides: LimitOverrideStore;
   events: SecurityEvents;
+  /** When this node last reported the store down: one event per 10 s, however many requests meet it. */
+  outage: { lastReportedAt: number };
 }
 
 interface Effective {
@@ -103,13 +105,10 @@ async function refund(o: Outcome): Promise<void> {
   }
 }
 
-let lastStoreDownEvent = 0;
-
-/** A store outage is one event per 10 s per node, however many requests meet it. */
 function storeDown(deps: RateLimitDeps, routeName: string, limit: RateLimitPolicy): void {
   const now = Date.now();
-  if (now - lastStoreDownEvent < 10_000) return;
-  lastStoreDownEvent = now;
+  if (now - deps.outage.lastReportedAt < 10_000) return;
+  deps.outage.lastReportedAt = now;
   deps.events.emit({
     type: "store_unavailable",
     severity: "high",
