@@ -28,6 +28,8 @@ describe("gateway: JWT callers through the whole pipeline", () => {
         { name: "default", match: { path: "/**" } },
         { name: "reports", match: { path: "/reports/**" }, authorize: { scopes: ["reports:read"] } },
         { name: "keys-only", match: { path: "/machine/**" }, authenticate: { methods: ["apiKey"] } },
+        { name: "per-plan", match: { path: "/plan/**" }, limits: [{ name: "per-plan", by: ["claim:plan"], rate: 2, per: "minute" }] },
+        { name: "per-user", match: { path: "/user/**" }, limits: [{ name: "per-user", by: ["key"], rate: 2, per: "minute" }] },
       ],
     });
     tenantId = String((await gw.admin("POST", "/admin/v1/tenants", { name: "jwt tenant" })).json.id);
@@ -37,12 +39,12 @@ describe("gateway: JWT callers through the whole pipeline", () => {
     idp.close();
   });
 
-  const jwt = (claims: Record<string, unknown> = {}, issuer = "https://idp.test/") =>
+  const jwt = (claims: Record<string, unknown> = {}, issuer = "https://idp.test/", subject = "user-7") =>
     new SignJWT({ org: tenantId, scope: "reports:read", ...claims })
       .setProtectedHeader({ alg: "ES256", kid: "k1" })
       .setIssuer(issuer)
       .setAudience("api")
-      .setSubject("user-7")
+      .setSubject(subject)
       .setExpirationTime("5m")
       .sign(privateKey);
   const get = async (path: string, token: string) => fetch(gw.url + path, { headers: { authorization: `Bearer ${token}` } });
@@ -55,6 +57,22 @@ describe("gateway: JWT callers through the whole pipeline", () => {
       echo.headers["x-portcullis-identity"]!,
     );
     assert.deepEqual([claims.auth, claims.tenant_id, claims.sub, claims.idp], ["jwt", tenantId, "user-7", "https://idp.test/"]);
+  });
+
+  test("limits keyed by a claim or by the subject: each value its bucket, and a missing or odd claim is no way around", async () => {
+    const statuses = async (path: string, token: string, n: number) => {
+      const out = [];
+      for (let i = 0; i < n; i++) out.push((await get(path, token)).status);
+      return out;
+    };
+    assert.deepEqual(await statuses("/plan/x", await jwt({ plan: "free" }), 3), [200, 200, 429]);
+    assert.deepEqual(await statuses("/plan/x", await jwt({ plan: "pro" }), 2), [200, 200], "another plan, another bucket");
+    const noPlan = await jwt();
+    assert.deepEqual(await statuses("/plan/x", noPlan, 3), [200, 200, 429], "no claim: one shared bucket");
+    assert.equal((await get("/plan/x", await jwt({ plan: { nested: "object" } }))).status, 429, "a non-scalar claim joins the shared bucket");
+    assert.equal((await get("/plan/x", await jwt({ plan: "free|c:pro" }))).status, 200, "a crafted value cannot pass for another bucket");
+    assert.deepEqual(await statuses("/user/x", await jwt(), 3), [200, 200, 429]);
+    assert.equal((await get("/user/x", await jwt({}, undefined, "user-8"))).status, 200, "another subject, another bucket");
   });
 
   test("an unknown issuer, a missing scope, a key-only route and a suspended tenant are refused", async () => {
