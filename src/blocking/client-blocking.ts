@@ -33,17 +33,25 @@ export class ClientBlocking {
   ) {}
 
   /**
-   * Refuses a blocked client before anything else runs. A store that cannot answer lets the
-   * request on to the controls, which hold on their own: blocking is a brake on abuse, not the
-   * only lock on the door.
+   * Refuses a blocked client before anything else runs. Answers without a promise when the store
+   * does (memory): this runs on every request. A store that cannot answer lets the request on to
+   * the controls, which hold on their own: blocking is a brake on abuse, not the only lock on the door.
    */
-  async check(ctx: RequestContext): Promise<void> {
+  check(ctx: RequestContext): void | Promise<void> {
     if (!this.policy.enabled) return;
-    const until = await this.store.blockedUntil(ctx.clientIp).catch(() => undefined);
-    if (until === undefined) return;
-    const seconds = Math.max(1, Math.ceil((until - Date.now()) / 1000));
-    ctx.res.setHeader("retry-after", String(seconds));
-    throw new Problem("BLOCKED", "Too many violations from this address.", { retry_after_seconds: seconds });
+    let until: number | undefined | Promise<number | undefined>;
+    try {
+      until = this.store.blockedUntil(ctx.clientIp);
+    } catch {
+      return;
+    }
+    if (until instanceof Promise) {
+      return until.then(
+        (u) => refuseIfBlocked(ctx, u),
+        () => undefined,
+      );
+    }
+    refuseIfBlocked(ctx, until);
   }
 
   /** Counts the rejection if it is a violation, and blocks the client at the threshold. */
@@ -74,4 +82,11 @@ export class ClientBlocking {
   list(): ReturnType<CounterStore["blocks"]> {
     return this.store.blocks();
   }
+}
+
+function refuseIfBlocked(ctx: RequestContext, until: number | undefined): void {
+  if (until === undefined) return;
+  const seconds = Math.max(1, Math.ceil((until - Date.now()) / 1000));
+  ctx.res.setHeader("retry-after", String(seconds));
+  throw new Problem("BLOCKED", "Too many violations from this address.", { retry_after_seconds: seconds });
 }

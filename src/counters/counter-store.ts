@@ -12,8 +12,8 @@ export interface CounterStore {
   /** Reads a `count` counter without changing it (0 when absent). */
   peek(key: string): Promise<number>;
   block(client: string, untilMs: number): Promise<void>;
-  /** Epoch milliseconds the block ends, or undefined when the client is not blocked. */
-  blockedUntil(client: string): Promise<number | undefined>;
+  /** Epoch milliseconds the block ends, or undefined when the client is not blocked. Asked on every request. */
+  blockedUntil(client: string): number | undefined | Promise<number | undefined>;
   unblock(client: string): Promise<boolean>;
   blocks(): Promise<Block[]>;
   /** Keeps the newest events (JSON lines), a bounded number. */

@@ -64,7 +64,7 @@ export class MemoryCounterStore implements CounterStore {
     this.blocked.set(client, Math.max(untilMs, this.blocked.peek(client) ?? 0));
   }
 
-  async blockedUntil(client: string): Promise<number | undefined> {
+  blockedUntil(client: string): number | undefined {
     const until = this.blocked.peek(client);
     if (until === undefined) return undefined;
     if (until > this.now()) return until;

@@ -11,13 +11,20 @@ import { IpSet } from "./ip-set.js";
  */
 export class ClientIpResolver {
   private readonly trusted: IpSet;
+  /** A keep-alive connection carries many requests: its address is parsed once. */
+  private readonly sockets = new WeakMap<object, IpAddress>();
 
   constructor(trustedProxies: readonly string[] = []) {
     this.trusted = IpSet.parse(trustedProxies);
   }
 
   resolve(req: IncomingMessage): IpAddress {
-    const socket = parseIp(req.socket.remoteAddress ?? "") ?? UNKNOWN;
+    let socket = this.sockets.get(req.socket);
+    if (socket === undefined) {
+      socket = parseIp(req.socket.remoteAddress ?? "") ?? UNKNOWN;
+      // A socket that has lost its address (closed) is not remembered as unknown.
+      if (socket !== UNKNOWN) this.sockets.set(req.socket, socket);
+    }
     if (this.trusted.size === 0 || !this.trusted.has(socket)) return socket;
     const header = req.headers["x-forwarded-for"];
     if (header === undefined) return socket;

@@ -14,9 +14,13 @@ export interface IpAddress {
  * IPv6 without a zone. Anything else is undefined.
  */
 export function parseIp(text: string): IpAddress | undefined {
+  const v4 = plainIpv4(text.startsWith("::ffff:") ? text.slice(7) : text);
+  if (v4 !== undefined) return v4;
   let parsed: ipaddr.IPv4 | ipaddr.IPv6;
   if (text.includes(":")) {
     if (text.includes("%") || !ipaddr.IPv6.isValid(text)) return undefined;
+    // An embedded dotted quad obeys the same rule as a plain one: `::ffff:010.1.2.3` is refused.
+    if (text.includes(".") && plainIpv4(text.slice(text.lastIndexOf(":") + 1)) === undefined) return undefined;
     parsed = ipaddr.process(text);
   } else {
     if (!ipaddr.IPv4.isValidFourPartDecimal(text)) return undefined;
@@ -25,6 +29,22 @@ export function parseIp(text: string): IpAddress | undefined {
   let value = 0n;
   for (const byte of parsed.toByteArray()) value = (value << 8n) | BigInt(byte);
   return { family: parsed.kind() === "ipv4" ? 4 : 6, value, text: parsed.toString() };
+}
+
+/**
+ * The common case without the general parser: a dotted quad with no leading zeros, already in
+ * canonical form. Anything else (`010.0.0.1`, `10.1`, IPv6) goes the general way.
+ */
+function plainIpv4(text: string): IpAddress | undefined {
+  const parts = text.split(".");
+  if (parts.length !== 4) return undefined;
+  let value = 0;
+  for (const part of parts) {
+    const n = Number(part);
+    if (!Number.isInteger(n) || n < 0 || n > 255 || String(n) !== part) return undefined;
+    value = value * 256 + n;
+  }
+  return { family: 4, value: BigInt(value), text };
 }
 
 export interface Cidr {

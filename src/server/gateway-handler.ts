@@ -64,7 +64,8 @@ export function createGatewayHandler(deps: GatewayHandlerDeps) {
         outcome = "served";
       } else {
         deps.ipAccess.check(clientAddress);
-        await deps.blocking.check(ctx);
+        const blocked = deps.blocking.check(ctx);
+        if (blocked !== undefined) await blocked;
         if (deps.vault !== undefined && (await deps.vault(ctx, deps.gatewayHeaders))) {
           routeName = VAULT;
           outcome = "served";
