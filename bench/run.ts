@@ -87,7 +87,7 @@ function wrk(name: string, url: string, headers: string[], duration = DURATION, 
   const out = result.stdout;
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
-  return { name, requestsPerSecond: rps, p50Ms: toMs(/50%\s+(\S+)/.exec(out)?.[1] ?? ""), p99Ms: toMs(/99%\s+(\S+)/.exec(out)?.[1] ?? ""), non2xx };
+  return { name, requestsPerSecond: rps, p50Ms: toMs(/^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? ""), p99Ms: toMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? ""), non2xx };
 }
 
 interface Target {
