@@ -1,0 +1,34 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+/** The package's subpath exports resolve by name (Node's self-reference) and carry what README shows. */
+test("every documented subpath export loads and has its entry points", async () => {
+  const expected: Record<string, string[]> = {
+    "portcullis/gateway": ["Gateway", "parsePolicy", "loadPolicyFile"],
+    "portcullis/api-keys": ["ApiKeyStore", "ApiKeyAuthenticator", "extractCredential"],
+    "portcullis/jwt": ["JwtVerifier"],
+    "portcullis/tenancy": ["openDatabase", "findTablesWithoutRls"],
+    "portcullis/problem": ["Problem", "sendProblem", "toProblem"],
+    "portcullis/identity-assertion": ["createIdentityVerifier"],
+    "portcullis/vault": ["Vault", "LocalKeyProvider", "Pkcs11KeyProvider", "AwsKmsKeyProvider", "VaultTransitKeyProvider", "keyProviderFromEnv"],
+    "portcullis/limits": ["MemoryCounterStore", "RedisCounterStore", "ClientIpResolver", "IpSet", "parseIp", "quotaPeriod"],
+    "portcullis/shield": ["Detector", "Inspection", "normalizeForDetection", "RULES"],
+  };
+  for (const [specifier, names] of Object.entries(expected)) {
+    const module = (await import(specifier)) as Record<string, unknown>;
+    for (const name of names) assert.ok(module[name] !== undefined, `${specifier} exports ${name}`);
+  }
+});
+
+test("the limits and shield library entry points work as the README shows", async () => {
+  const { MemoryCounterStore, IpSet, parseIp } = await import("portcullis/limits");
+  const { Detector, Inspection } = await import("portcullis/shield");
+  const store = new MemoryCounterStore();
+  const rule = { intervalUs: 100_000, burst: 2 };
+  const decisions = [await store.gcra("c", rule, 1), await store.gcra("c", rule, 1), await store.gcra("c", rule, 1)];
+  assert.deepEqual(decisions.map((d) => d.allowed), [true, true, false]);
+  assert.ok(IpSet.parse(["192.0.2.0/24"]).has(parseIp("::ffff:192.0.2.9")!));
+  const inspection = new Inspection({ maxJsonDepth: 32, maxJsonKeys: 1000, maxFieldLength: 8192, maxUrls: 5, maxPhoneNumbers: 3, detector: new Detector(new Set(["xss"])) });
+  inspection.json("body", { comment: "<svg onload=alert(1)>" });
+  assert.deepEqual(inspection.finish().map((f) => [f.check, f.field]), [["xss", "body.comment"]]);
+});
