@@ -205,13 +205,13 @@ function limitOperations(s: AdminServices): AdminOperation[] {
       method: "POST",
       path: "/admin/v1/blocks",
       operationId: "blockClient",
-      summary: "Block a client address by hand",
+      summary: "Block a client address by hand (an IPv6 address blocks its /64)",
       status: 201,
       body: z.strictObject({ client: clientAddress, seconds: z.number().int().min(1).max(30 * 86_400) }),
       response: blockSchema,
       run: async (_params, body) => {
         const b = body as { client: string; seconds: number };
-        const client = parseIp(b.client)!.text;
+        const client = parseIp(b.client)!.holder;
         const until = await s.blocking.block(client, b.seconds, { reason: "admin" });
         return { client, until: new Date(until).toISOString() };
       },
@@ -220,11 +220,11 @@ function limitOperations(s: AdminServices): AdminOperation[] {
       method: "POST",
       path: "/admin/v1/blocks/lift",
       operationId: "liftBlock",
-      summary: "Lift a client's block on every node",
+      summary: "Lift a client's block on every node (an IPv6 address lifts its /64)",
       status: 200,
       body: z.strictObject({ client: clientAddress }),
       response: z.object({ lifted: z.boolean() }),
-      run: async (_params, body) => ({ lifted: await s.blocking.unblock(parseIp((body as { client: string }).client)!.text) }),
+      run: async (_params, body) => ({ lifted: await s.blocking.unblock(parseIp((body as { client: string }).client)!.holder) }),
     },
     {
       method: "GET",

@@ -20,10 +20,10 @@ const VIOLATIONS: ReadonlySet<ProblemCode> = new Set([
 ]);
 
 /**
- * Automatic blocking: violations are counted per client address in the counter store (so every
- * node counts together); past the threshold within the window the client is blocked for a while,
- * on every node, and each block is a security event. Blocks are listed and lifted through the
- * admin API.
+ * Automatic blocking: violations are counted per client (an IPv4 address, or an IPv6 /64) in the
+ * counter store, so every node counts together; past the threshold within the window the client
+ * is blocked for a while, on every node, and each block is a security event. Blocks are listed
+ * and lifted through the admin API.
  */
 export class ClientBlocking {
   constructor(
@@ -41,7 +41,7 @@ export class ClientBlocking {
     if (!this.policy.enabled) return;
     let until: number | undefined | Promise<number | undefined>;
     try {
-      until = this.store.blockedUntil(ctx.clientIp);
+      until = this.store.blockedUntil(ctx.clientAddress.holder);
     } catch {
       return;
     }

@@ -73,7 +73,7 @@ export function rateLimitControl(routeName: string, limits: readonly RateLimitPo
       deps.events.emit({
         type: "rate_limited",
         severity: "warning",
-        client: ctx.clientIp,
+        client: ctx.clientAddress.holder,
         tenant_id: ctx.principal?.tenantId,
         route: routeName,
         detail: { limit: first.effective.limit.name },
@@ -142,7 +142,7 @@ function keyPart(part: string, routeName: string, ctx: RequestContext): string {
   const principal = ctx.principal;
   switch (part) {
     case "ip":
-      return ctx.clientIp;
+      return ctx.clientAddress.holder;
     case "route":
       return routeName;
     case "tenant":

@@ -43,4 +43,4 @@ export class ClientIpResolver {
 }
 
 /** A socket without an address (already closed): one shared bucket, never a free pass. */
-const UNKNOWN: IpAddress = { family: 4, value: 0n, text: "0.0.0.0" };
+const UNKNOWN: IpAddress = { family: 4, value: 0n, text: "0.0.0.0", holder: "0.0.0.0" };

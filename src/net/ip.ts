@@ -6,6 +6,12 @@ export interface IpAddress {
   /** The address as an unsigned integer, for masking: 32 bits for IPv4, 128 for IPv6. */
   value: bigint;
   text: string;
+  /**
+   * Who the address stands for when counting: the address itself for IPv4, its /64 network for
+   * IPv6, since one subscriber usually holds a whole /64 and could otherwise take a fresh address
+   * for every request and never meet a limit or a block.
+   */
+  holder: string;
 }
 
 /**
@@ -26,9 +32,12 @@ export function parseIp(text: string): IpAddress | undefined {
     if (!ipaddr.IPv4.isValidFourPartDecimal(text)) return undefined;
     parsed = ipaddr.IPv4.parse(text);
   }
+  const bytes = parsed.toByteArray();
   let value = 0n;
-  for (const byte of parsed.toByteArray()) value = (value << 8n) | BigInt(byte);
-  return { family: parsed.kind() === "ipv4" ? 4 : 6, value, text: parsed.toString() };
+  for (const byte of bytes) value = (value << 8n) | BigInt(byte);
+  if (parsed.kind() === "ipv4") return { family: 4, value, text: parsed.toString(), holder: parsed.toString() };
+  const network = ipaddr.fromByteArray([...bytes.slice(0, 8), 0, 0, 0, 0, 0, 0, 0, 0]).toString();
+  return { family: 6, value, text: parsed.toString(), holder: `${network}/64` };
 }
 
 /**
@@ -44,7 +53,7 @@ function plainIpv4(text: string): IpAddress | undefined {
     if (!Number.isInteger(n) || n < 0 || n > 255 || String(n) !== part) return undefined;
     value = value * 256 + n;
   }
-  return { family: 4, value: BigInt(value), text };
+  return { family: 4, value: BigInt(value), text, holder: text };
 }
 
 export interface Cidr {

@@ -12,6 +12,7 @@ export interface RequestContext {
   readonly target: RequestTarget;
   /** The client's address as text, after trusted-proxy handling; `clientAddress` parsed. */
   readonly clientIp: string;
+  /** Limits and blocks count by `clientAddress.holder` (an IPv6 client's /64). */
   readonly clientAddress: IpAddress;
   principal: Principal | undefined;
   /** The body to forward instead of the request stream, once a control has read it. */

@@ -87,7 +87,7 @@ export function createGatewayHandler(deps: GatewayHandlerDeps) {
       rejected = true;
       sendProblem(res, problem, requestId, deps.gatewayHeaders);
       // Counted after the answer is gone, so the client does not wait on the counter store.
-      await deps.blocking.recordRejection(ctx.clientIp, problem.code, { route: routeName, tenantId: ctx.principal?.tenantId }).catch(() => undefined);
+      await deps.blocking.recordRejection(ctx.clientAddress.holder, problem.code, { route: routeName, tenantId: ctx.principal?.tenantId }).catch(() => undefined);
     }
     const seconds = (performance.now() - started) / 1000;
     deps.metrics.observe(routeName, outcome, seconds, rejected);

@@ -114,6 +114,12 @@ describe("client addresses behind a trusted proxy", () => {
     assert.equal((echoed.body.headers as Record<string, string>)["x-forwarded-for"], "198.51.100.3", "the upstream is told the resolved client only");
   });
 
+  test("an IPv6 client cannot escape its limit by taking a fresh address in its /64", async () => {
+    for (let i = 0; i < 5; i++) assert.equal((await call(`${gw.url}/login`, { method: "POST", forwardedFor: `2001:db8:7:7::${i + 1}` })).status, 200);
+    assert.equal((await call(`${gw.url}/login`, { method: "POST", forwardedFor: "2001:db8:7:7:ffff:ffff:ffff:ffff" })).status, 429);
+    assert.equal((await call(`${gw.url}/login`, { method: "POST", forwardedFor: "2001:db8:7:8::1" })).status, 200, "the next /64 is someone else");
+  });
+
   test("a policy naming something that is not an address is refused at load", async () => {
     await assert.rejects(startTestGateway({ ...LIMITED_POLICY, clients: { trustedProxies: ["10.0.0.0/8", "lb.internal"] } }), /clients\.trustedProxies\[1\]/);
     await assert.rejects(
@@ -149,6 +155,9 @@ describe("automatic blocking and address lists", () => {
     assert.deepEqual((await gw.admin("POST", "/admin/v1/blocks/lift", { client: "::ffff:127.0.0.1" })).json, { lifted: true });
     assert.equal((await call(`${gw.url}/anything`, { key })).status, 200);
     assert.equal((await gw.admin("POST", "/admin/v1/blocks/lift", { client: "not-an-ip" })).status, 422);
+    const byHand = await gw.admin("POST", "/admin/v1/blocks", { client: "2001:db8:9:9::5", seconds: 60 });
+    assert.equal(byHand.json.client, "2001:db8:9:9::/64", "an IPv6 address blocks its /64");
+    assert.deepEqual((await gw.admin("POST", "/admin/v1/blocks/lift", { client: "2001:db8:9:9:1::1" })).json, { lifted: true });
   });
 
   test("a tenant's own address lists apply to its keys only; bad entries are refused whole", async () => {

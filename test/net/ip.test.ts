@@ -58,3 +58,11 @@ test("X-Forwarded-For is believed only as far as trusted proxies wrote it", () =
   assert.equal(behindLb.resolve(request(undefined, "1.2.3.4")).text, "0.0.0.0", "no socket address is one shared bucket, not a pass");
   assert.throws(() => new ClientIpResolver(["10.0.0.0/8", "everyone"]));
 });
+
+test("an IPv6 client counts as its /64, an IPv4 client as itself", () => {
+  assert.equal(parseIp("2001:db8:1:2:aaaa:bbbb:cccc:dddd")?.holder, "2001:db8:1:2::/64");
+  assert.equal(parseIp("2001:db8:1:2::1")?.holder, parseIp("2001:db8:1:2:ffff::9")?.holder, "a fresh address in the same /64 is the same client");
+  assert.notEqual(parseIp("2001:db8:1:2::1")?.holder, parseIp("2001:db8:1:3::1")?.holder);
+  assert.equal(parseIp("::ffff:198.51.100.7")?.holder, "198.51.100.7");
+  assert.equal(parseIp("198.51.100.7")?.holder, "198.51.100.7");
+});
