@@ -139,8 +139,13 @@ function exhausted(quota: QuotaPolicy): Problem {
   return new Problem("QUOTA_EXCEEDED", `Quota "${quota.name}" of ${quota.limit} per ${quota.per} is used up.`, { quota: quota.name });
 }
 
+/**
+ * An API key's id names it everywhere; a token's subject only within its issuer and tenant, so
+ * both go into the key (the same `sub` from two issuers or in two tenants is two callers).
+ */
 function subjectOf(quota: QuotaPolicy, principal: Principal): string {
-  return quota.by === "tenant" ? principal.tenantId : principal.id;
+  if (quota.by === "tenant") return principal.tenantId;
+  return principal.kind === "api_key" ? principal.id : `jwt:${principal.tenantId}:${principal.issuer ?? ""}:${principal.id}`;
 }
 
 function bucketKey(quota: QuotaPolicy, subject: string, period: Period): string {
