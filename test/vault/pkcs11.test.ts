@@ -99,6 +99,29 @@ describe("pkcs11 key provider on SoftHSM2", () => {
   );
 
   test(
+    "a session the HSM drops is replaced on the next call, with its key found again",
+    withToken(async (t) => {
+      const provider = await Pkcs11KeyProvider.open({ ...t, keyLabel: "kek-1" });
+      const context = Buffer.from("ctx");
+      const { kekId, wrapped } = await provider.wrap(Buffer.alloc(32, 1), context);
+      // As if the HSM restarted under us: every session on the token goes, and with them the login.
+      const p11 = new pkcs11js.PKCS11();
+      p11.load(t.library);
+      try {
+        p11.C_Initialize();
+      } catch {
+        // Cryptoki is per process and already up for the provider.
+      }
+      p11.C_CloseAllSessions(p11.C_GetSlotList(true).find((s) => p11.C_GetTokenInfo(s).label.trim() === t.tokenLabel)!);
+      assert.deepEqual(await provider.unwrap(wrapped, context, kekId), Buffer.alloc(32, 1));
+      const again = await provider.wrap(Buffer.alloc(32, 2), context);
+      assert.deepEqual(await provider.unwrap(again.wrapped, context, again.kekId), Buffer.alloc(32, 2));
+      await assert.rejects(provider.unwrap(wrapped, Buffer.from("other"), kekId), { code: "SECRET_INTEGRITY" }, "bad data is still bad data");
+      await provider.close();
+    }),
+  );
+
+  test(
     "a closed provider refuses work instead of using a dead session",
     withToken(async (t) => {
       const provider = await Pkcs11KeyProvider.open({ ...t, keyLabel: "kek-1" });

@@ -48,27 +48,20 @@ export class Pkcs11KeyProvider implements KeyProvider {
   private constructor(
     private readonly p11: Pkcs11Module,
     private readonly module: Pkcs11.PKCS11,
-    private readonly session: Pkcs11.Handle,
-    private readonly keys: KeyRing<Pkcs11.Handle>,
+    private readonly options: Pkcs11Options,
+    private connection: Connection,
   ) {}
 
   get currentKekId(): string {
-    return this.keys.currentId;
+    return this.connection.keys.currentId;
   }
 
   static async open(options: Pkcs11Options): Promise<Pkcs11KeyProvider> {
     const p11 = await loadPkcs11js();
     const module = openModule(p11, options.library);
-    let session: Pkcs11.Handle | undefined;
     try {
-      session = module.C_OpenSession(findSlot(module, options.tokenLabel), p11.CKF_SERIAL_SESSION);
-      login(p11, module, session, options.pin);
-      const kekId = (label: string) => `pkcs11:${options.tokenLabel}/${label}`;
-      const previous = (options.previousKeyLabels ?? []).map((label) => [kekId(label), findKek(p11, module, session!, label)] as const);
-      const keys = new KeyRing(kekId(options.keyLabel), findKek(p11, module, session, options.keyLabel), previous);
-      return new Pkcs11KeyProvider(p11, module, session, keys);
+      return new Pkcs11KeyProvider(p11, module, options, connect(p11, module, options));
     } catch (error) {
-      if (session !== undefined) module.C_CloseSession(session);
       releaseModule(options.library);
       throw error;
     }
@@ -107,28 +100,24 @@ export class Pkcs11KeyProvider implements KeyProvider {
   }
 
   async wrap(dek: Buffer, context: Buffer): Promise<{ kekId: string; wrapped: Buffer }> {
-    return this.exclusive(async () => {
+    return this.onSession(async ({ session, keys }) => {
       const nonce = randomBytes(WRAP_NONCE_BYTES);
-      this.module.C_EncryptInit(this.session, this.gcm(nonce, context), this.keys.current);
+      this.module.C_EncryptInit(session, this.gcm(nonce, context), keys.current);
       const sealed = await new Promise<Buffer>((resolve, reject) =>
-        this.module.C_Encrypt(this.session, dek, Buffer.alloc(dek.length + WRAP_TAG_BYTES), (error, data) =>
-          error ? reject(error) : resolve(data),
-        ),
+        this.module.C_Encrypt(session, dek, Buffer.alloc(dek.length + WRAP_TAG_BYTES), (error, data) => (error ? reject(error) : resolve(data))),
       );
-      return { kekId: this.keys.currentId, wrapped: Buffer.concat([nonce, sealed]) };
+      return { kekId: keys.currentId, wrapped: Buffer.concat([nonce, sealed]) };
     });
   }
 
   async unwrap(wrapped: Buffer, context: Buffer, kekId: string): Promise<Buffer> {
-    const key = this.keys.get(kekId);
+    this.connection.keys.get(kekId);
     const { nonce, sealed } = splitWrapped(wrapped);
-    return this.exclusive(async () => {
-      this.module.C_DecryptInit(this.session, this.gcm(nonce, context), key);
+    return this.onSession(async ({ session, keys }) => {
+      this.module.C_DecryptInit(session, this.gcm(nonce, context), keys.get(kekId));
       try {
         return await new Promise<Buffer>((resolve, reject) =>
-          this.module.C_Decrypt(this.session, sealed, Buffer.alloc(sealed.length), (error, data) =>
-            error ? reject(error) : resolve(Buffer.from(data)),
-          ),
+          this.module.C_Decrypt(session, sealed, Buffer.alloc(sealed.length), (error, data) => (error ? reject(error) : resolve(Buffer.from(data)))),
         );
       } catch (error) {
         // Tokens differ in how they report a failed tag (SoftHSM says CKR_GENERAL_ERROR); all
@@ -140,8 +129,8 @@ export class Pkcs11KeyProvider implements KeyProvider {
   }
 
   health(): Promise<void> {
-    return this.exclusive(async () => {
-      this.module.C_GetSessionInfo(this.session);
+    return this.onSession(async ({ session }) => {
+      this.module.C_GetSessionInfo(session);
     });
   }
 
@@ -150,7 +139,9 @@ export class Pkcs11KeyProvider implements KeyProvider {
     this.closed = true;
     await this.queue;
     try {
-      this.module.C_CloseSession(this.session);
+      this.module.C_CloseSession(this.connection.session);
+    } catch {
+      // Already gone with the device: nothing left to close.
     } finally {
       releaseModule(libraryOf(this.module));
     }
@@ -161,11 +152,52 @@ export class Pkcs11KeyProvider implements KeyProvider {
     return { mechanism: this.p11.CKM_AES_GCM, parameter };
   }
 
+  /**
+   * Runs `work` alone on the session. A session the HSM has dropped (device restart, a closed
+   * session) is replaced once, by a new session, login and key lookup, and the work retried: a
+   * restarted HSM costs one slow call instead of every call until the gateway restarts.
+   */
+  private onSession<T>(work: (connection: Connection) => Promise<T>): Promise<T> {
+    return this.exclusive(async () => {
+      try {
+        return await work(this.connection);
+      } catch (error) {
+        if (!isUnavailable(this.p11, error)) throw error;
+        try {
+          this.module.C_CloseSession(this.connection.session);
+        } catch {
+          // The old session is usually gone already.
+        }
+        this.connection = connect(this.p11, this.module, this.options);
+        return work(this.connection);
+      }
+    });
+  }
+
   private exclusive<T>(work: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new Problem("KEY_PROVIDER_UNAVAILABLE", "The key provider is closed."));
     const run = this.queue.then(work, work);
     this.queue = run.catch(() => undefined);
     return run;
+  }
+}
+
+interface Connection {
+  session: Pkcs11.Handle;
+  keys: KeyRing<Pkcs11.Handle>;
+}
+
+/** A logged-in session and the configured KEKs found on it (handles are per session). */
+function connect(p11: Pkcs11Module, module: Pkcs11.PKCS11, options: Pkcs11Options): Connection {
+  const session = module.C_OpenSession(findSlot(module, options.tokenLabel), p11.CKF_SERIAL_SESSION);
+  try {
+    login(p11, module, session, options.pin);
+    const kekId = (label: string) => `pkcs11:${options.tokenLabel}/${label}`;
+    const previous = (options.previousKeyLabels ?? []).map((label) => [kekId(label), findKek(p11, module, session, label)] as const);
+    return { session, keys: new KeyRing(kekId(options.keyLabel), findKek(p11, module, session, options.keyLabel), previous) };
+  } catch (error) {
+    module.C_CloseSession(session);
+    throw error;
   }
 }
 
