@@ -84,8 +84,9 @@ export class Gateway {
     const db = await openDatabase({ databaseUrl: options.databaseUrl, dataDir: options.dataDir });
     let counters: CounterStore | undefined;
     try {
-      counters =
+      const store: CounterStore =
         options.redisUrl === undefined ? new MemoryCounterStore() : await RedisCounterStore.connect({ url: options.redisUrl, prefix: options.redisPrefix });
+      counters = store;
       const events = new SecurityEvents({ store: counters, logger, alertWebhook: options.policy.events.alertWebhook });
       const blocking = new ClientBlocking(options.policy.blocking, counters, events);
       const limitOverrides = new LimitOverrideStore(db, options.keyStalenessMs);
@@ -105,6 +106,10 @@ export class Gateway {
         startedAt: Date.now(),
         stores: { durable: db.kind, counters: counters.kind, vault: options.keyProvider?.name ?? "disabled" },
         ping: () => db.ping(),
+        checks: {
+          counters: () => store.ping(),
+          ...(options.keyProvider === undefined ? {} : { key_provider: () => options.keyProvider!.health() }),
+        },
         metrics,
       };
       const authenticators = { apiKeys: keyAuthenticator, jwt };

@@ -7,6 +7,8 @@ export interface HealthSources {
   startedAt: number;
   stores: { durable: string; counters: string; vault: string };
   ping: () => Promise<void>;
+  /** Each dependency's own check, for /health/status: the counter store, the key provider. */
+  checks: Readonly<Record<string, () => Promise<void>>>;
   metrics: GatewayMetrics;
 }
 
@@ -34,14 +36,22 @@ export async function serveHealth(
         sendJson(res, 503, { status: "unavailable", reason: "durable store unreachable" }, headers);
       }
       return true;
-    case "/health/status":
-      sendJson(res, 200, {
-        status: "ok",
-        version: sources.version,
-        uptime_seconds: Math.round((Date.now() - sources.startedAt) / 1000),
-        stores: sources.stores,
-      }, headers);
+    case "/health/status": {
+      const checks = await runChecks({ durable: sources.ping, ...sources.checks });
+      sendJson(
+        res,
+        200,
+        {
+          status: Object.values(checks).every((c) => c === "ok") ? "ok" : "degraded",
+          version: sources.version,
+          uptime_seconds: Math.round((Date.now() - sources.startedAt) / 1000),
+          stores: sources.stores,
+          checks,
+        },
+        headers,
+      );
       return true;
+    }
     case "/health/metrics": {
       const text = await sources.metrics.registry.metrics();
       res.writeHead(200, { ...headers, "content-type": sources.metrics.registry.contentType, "cache-control": "no-store" });
@@ -51,4 +61,23 @@ export async function serveHealth(
     default:
       return false;
   }
+}
+
+/** Every check at once, each given a second: a hung dependency shows as unavailable, not as a hung status page. */
+async function runChecks(checks: Readonly<Record<string, () => Promise<void>>>): Promise<Record<string, "ok" | "unavailable">> {
+  const entries = await Promise.all(
+    Object.entries(checks).map(async ([name, check]) => {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("timeout")), 1_000)));
+      try {
+        await Promise.race([check(), timeout]);
+        return [name, "ok"] as const;
+      } catch {
+        return [name, "unavailable"] as const;
+      } finally {
+        clearTimeout(timer);
+      }
+    }),
+  );
+  return Object.fromEntries(entries);
 }
