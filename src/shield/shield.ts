@@ -117,30 +117,41 @@ async function inspectBody(ctx: RequestContext, policy: ShieldPolicy, modeOf: (c
   }
   const body = Buffer.concat(chunks);
   ctx.forwardBody = body;
+  // A compressed body cannot be read here, and the upstream may well inflate it: refused, not waved through.
+  const contentEncoding = (req.headers["content-encoding"] ?? "identity").trim().toLowerCase();
+  if (contentEncoding !== "identity" && contentEncoding !== "") {
+    inspection.add("encoding", "compressed bodies cannot be inspected", "body");
+    return;
+  }
   const type = (req.headers["content-type"] ?? "").toLowerCase();
-  const textual = /^application\/([a-z0-9.+-]*\+)?json\b|^application\/x-www-form-urlencoded\b|^text\//.test(type);
-  if (!textual) return;
+  const declared = /^application\/([a-z0-9.+-]*\+)?json\b/.test(type)
+    ? "json"
+    : type.startsWith("application/x-www-form-urlencoded")
+      ? "form"
+      : type.startsWith("text/")
+        ? "text"
+        : undefined;
   let text: string;
   try {
     text = STRICT_UTF8.decode(body);
   } catch {
-    inspection.add("encoding", "body is not valid UTF-8", "body");
+    // Text that is not UTF-8 is refused; a body that never claimed to be text is binary.
+    if (declared !== undefined) inspection.add("encoding", "body is not valid UTF-8", "body");
     return;
   }
-  if (type.startsWith("application/x-www-form-urlencoded")) {
-    inspectQuery(text, inspection);
-  } else if (type.startsWith("text/")) {
-    inspection.text("body", text);
-  } else {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      inspection.add("encoding", "body is not valid JSON", "body");
-      return;
-    }
-    inspection.json("body", parsed);
+  if (declared === "form") return inspectQuery(text, inspection);
+  if (declared === "text") return inspection.text("body", text);
+  // Declared JSON, or UTF-8 under any other type: some upstreams parse JSON whatever the header
+  // says, so a mislabelled body is read as what it is rather than skipped.
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    if (declared === "json") inspection.add("encoding", "body is not valid JSON", "body");
+    else inspection.text("body", text);
+    return;
   }
+  inspection.json("body", parsed);
 }
 
 function classOf(finding: Finding): AttackClass | undefined {

@@ -112,6 +112,21 @@ describe("the shield", () => {
     assert.equal((await send("/guarded/x", Buffer.from([0xff, 0xfe, 0x00]), "application/octet-stream")).status, 200, "binary bodies are not text");
   });
 
+  test("a body cannot dodge inspection by its label: mislabelled text is read, compressed bodies are refused", async () => {
+    const attack = JSON.stringify({ comment: "<script>alert(1)</script>" });
+    for (const type of ["application/octet-stream", "multipart/mixed", "image/png"]) {
+      const answer = await send("/guarded/x", attack, type);
+      assert.equal(answer.body.code, "MALICIOUS_INPUT", type);
+      assert.equal(answer.body.field, "body.comment", type);
+    }
+    assert.equal((await send("/guarded/x", "id=1 UNION SELECT password FROM users", "application/octet-stream")).body.code, "MALICIOUS_INPUT");
+    assert.equal((await send("/guarded/x", JSON.stringify({ ok: "fine" }), "application/octet-stream")).status, 200);
+    const { gzipSync } = await import("node:zlib");
+    const gzipped = await send("/guarded/x", gzipSync(attack), "application/json", { "content-encoding": "gzip" });
+    assert.equal(gzipped.body.code, "INVALID_ENCODING", "the shield cannot read it, so it does not pass it");
+    assert.equal((await send("/guarded/x", gzipSync(attack), "application/octet-stream", { "content-encoding": "gzip" })).body.code, "INVALID_ENCODING");
+  });
+
   test("a chunked body over the limit is refused while it is read, not after", async () => {
     const answer = await rawRequest(
       gw.url,
