@@ -11,6 +11,12 @@ const LIFETIME_SECONDS = 60;
 const REUSE_MARGIN_SECONDS = 30;
 const MAX_CACHED = 10_000;
 
+interface CachedAssertion {
+  audience: string;
+  token: string;
+  reuseUntil: number;
+}
+
 /** What the upstream learns about the caller, signed with Ed25519. */
 export interface IdentityClaims extends JWTPayload {
   sub: string;
@@ -27,7 +33,8 @@ export interface IdentityClaims extends JWTPayload {
  * not one per request.
  */
 export class IdentitySigner {
-  private readonly cache = new Map<string, { token: string; reuseUntil: number }>();
+  private readonly byStatement = new Map<string, CachedAssertion>();
+  private readonly byPrincipal = new WeakMap<Principal, CachedAssertion>();
 
   private constructor(
     private readonly privateKey: KeyObject,
@@ -64,31 +71,53 @@ export class IdentitySigner {
     return { keys: [this.publicJwk] };
   }
 
-  async assertionFor(principal: Principal, audience: string): Promise<string> {
-    const cacheKey = `${audience}\n${principal.kind}\n${principal.tenantId}\n${principal.id}`;
+  /**
+   * Synchronous when a live assertion for the same statement is cached. The cache is keyed by
+   * the whole statement (every claim but the times), never by the principal's id alone: the same
+   * subject can arrive with other scopes or from another issuer, and must not be told upstream
+   * with the scopes of an earlier token.
+   */
+  assertionFor(principal: Principal, audience: string): string | Promise<string> {
     const now = Math.floor(Date.now() / 1000);
-    const cached = this.cache.get(cacheKey);
-    if (cached !== undefined && cached.reuseUntil > now) return cached.token;
+    // Principals of cached API keys are the same object request after request: no key to build.
+    const known = this.byPrincipal.get(principal);
+    if (known !== undefined && known.audience === audience && known.reuseUntil > now) return known.token;
+    const claims = claimsOf(principal);
+    const statement = `${audience}\n${JSON.stringify(claims)}`;
+    const cached = this.byStatement.get(statement);
+    if (cached !== undefined && cached.reuseUntil > now) {
+      this.byPrincipal.set(principal, cached);
+      return cached.token;
+    }
+    return this.sign(claims, audience, now).then((token) => {
+      const entry = { audience, token, reuseUntil: now + LIFETIME_SECONDS - REUSE_MARGIN_SECONDS };
+      if (this.byStatement.size >= MAX_CACHED) this.byStatement.clear();
+      this.byStatement.set(statement, entry);
+      this.byPrincipal.set(principal, entry);
+      return token;
+    });
+  }
 
-    const claims: IdentityClaims = {
-      sub: principal.id,
-      tenant_id: principal.tenantId,
-      scope: [...principal.scopes].join(" "),
-      auth: principal.kind,
-      ...(principal.env === undefined ? {} : { env: principal.env }),
-      ...(principal.issuer === undefined ? {} : { idp: principal.issuer }),
-    };
-    const token = await new SignJWT(claims)
+  private sign(claims: IdentityClaims, audience: string, now: number): Promise<string> {
+    return new SignJWT(claims)
       .setProtectedHeader({ alg: "EdDSA", kid: this.publicJwk.kid!, typ: "portcullis-identity+jwt" })
       .setIssuer(ASSERTION_ISSUER)
       .setAudience(audience)
       .setIssuedAt(now)
       .setExpirationTime(now + LIFETIME_SECONDS)
       .sign(this.privateKey);
-    if (this.cache.size >= MAX_CACHED) this.cache.clear();
-    this.cache.set(cacheKey, { token, reuseUntil: now + LIFETIME_SECONDS - REUSE_MARGIN_SECONDS });
-    return token;
   }
+}
+
+function claimsOf(principal: Principal): IdentityClaims {
+  return {
+    sub: principal.id,
+    tenant_id: principal.tenantId,
+    scope: [...principal.scopes].join(" "),
+    auth: principal.kind,
+    ...(principal.env === undefined ? {} : { env: principal.env }),
+    ...(principal.issuer === undefined ? {} : { idp: principal.issuer }),
+  };
 }
 
 /**

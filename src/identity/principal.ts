@@ -1,14 +1,17 @@
-/** Who a request acts as, once authenticated. This is what the upstream is told, signed. */
+/**
+ * Who a request acts as, once authenticated. This is what the upstream is told, signed. Never
+ * changed once made: caches (the identity assertion's among them) rely on that.
+ */
 export interface Principal {
-  kind: "api_key" | "jwt";
-  tenantId: string;
+  readonly kind: "api_key" | "jwt";
+  readonly tenantId: string;
   /** The key id for an API key; the `sub` claim for a JWT. */
-  id: string;
-  scopes: ReadonlySet<string>;
+  readonly id: string;
+  readonly scopes: ReadonlySet<string>;
   /** API keys only. */
-  env?: "live" | "test";
+  readonly env?: "live" | "test";
   /** JWTs only. */
-  issuer?: string;
+  readonly issuer?: string;
   /** JWTs only: the verified payload, for limits keyed by a claim. Never forwarded as is. */
-  claims?: Readonly<Record<string, unknown>>;
+  readonly claims?: Readonly<Record<string, unknown>>;
 }
