@@ -1,6 +1,6 @@
 import type { IpAddress } from "../net/ip.js";
 import { IpSet } from "../net/ip-set.js";
-import type { Control } from "../pipeline/context.js";
+import type { Control, RequestContext } from "../pipeline/context.js";
 import { Problem } from "../problem/index.js";
 import type { Database } from "../store/index.js";
 import { RefreshingCache } from "../util/refreshing-cache.js";
@@ -82,9 +82,12 @@ export class TenantIpRuleStore {
 
 /** After authentication: the caller's tenant's own lists apply to its requests. */
 export function tenantIpControl(rules: TenantIpRuleStore): Control {
-  return async (ctx) => {
-    if (ctx.principal === undefined) return;
-    const list = await rules.forTenant(ctx.principal.tenantId);
+  const apply = (list: IpAccessList, ctx: RequestContext): void => {
     if (!list.empty) list.check(ctx.clientAddress);
+  };
+  return (ctx) => {
+    if (ctx.principal === undefined) return;
+    const list = rules.forTenant(ctx.principal.tenantId);
+    return list instanceof Promise ? list.then((l) => apply(l, ctx)) : apply(list, ctx);
   };
 }

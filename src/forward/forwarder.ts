@@ -11,10 +11,16 @@ const GATEWAY_OWNED = new Set(["host", "forwarded", "x-real-ip", "x-request-id"]
 const CREDENTIAL_HEADERS = new Set(["authorization", "x-api-key"]);
 const TIMEOUT_CODES = new Set(["UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT"]);
 
-export interface Upstream {
-  url: URL;
+/** Where and how one route forwards, resolved once when the policy is compiled. */
+export interface ForwardTarget {
+  readonly pool: Pool;
+  /** The upstream URL's path without its trailing slash: "" for the origin's root. */
+  readonly basePath: string;
   /** Identifies this upstream as the audience of the identity assertion. */
-  audience: string;
+  readonly audience: string;
+  readonly policy: ForwardPolicy;
+  /** The route's security headers: they replace whatever the upstream says for the same names. */
+  readonly own: Readonly<OutgoingHttpHeaders>;
 }
 
 /**
@@ -26,20 +32,39 @@ export class Forwarder {
 
   constructor(private readonly signer: IdentitySigner) {}
 
-  /** `own` are the route's security headers: they replace whatever the upstream says for the same names. */
-  async forward(ctx: RequestContext, upstream: Upstream, policy: ForwardPolicy, own: Readonly<OutgoingHttpHeaders>): Promise<void> {
+  target(upstream: string, policy: ForwardPolicy, own: Readonly<OutgoingHttpHeaders>): ForwardTarget {
+    const url = new URL(upstream);
+    const poolKey = `${url.origin} ${policy.connectTimeoutMs}`;
+    let pool = this.pools.get(poolKey);
+    if (pool === undefined) {
+      pool = new Pool(url.origin, { connections: 256, connect: { timeout: policy.connectTimeoutMs } });
+      this.pools.set(poolKey, pool);
+    }
+    return { pool, basePath: url.pathname.replace(/\/$/, ""), audience: url.origin, policy, own };
+  }
+
+  forward(ctx: RequestContext, target: ForwardTarget): Promise<void> {
+    const assertion = ctx.principal === undefined ? undefined : this.signer.assertionFor(ctx.principal, target.audience);
+    return assertion instanceof Promise ? assertion.then((a) => this.send(ctx, target, a)) : this.send(ctx, target, assertion);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.pools.values()].map((pool) => pool.close()));
+  }
+
+  private async send(ctx: RequestContext, target: ForwardTarget, assertion: string | undefined): Promise<void> {
     const { req, res } = ctx;
-    const headers = await this.requestHeaders(ctx, upstream, policy);
+    const { policy } = target;
     const hasBody = req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
     let started = false;
     try {
       // stream() hands undici the response to write into: no intermediate body stream, no
       // pipeline() (which allocates an AbortController per call and aborts it on finish).
-      await this.pool(upstream.url, policy.connectTimeoutMs).stream(
+      await target.pool.stream(
         {
           method: req.method as "GET",
-          path: joinPath(upstream.url.pathname, ctx.target.rawPath) + (ctx.target.query === "" ? "" : `?${ctx.target.query}`),
-          headers,
+          path: target.basePath + ctx.target.rawPath + (ctx.target.query === "" ? "" : `?${ctx.target.query}`),
+          headers: requestHeaders(ctx, policy, assertion),
           body: ctx.forwardBody ?? (hasBody ? req : null),
           headersTimeout: policy.headersTimeoutMs,
           bodyTimeout: policy.bodyTimeoutMs,
@@ -47,7 +72,7 @@ export class Forwarder {
         ({ statusCode, headers: upstreamHeaders }) => {
           started = true;
           ctx.onUpstreamHead?.(statusCode, upstreamHeaders);
-          const head = responseHeaders(upstreamHeaders, own, res);
+          const head = responseHeaders(upstreamHeaders, target.own, res);
           head["x-request-id"] = ctx.requestId;
           res.writeHead(statusCode, head);
           return res;
@@ -60,41 +85,27 @@ export class Forwarder {
       throw TIMEOUT_CODES.has(code) ? new Problem("UPSTREAM_TIMEOUT") : new Problem("UPSTREAM_UNAVAILABLE");
     }
   }
+}
 
-  async close(): Promise<void> {
-    await Promise.all([...this.pools.values()].map((pool) => pool.close()));
+function requestHeaders(ctx: RequestContext, policy: ForwardPolicy, assertion: string | undefined): string[] {
+  const { req } = ctx;
+  const dropped = connectionScopedHeaders(req.headers.connection);
+  const out: string[] = [];
+  const raw = req.rawHeaders;
+  // A body read whole by a control goes on with its own length, not the client's framing.
+  const buffered = Buffer.isBuffer(ctx.forwardBody);
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (dropped.has(name) || GATEWAY_OWNED.has(name) || name.startsWith("x-forwarded-") || name.startsWith("x-portcullis-")) continue;
+    if (buffered && (name === "content-length" || name === "transfer-encoding")) continue;
+    if (!policy.passCredentials && CREDENTIAL_HEADERS.has(name)) continue;
+    out.push(name, raw[i + 1]!);
   }
-
-  private pool(url: URL, connectTimeoutMs: number): Pool {
-    const key = `${url.origin} ${connectTimeoutMs}`;
-    let pool = this.pools.get(key);
-    if (pool === undefined) {
-      pool = new Pool(url.origin, { connections: 256, connect: { timeout: connectTimeoutMs } });
-      this.pools.set(key, pool);
-    }
-    return pool;
-  }
-
-  private async requestHeaders(ctx: RequestContext, upstream: Upstream, policy: ForwardPolicy): Promise<string[]> {
-    const { req } = ctx;
-    const dropped = connectionScopedHeaders(req.headers.connection);
-    const out: string[] = [];
-    const raw = req.rawHeaders;
-    // A body read whole by a control goes on with its own length, not the client's framing.
-    const buffered = Buffer.isBuffer(ctx.forwardBody);
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i]!.toLowerCase();
-      if (dropped.has(name) || GATEWAY_OWNED.has(name) || name.startsWith("x-forwarded-") || name.startsWith("x-portcullis-")) continue;
-      if (buffered && (name === "content-length" || name === "transfer-encoding")) continue;
-      if (!policy.passCredentials && CREDENTIAL_HEADERS.has(name)) continue;
-      out.push(name, raw[i + 1]!);
-    }
-    if (buffered) out.push("content-length", String((ctx.forwardBody as Buffer).length));
-    out.push("x-forwarded-for", ctx.clientIp, "x-forwarded-proto", "encrypted" in req.socket ? "https" : "http", "x-request-id", ctx.requestId);
-    if (req.headers.host !== undefined) out.push("x-forwarded-host", req.headers.host);
-    if (ctx.principal !== undefined) out.push(IDENTITY_HEADER, await this.signer.assertionFor(ctx.principal, upstream.audience));
-    return out;
-  }
+  if (buffered) out.push("content-length", String((ctx.forwardBody as Buffer).length));
+  out.push("x-forwarded-for", ctx.clientIp, "x-forwarded-proto", "encrypted" in req.socket ? "https" : "http", "x-request-id", ctx.requestId);
+  if (req.headers.host !== undefined) out.push("x-forwarded-host", req.headers.host);
+  if (assertion !== undefined) out.push(IDENTITY_HEADER, assertion);
+  return out;
 }
 
 /**
@@ -113,8 +124,4 @@ export function responseHeaders(
     out[name] = headers[name];
   }
   return Object.assign(out, own);
-}
-
-function joinPath(base: string, path: string): string {
-  return base === "/" ? path : base.replace(/\/$/, "") + path;
 }

@@ -116,6 +116,7 @@ export class Gateway {
       const vault = options.keyProvider === undefined ? undefined : new Vault(db, options.keyProvider);
       const router = compileRoutes(options.policy, {
         authenticators,
+        forwarder,
         production: options.production,
         upstream: options.upstream,
         limits: { store: counters, fallback: new MemoryCounterStore(), overrides: limitOverrides, events, outage: { lastReportedAt: 0 } },

@@ -1,27 +1,25 @@
 import { tenantIpControl, type TenantIpRuleStore } from "../access/ip-access.js";
 import { authorizeControl } from "../authorize/scopes.js";
-import type { Upstream } from "../forward/forwarder.js";
-import type { OutgoingHttpHeaders } from "node:http";
+import type { Forwarder, ForwardTarget } from "../forward/forwarder.js";
 import { securityHeaders } from "../headers/security-headers.js";
 import { authenticateControl, type Authenticators } from "../identity/authenticate.js";
 import type { QuotaLedger } from "../limits/quota.js";
 import { rateLimitControl, type RateLimitDeps } from "../limits/rate-limit.js";
 import type { Logger } from "../observability/logger.js";
 import type { Control } from "../pipeline/context.js";
-import type { ForwardPolicy, Policy, RoutePolicy } from "../policy/schema.js";
+import type { Policy, RoutePolicy } from "../policy/schema.js";
 import { Router } from "../routing/router.js";
 import { shieldControl } from "../shield/shield.js";
 
 export interface CompiledRoute {
   name: string;
   controls: readonly Control[];
-  headers: Readonly<OutgoingHttpHeaders>;
-  upstream: Upstream;
-  forward: ForwardPolicy;
+  target: ForwardTarget;
 }
 
 export interface CompileOptions {
   authenticators: Authenticators;
+  forwarder: Forwarder;
   production: boolean;
   /** From the command line; a route's own `forward.upstream` still takes precedence. */
   upstream: string | undefined;
@@ -39,9 +37,7 @@ export function compileRoutes(policy: Policy, options: CompileOptions): Router<C
     router.add(route.match.path, route.match.methods, {
       name: route.name,
       controls: controlsOf(route, allMethods, options),
-      headers: securityHeaders(route.headers, options.production),
-      upstream: upstreamOf(route, policy, options.upstream),
-      forward: route.forward,
+      target: options.forwarder.target(upstreamOf(route, policy, options.upstream), route.forward, securityHeaders(route.headers, options.production)),
     });
   }
   return router;
@@ -59,9 +55,8 @@ function controlsOf(route: RoutePolicy, allMethods: ("apiKey" | "jwt")[], option
   return controls;
 }
 
-function upstreamOf(route: RoutePolicy, policy: Policy, cliUpstream: string | undefined): Upstream {
+function upstreamOf(route: RoutePolicy, policy: Policy, cliUpstream: string | undefined): string {
   const url = route.forward.upstream ?? cliUpstream ?? policy.upstream;
   if (url === undefined) throw new Error(`route "${route.name}" has no upstream: pass --upstream or set upstream in the policy`);
-  const parsed = new URL(url);
-  return { url: parsed, audience: parsed.origin };
+  return url;
 }

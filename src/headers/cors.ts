@@ -27,9 +27,9 @@ export class Cors {
 
   /**
    * Sets the CORS response headers; returns true when the request was a preflight, now answered
-   * with `own` (the gateway's headers) added.
+   * with `own` (the gateway's headers) and the request id added.
    */
-  handle(req: IncomingMessage, res: ServerResponse, own: OutgoingHttpHeaders): boolean {
+  handle(req: IncomingMessage, res: ServerResponse, own: Readonly<OutgoingHttpHeaders>, requestId: string): boolean {
     const origin = req.headers.origin;
     const preflight = req.method === "OPTIONS" && origin !== undefined && req.headers["access-control-request-method"] !== undefined;
     if (origin !== undefined && this.enabled) {
@@ -44,7 +44,7 @@ export class Cors {
       }
     }
     if (preflight) {
-      res.writeHead(204, own);
+      res.writeHead(204, { ...own, "x-request-id": requestId });
       res.end();
     }
     return preflight;

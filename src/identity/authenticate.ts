@@ -1,9 +1,10 @@
-import type { Control } from "../pipeline/context.js";
+import type { Control, RequestContext } from "../pipeline/context.js";
 import { Problem } from "../problem/index.js";
 import type { ApiKeyAuthenticator } from "./api-keys/authenticator.js";
 import { looksLikeApiKey } from "./api-keys/format.js";
 import { extractCredential, unauthenticated } from "./credentials.js";
 import type { JwtVerifier } from "./jwt/verifier.js";
+import type { Principal } from "./principal.js";
 
 export interface AuthenticateSpec {
   methods: readonly ("apiKey" | "jwt")[];
@@ -23,19 +24,24 @@ export interface Authenticators {
 export function authenticateControl(spec: AuthenticateSpec, authenticators: Authenticators): Control {
   const acceptKeys = spec.methods.includes("apiKey");
   const acceptJwt = spec.methods.includes("jwt");
-  return async (ctx) => {
+  const admitKey = (ctx: RequestContext, principal: Principal): void => {
+    if (spec.keyEnv !== "any" && principal.env !== spec.keyEnv) {
+      throw new Problem("FORBIDDEN", `This route accepts ${spec.keyEnv} keys only.`);
+    }
+    ctx.principal = principal;
+  };
+  // Synchronous when the key is cached: most requests then pass without a promise.
+  return (ctx) => {
     const credential = extractCredential(ctx.req);
     if (credential === undefined) throw unauthenticated();
     if (looksLikeApiKey(credential)) {
       if (!acceptKeys) throw unauthenticated();
-      const principal = await authenticators.apiKeys.authenticate(credential);
-      if (spec.keyEnv !== "any" && principal.env !== spec.keyEnv) {
-        throw new Problem("FORBIDDEN", `This route accepts ${spec.keyEnv} keys only.`);
-      }
-      ctx.principal = principal;
-      return;
+      const principal = authenticators.apiKeys.authenticate(credential);
+      return principal instanceof Promise ? principal.then((p) => admitKey(ctx, p)) : admitKey(ctx, principal);
     }
     if (!acceptJwt) throw unauthenticated();
-    ctx.principal = await authenticators.jwt.authenticate(credential);
+    return authenticators.jwt.authenticate(credential).then((principal) => {
+      ctx.principal = principal;
+    });
   };
 }

@@ -40,31 +40,38 @@ interface Outcome {
 export function rateLimitControl(routeName: string, limits: readonly RateLimitPolicy[], deps: RateLimitDeps): Control {
   const defaults = limits.map((limit) => effective(limit, undefined));
   const defaultPolicyHeader = policyHeader(defaults);
-  return async (ctx) => {
+
+  // Synchronous while the overrides are cached and the store answers synchronously (memory):
+  // the admitted request, the common case, then costs no promise at all.
+  const limitWith = (ctx: RequestContext, overrides: ReadonlyMap<string, LimitOverride> | undefined): void | Promise<void> => {
     let chosen = defaults;
     let policy = defaultPolicyHeader;
-    if (ctx.principal !== undefined) {
-      const overrides = await deps.overrides.forTenant(ctx.principal.tenantId);
-      if (overrides.size > 0 && limits.some((l) => overrides.has(l.name))) {
-        chosen = limits.map((limit) => effective(limit, overrides.get(limit.name)));
-        policy = policyHeader(chosen);
-      }
+    if (overrides !== undefined && overrides.size > 0 && limits.some((l) => overrides.has(l.name))) {
+      chosen = limits.map((limit) => effective(limit, overrides.get(limit.name)));
+      policy = policyHeader(chosen);
     }
-    const outcomes = await Promise.all(chosen.map((e) => decide(e, bucketKey(e.limit, routeName, ctx), routeName, deps)));
-    const refused = outcomes.filter((o) => !o.decision.allowed);
-    const refunded = refused.length > 0 ? outcomes.filter((o) => o.decision.allowed) : [];
-    await Promise.all(refunded.map((o) => refund(o)));
+    const decided = chosen.map((e) => decide(e, bucketKey(e.limit, routeName, ctx), routeName, deps));
+    if (decided.some((d) => d instanceof Promise)) return Promise.all(decided).then((outcomes) => settle(ctx, outcomes, policy));
+    return settle(ctx, decided as Outcome[], policy);
+  };
+
+  const settle = (ctx: RequestContext, outcomes: Outcome[], policy: string): void | Promise<void> => {
     ctx.res.setHeader("ratelimit-policy", policy);
+    if (outcomes.every((o) => o.decision.allowed)) {
+      ctx.res.setHeader("ratelimit", outcomes.map((o) => rateLimitItem(o, o.decision.remaining)).join(", "));
+      return;
+    }
+    return refuse(ctx, outcomes);
+  };
+
+  const refuse = async (ctx: RequestContext, outcomes: Outcome[]): Promise<void> => {
+    const refused = outcomes.filter((o) => !o.decision.allowed);
+    const refunded = outcomes.filter((o) => o.decision.allowed);
+    await Promise.all(refunded.map((o) => refund(o)));
     ctx.res.setHeader(
       "ratelimit",
-      outcomes
-        .map((o) => {
-          const remaining = o.decision.remaining + (refunded.includes(o) ? o.effective.limit.cost : 0);
-          return `"${o.effective.limit.name}";r=${remaining};t=${Math.ceil(o.decision.resetMs / 1000)}`;
-        })
-        .join(", "),
+      outcomes.map((o) => rateLimitItem(o, o.decision.remaining + (refunded.includes(o) ? o.effective.limit.cost : 0))).join(", "),
     );
-    if (refused.length === 0) return;
     const retryAfterMs = Math.max(...refused.map((o) => o.decision.retryAfterMs));
     ctx.res.setHeader("retry-after", String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
     const first = refused[0]!;
@@ -84,16 +91,33 @@ export function rateLimitControl(routeName: string, limits: readonly RateLimitPo
       retry_after_seconds: Math.max(1, Math.ceil(retryAfterMs / 1000)),
     });
   };
+
+  return (ctx) => {
+    if (ctx.principal === undefined) return limitWith(ctx, undefined);
+    const overrides = deps.overrides.forTenant(ctx.principal.tenantId);
+    return overrides instanceof Promise ? overrides.then((o) => limitWith(ctx, o)) : limitWith(ctx, overrides);
+  };
 }
 
-async function decide(e: Effective, key: string, routeName: string, deps: RateLimitDeps): Promise<Outcome> {
-  try {
-    return { effective: e, key, decision: await deps.store.gcra(key, e.rule, e.limit.cost), store: deps.store };
-  } catch {
+function rateLimitItem(o: Outcome, remaining: number): string {
+  return `"${o.effective.limit.name}";r=${remaining};t=${Math.ceil(o.decision.resetMs / 1000)}`;
+}
+
+/** The store's answer, or the fallback's when the store fails and the limit fails open. */
+function decide(e: Effective, key: string, routeName: string, deps: RateLimitDeps): Outcome | Promise<Outcome> {
+  const fromStore = (decision: GcraDecision): Outcome => ({ effective: e, key, decision, store: deps.store });
+  const storeFailed = (): Outcome => {
     storeDown(deps, routeName, e.limit);
     if (e.limit.onStoreError === "closed") throw new Problem("STORE_UNAVAILABLE", "Rate limits cannot be checked right now.");
     return { effective: e, key, decision: deps.fallback.gcra(key, e.rule, e.limit.cost), store: deps.fallback };
+  };
+  let decision: GcraDecision | Promise<GcraDecision>;
+  try {
+    decision = deps.store.gcra(key, e.rule, e.limit.cost);
+  } catch {
+    return storeFailed();
   }
+  return decision instanceof Promise ? decision.then(fromStore, storeFailed) : fromStore(decision);
 }
 
 /** A negative cost runs GCRA backwards: the arrival time moves back by what was taken. */

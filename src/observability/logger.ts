@@ -1,6 +1,10 @@
 import pino, { type DestinationStream, type Logger } from "pino";
+import { BatchedLineWriter } from "./line-writer.js";
 
 export type { Logger } from "pino";
+
+/** The `service` field of every line, the access log's included. */
+export const SERVICE_NAME = "portcullis";
 
 /**
  * Structured JSON logs. Call sites never pass headers or bodies; the redaction list is a second
@@ -8,11 +12,11 @@ export type { Logger } from "pino";
  * of every logged object, which showed up in the per-request profile.
  */
 export function createLogger(options: { level?: string; destination?: DestinationStream } = {}): Logger {
-  const destination = options.destination ?? pino.destination({ dest: 1, sync: false });
+  const destination = options.destination ?? new BatchedLineWriter(pino.destination({ dest: 1, sync: true }));
   return pino(
     {
       level: options.level ?? process.env.PORTCULLIS_LOG_LEVEL ?? "info",
-      base: { service: "portcullis" },
+      base: { service: SERVICE_NAME },
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: {
         paths: [

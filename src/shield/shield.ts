@@ -23,7 +23,24 @@ type Mode = "block" | "monitor" | "off";
 export function shieldControl(routeName: string, policy: ShieldPolicy, logger: Logger): Control {
   const modeOf = (check: ShieldCheck): Mode => policy.checks[check] ?? policy.mode;
   const limits = { ...policy, detector: new Detector(new Set(ATTACK_CLASSES.filter((c) => modeOf(c) !== "off"))) };
-  return async (ctx) => {
+  const conclude = (ctx: RequestContext, inspection: Inspection): void => {
+    const findings = inspection.finish().filter((f) => modeOf(f.check) !== "off");
+    if (findings.length === 0) return;
+    const blocking = findings.find((f) => modeOf(f.check) === "block");
+    logger.warn(
+      {
+        req_id: ctx.requestId,
+        route: routeName,
+        client: ctx.clientIp,
+        tenant_id: ctx.principal?.tenantId,
+        shield_findings: findings.map((f) => ({ check: f.check, rule: f.rule, field: f.field, class: classOf(f), mode: modeOf(f.check) })),
+      },
+      blocking === undefined ? "shield findings (monitor)" : "shield refused a request",
+    );
+    if (blocking !== undefined) throw problemFor(blocking);
+  };
+  // Synchronous unless there is a body to read.
+  return (ctx) => {
     const inspection = new Inspection(limits);
     const { req } = ctx;
     if ((req.url ?? "").length > policy.maxUrlLength) inspection.add("urlLength", `max ${policy.maxUrlLength} characters`, "url");
@@ -39,21 +56,8 @@ export function shieldControl(routeName: string, policy: ShieldPolicy, logger: L
       const value = req.headers[name];
       for (const v of Array.isArray(value) ? value : [value ?? ""]) inspection.text(`header.${name}`, v, "header");
     }
-    if (hasBody(req)) await inspectBody(ctx, policy, modeOf, inspection);
-    const findings = inspection.finish().filter((f) => modeOf(f.check) !== "off");
-    if (findings.length === 0) return;
-    const blocking = findings.find((f) => modeOf(f.check) === "block");
-    logger.warn(
-      {
-        req_id: ctx.requestId,
-        route: routeName,
-        client: ctx.clientIp,
-        tenant_id: ctx.principal?.tenantId,
-        shield_findings: findings.map((f) => ({ check: f.check, rule: f.rule, field: f.field, class: classOf(f), mode: modeOf(f.check) })),
-      },
-      blocking === undefined ? "shield findings (monitor)" : "shield refused a request",
-    );
-    if (blocking !== undefined) throw problemFor(blocking);
+    if (hasBody(req)) return inspectBody(ctx, policy, modeOf, inspection).then(() => conclude(ctx, inspection));
+    conclude(ctx, inspection);
   };
 }
 

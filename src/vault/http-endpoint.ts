@@ -23,9 +23,15 @@ const ACTIONS = new Map<string, Action>([
  * event (who, which secret, what, how it ended), never with the value.
  */
 export function vaultEndpoint(deps: { vault: Vault; authenticate: Control; logger: Logger }) {
-  return async (ctx: RequestContext, headers: OutgoingHttpHeaders): Promise<boolean> => {
+  return (ctx: RequestContext, headers: OutgoingHttpHeaders): boolean | Promise<boolean> => {
     const { segments } = ctx.target;
+    // Every proxied request passes here: the answer for other paths is synchronous.
     if (!VAULT_PATH.every((part, i) => segments[i] === part)) return false;
+    return serve(ctx, headers).then(() => true);
+  };
+
+  async function serve(ctx: RequestContext, headers: OutgoingHttpHeaders): Promise<void> {
+    const { segments } = ctx.target;
     const name = segments.slice(VAULT_PATH.length).join("/");
     const method = ctx.req.method ?? "";
     const action: Action | undefined = name === "" ? (method === "GET" ? "list" : undefined) : ACTIONS.get(method);
@@ -48,8 +54,7 @@ export function vaultEndpoint(deps: { vault: Vault; authenticate: Control; logge
         "vault access",
       );
     }
-    return true;
-  };
+  }
 }
 
 async function perform(vault: Vault, action: Action, tenantId: string, name: string, ctx: RequestContext, headers: OutgoingHttpHeaders) {

@@ -8,8 +8,9 @@ import { Database, openDatabase } from "../../src/store/index.js";
 import { TenantStore } from "../../src/tenants/store.js";
 import { backendTest, describeEachBackend } from "../helpers/backends.js";
 
-async function rejectsAsUnauthenticated(promise: Promise<unknown>, message?: string) {
-  await assert.rejects(promise, (e: { code?: string; detail?: string }) => {
+/** `attempt` may throw at once (a cache answer) or reject later (a store lookup); both count. */
+async function rejectsAsUnauthenticated(attempt: () => unknown, message?: string) {
+  await assert.rejects(async () => attempt(), (e: { code?: string; detail?: string }) => {
     assert.equal(e.code, "UNAUTHENTICATED", message);
     assert.equal(e.detail, "A valid API key or bearer token is required.", message);
     return true;
@@ -53,11 +54,11 @@ describeEachBackend("API keys", (backend) => {
       const ofSuspended = await keys.create(other.id, { env: "live", scopes: [] });
       await tenants.setStatus(other.id, "suspended");
 
-      await rejectsAsUnauthenticated(auth.authenticate(generateApiKey("live").key), "unknown");
-      await rejectsAsUnauthenticated(auth.authenticate(revoked.key), "revoked");
-      await rejectsAsUnauthenticated(auth.authenticate(expiring.key), "expired");
-      await rejectsAsUnauthenticated(auth.authenticate(ofSuspended.key), "suspended tenant");
-      await rejectsAsUnauthenticated(auth.authenticate(revoked.key.slice(0, -1) + "0"), "bad checksum");
+      await rejectsAsUnauthenticated(() => auth.authenticate(generateApiKey("live").key), "unknown");
+      await rejectsAsUnauthenticated(() => auth.authenticate(revoked.key), "revoked");
+      await rejectsAsUnauthenticated(() => auth.authenticate(expiring.key), "expired");
+      await rejectsAsUnauthenticated(() => auth.authenticate(ofSuspended.key), "suspended tenant");
+      await rejectsAsUnauthenticated(() => auth.authenticate(revoked.key.slice(0, -1) + "0"), "bad checksum");
       await auth.close();
     }),
   );
@@ -74,11 +75,11 @@ describeEachBackend("API keys", (backend) => {
 
       await keys.revoke(issued.id);
       auth.forgetKey(issued.id);
-      await rejectsAsUnauthenticated(auth.authenticate(issued.key), "this node");
+      await rejectsAsUnauthenticated(() => auth.authenticate(issued.key), "this node");
 
       // The other node has the key cached as valid; the cache may serve it only until maxStaleness.
       await sleep(350);
-      await rejectsAsUnauthenticated(otherNode.authenticate(issued.key), "other node after the bound");
+      await rejectsAsUnauthenticated(() => otherNode.authenticate(issued.key), "other node after the bound");
       await auth.close();
       await otherNode.close();
     }),
@@ -105,7 +106,7 @@ describeEachBackend("API keys", (backend) => {
       await assert.rejects(keys.rotate(old.id, 60), { code: "CONFLICT" }, "a key is rotated once");
       const immediate = await keys.rotate(successor.id, 0);
       auth.forgetKey(successor.id);
-      await rejectsAsUnauthenticated(auth.authenticate(successor.key), "grace 0 ends the old key now");
+      await rejectsAsUnauthenticated(() => auth.authenticate(successor.key), "grace 0 ends the old key now");
       await auth.authenticate(immediate.key);
       await keys.revoke(immediate.id);
       await assert.rejects(keys.rotate(immediate.id, 60), { code: "CONFLICT" }, "a revoked key cannot be rotated back to life");
@@ -149,6 +150,6 @@ test("a store outage fails closed with STORE_UNAVAILABLE, not a pass or a 500", 
   await auth.authenticate(issued.key);
   await db.close();
   await sleep(60);
-  await assert.rejects(auth.authenticate(issued.key), { code: "STORE_UNAVAILABLE" });
+  await assert.rejects(async () => auth.authenticate(issued.key), { code: "STORE_UNAVAILABLE" });
   await auth.close();
 });

@@ -43,10 +43,15 @@ export class ApiKeyAuthenticator {
     this.flushTimer.unref();
   }
 
-  async authenticate(presented: string): Promise<Principal> {
+  /** Answers synchronously from the cache; a promise only when the store must be asked. */
+  authenticate(presented: string): Principal | Promise<Principal> {
     // The checksum turns away typos and random strings before any lookup.
     if (parseApiKey(presented) === undefined) throw unauthenticated();
-    const verified = await this.cache.get(hashApiKey(presented).toString("base64"));
+    const verified = this.cache.get(hashApiKey(presented).toString("base64"));
+    return verified instanceof Promise ? verified.then((v) => this.admit(v)) : this.admit(verified);
+  }
+
+  private admit(verified: Verified | null): Principal {
     if (verified === null) throw unauthenticated();
     const { record } = verified;
     if (record.revoked || !record.tenantActive || (record.expiresAt !== null && record.expiresAt <= Date.now())) {

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { hash, randomBytes } from "node:crypto";
 import { crc32 } from "node:zlib";
 
 export type KeyEnv = "live" | "test";
@@ -46,7 +46,8 @@ export function looksLikeApiKey(candidate: string): boolean {
  * lets the store find the key by an index and keeps verification cheap on every request.
  */
 export function hashApiKey(key: string): Buffer {
-  return createHash("sha256").update(key).digest();
+  // One-shot `hash` rather than a Hash object: it runs on every request.
+  return hash("sha256", key, "buffer");
 }
 
 function checksum(body: string): string {
