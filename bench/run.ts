@@ -4,7 +4,7 @@
  * ratios are what the goals are stated in). Results go to bench/results/.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { openSync } from "node:fs";
+import { openSync, readFileSync } from "node:fs";
 import { mkdtemp, mkdir, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -23,6 +23,8 @@ interface Figures {
   p50Ms: number;
   p99Ms: number;
   non2xx: number;
+  /** CPU time the server process spent per request (user + system), where it is one process. */
+  cpuUsPerRequest: number;
 }
 
 const children: ChildProcess[] = [];
@@ -81,19 +83,50 @@ function toMs(value: string): number {
   return match[2] === "us" ? n / 1000 : match[2] === "s" ? n * 1000 : n;
 }
 
-function wrk(name: string, url: string, headers: string[], duration = DURATION, connections = CONNECTIONS): Figures {
-  const args = ["-t1", `-c${connections}`, `-d${duration}`, "--latency", ...headers.flatMap((h) => ["-H", h]), url];
+const CLOCK_TICKS_PER_SECOND = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
+
+/**
+ * CPU seconds (user + system) a process has used so far, from /proc; NaN where there is none.
+ * CPU per request is steadier than requests per second on a shared machine: a neighbour that
+ * takes the CPU away lowers throughput but not the work each request needs.
+ */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name, which is in parentheses and may itself hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return NaN;
+  }
+}
+
+function wrk(target: Target, duration = DURATION, connections = CONNECTIONS): Figures {
+  const args = ["-t1", `-c${connections}`, `-d${duration}`, "--latency", ...target.headers.flatMap((h) => ["-H", h]), target.url];
+  const cpuBefore = cpuSeconds(target.pid);
   const result = spawnSync("wrk", args, { encoding: "utf8" });
+  const cpu = cpuSeconds(target.pid) - cpuBefore;
   const out = result.stdout;
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
-  return { name, requestsPerSecond: rps, p50Ms: toMs(/^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? ""), p99Ms: toMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? ""), non2xx };
+  return {
+    name: target.name,
+    requestsPerSecond: rps,
+    p50Ms: toMs(/^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? ""),
+    p99Ms: toMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? ""),
+    non2xx,
+    cpuUsPerRequest: (cpu * 1e6) / requests,
+  };
 }
 
 interface Target {
   name: string;
   url: string;
   headers: string[];
+  /** The server's process, for its CPU per request (not for nginx, whose work is in its workers). */
+  pid?: number | undefined;
 }
 
 function median(values: number[]): number {
@@ -107,12 +140,12 @@ function median(values: number[]): number {
  * With one connection there is no queueing, so latency is what each hop itself adds.
  */
 function measureAll(targets: Target[], connections = CONNECTIONS): Figures[] {
-  for (const t of targets) wrk(t.name, t.url, t.headers, "3s", connections);
+  for (const t of targets) wrk(t, "3s", connections);
   const runs = new Map<string, Figures[]>(targets.map((t) => [t.name, []]));
   for (let round = 0; round < ROUNDS; round++) {
     for (let i = 0; i < targets.length; i++) {
       const t = targets[(i + round) % targets.length]!;
-      const figures = wrk(t.name, t.url, t.headers, DURATION, connections);
+      const figures = wrk(t, DURATION, connections);
       if (figures.non2xx > 0) throw new Error(`${t.name}: ${figures.non2xx} responses were not 2xx; the benchmark would be measuring errors`);
       runs.get(t.name)!.push(figures);
     }
@@ -126,8 +159,10 @@ function measureAll(targets: Target[], connections = CONNECTIONS): Figures[] {
       p50Ms: median(all.map((f) => f.p50Ms)),
       p99Ms: median(all.map((f) => f.p99Ms)),
       non2xx: 0,
+      cpuUsPerRequest: median(all.map((f) => f.cpuUsPerRequest)),
     };
-    console.log(`  ${t.name.padEnd(34)} ${figures.requestsPerSecond.toFixed(0).padStart(8)} req/s   p50 ${figures.p50Ms.toFixed(2)} ms   p99 ${figures.p99Ms.toFixed(2)} ms   (median of ${ROUNDS})`);
+    const cpu = Number.isNaN(figures.cpuUsPerRequest) ? "" : `   cpu ${figures.cpuUsPerRequest.toFixed(1)} µs/req`;
+    console.log(`  ${t.name.padEnd(44)} ${figures.requestsPerSecond.toFixed(0).padStart(8)} req/s   p50 ${figures.p50Ms.toFixed(2)} ms   p99 ${figures.p99Ms.toFixed(2)} ms${cpu}   (median of ${ROUNDS})`);
     return figures;
   });
 }
@@ -169,11 +204,11 @@ async function main(): Promise<void> {
   console.log(`gateway benchmark: wrk, 1 thread, ${CONNECTIONS} connections, ${ROUNDS} interleaved rounds of ${DURATION} per target, loopback`);
 
   const upstreamPort = await freePort();
-  await launch(process.execPath, [join(ROOT, "dist/bench/servers/upstream.js"), String(upstreamPort)], /ready/);
+  const upstreamProcess = await launch(process.execPath, [join(ROOT, "dist/bench/servers/upstream.js"), String(upstreamPort)], /ready/);
   const upstream = `http://127.0.0.1:${upstreamPort}`;
 
   const barePort = await freePort();
-  await launch(process.execPath, [join(ROOT, "dist/bench/servers/bare-proxy.js"), String(barePort), upstream], /ready/);
+  const bareProcess = await launch(process.execPath, [join(ROOT, "dist/bench/servers/bare-proxy.js"), String(barePort), upstream], /ready/);
 
   const dataDir = await mkdtemp(join(tmpdir(), "portcullis-bench-"));
   // The full chain as far as it is built: key, rate limits (per key and per tenant, in memory,
@@ -196,7 +231,7 @@ async function main(): Promise<void> {
   };
   const policyFile = join(dataDir, "policy.json");
   await writeFile(policyFile, JSON.stringify(policy));
-  const { output } = await launch(
+  const { child: gatewayProcess, output } = await launch(
     process.execPath,
     [join(ROOT, "dist/src/cli/main.js"), "start", "--upstream", upstream, "--policy", policyFile, "--port", "0", "--admin-port", "0", "--data-dir", dataDir],
     /admin API listening on \S+/,
@@ -217,10 +252,10 @@ async function main(): Promise<void> {
   const key = (await admin(`/admin/v1/tenants/${tenant.id}/keys`, { env: "live", scopes: ["read"] })).key;
 
   const targets: Target[] = [
-    { name: "upstream (direct)", url: `${upstream}/items`, headers: [] },
-    { name: "bare Node proxy (undici)", url: `http://127.0.0.1:${barePort}/items`, headers: [] },
-    { name: "portcullis: api key + forward", url: `${gatewayUrl}/items`, headers: [`Authorization: Bearer ${key}`] },
-    { name: "portcullis: key + limits + shield + forward", url: `${gatewayUrl}/limited/items`, headers: [`Authorization: Bearer ${key}`] },
+    { name: "upstream (direct)", url: `${upstream}/items`, headers: [], pid: upstreamProcess.child.pid },
+    { name: "bare Node proxy (undici)", url: `http://127.0.0.1:${barePort}/items`, headers: [], pid: bareProcess.child.pid },
+    { name: "portcullis: api key + forward", url: `${gatewayUrl}/items`, headers: [`Authorization: Bearer ${key}`], pid: gatewayProcess.pid },
+    { name: "portcullis: key + limits + shield + forward", url: `${gatewayUrl}/limited/items`, headers: [`Authorization: Bearer ${key}`], pid: gatewayProcess.pid },
   ];
   if (has("nginx")) targets.push({ name: "nginx proxy_pass", url: `${await startNginx(upstreamPort)}/items`, headers: [] });
   else console.log("  nginx not installed: skipping the reference ceiling (apt-get install nginx)");
@@ -235,6 +270,8 @@ async function main(): Promise<void> {
   const nginx = results[4];
   const ratios = {
     gatewayToBareThroughput: gateway.requestsPerSecond / bare.requestsPerSecond,
+    gatewayToBareCpuPerRequest: gateway.cpuUsPerRequest / bare.cpuUsPerRequest,
+    limitedToBareCpuPerRequest: limited.cpuUsPerRequest / bare.cpuUsPerRequest,
     limitedToBareThroughput: limited.requestsPerSecond / bare.requestsPerSecond,
     limitedAddedP99MsUnloaded: unloaded[3]!.p99Ms - unloaded[1]!.p99Ms,
     gatewayAddedP50MsUnloaded: unloaded[2]!.p50Ms - unloaded[1]!.p50Ms,
@@ -245,6 +282,7 @@ async function main(): Promise<void> {
   console.log("\nratios (goal: ≥ 0.85 of the bare proxy, ≤ 1 ms added at p99)");
   console.log(`  portcullis / bare proxy throughput  ${ratios.gatewayToBareThroughput.toFixed(3)}`);
   console.log(`  with limits / bare proxy throughput ${ratios.limitedToBareThroughput.toFixed(3)}   (added p99 unloaded ${ratios.limitedAddedP99MsUnloaded.toFixed(3)} ms)`);
+  console.log(`  CPU per request / bare proxy's      ${ratios.gatewayToBareCpuPerRequest.toFixed(2)}× key + forward, ${ratios.limitedToBareCpuPerRequest.toFixed(2)}× full chain`);
   console.log(`  added latency, unloaded p50 / p99    ${ratios.gatewayAddedP50MsUnloaded.toFixed(3)} ms / ${ratios.gatewayAddedP99MsUnloaded.toFixed(3)} ms`);
   console.log(`  added p99 latency, saturated         ${ratios.gatewayAddedP99MsSaturated.toFixed(2)} ms (queueing: follows the throughput gap)`);
   if (ratios.gatewayToNginxThroughput !== undefined) console.log(`  portcullis / nginx throughput       ${ratios.gatewayToNginxThroughput.toFixed(3)}`);
