@@ -1,6 +1,6 @@
 import type { CounterStore } from "../counters/counter-store.js";
 import type { SecurityEvents } from "../events/security-events.js";
-import type { RequestContext } from "../pipeline/context.js";
+import { setResponseHeader, type RequestContext } from "../pipeline/context.js";
 import type { BlockingPolicy } from "../policy/schema.js";
 import { Problem, type ProblemCode } from "../problem/index.js";
 
@@ -87,6 +87,6 @@ export class ClientBlocking {
 function refuseIfBlocked(ctx: RequestContext, until: number | undefined): void {
   if (until === undefined) return;
   const seconds = Math.max(1, Math.ceil((until - Date.now()) / 1000));
-  ctx.res.setHeader("retry-after", String(seconds));
+  setResponseHeader(ctx, "retry-after", String(seconds));
   throw new Problem("BLOCKED", "Too many violations from this address.", { retry_after_seconds: seconds });
 }

@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
 import { Pool } from "undici";
 import type { RequestContext } from "../pipeline/context.js";
 import type { ForwardPolicy } from "../policy/schema.js";
@@ -72,7 +72,9 @@ export class Forwarder {
         ({ statusCode, headers: upstreamHeaders }) => {
           started = true;
           ctx.onUpstreamHead?.(statusCode, upstreamHeaders);
-          const head = responseHeaders(upstreamHeaders, target.own, res);
+          const head = responseHeaders(upstreamHeaders, target.own);
+          // The controls' own (rate-limit state, CORS) replace the upstream's of the same name.
+          if (ctx.responseHeaders !== undefined) Object.assign(head, ctx.responseHeaders);
           head["x-request-id"] = ctx.requestId;
           res.writeHead(statusCode, head);
           return res;
@@ -109,18 +111,14 @@ function requestHeaders(ctx: RequestContext, policy: ForwardPolicy, assertion: s
 }
 
 /**
- * The upstream's response headers less hop-by-hop ones, with the gateway's own (`own`, and any
- * already set on `res`, such as CORS) taking the place of the upstream's for the same names.
+ * The upstream's response headers less hop-by-hop ones, with the gateway's own (`own`) taking the
+ * place of the upstream's for the same names.
  */
-export function responseHeaders(
-  headers: IncomingHttpHeaders,
-  own: Readonly<OutgoingHttpHeaders>,
-  res?: ServerResponse,
-): OutgoingHttpHeaders {
+export function responseHeaders(headers: IncomingHttpHeaders, own: Readonly<OutgoingHttpHeaders>): OutgoingHttpHeaders {
   const dropped = connectionScopedHeaders(headers.connection);
   const out: OutgoingHttpHeaders = {};
   for (const name in headers) {
-    if (dropped.has(name) || name in own || name === "x-request-id" || res?.hasHeader(name)) continue;
+    if (dropped.has(name) || name in own || name === "x-request-id") continue;
     out[name] = headers[name];
   }
   return Object.assign(out, own);

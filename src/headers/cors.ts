@@ -1,4 +1,5 @@
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { OutgoingHttpHeaders } from "node:http";
+import { setResponseHeader, type RequestContext } from "../pipeline/context.js";
 import type { CorsPolicy } from "../policy/schema.js";
 
 /**
@@ -26,32 +27,33 @@ export class Cors {
   }
 
   /**
-   * Sets the CORS response headers; returns true when the request was a preflight, now answered
-   * with `own` (the gateway's headers) and the request id added.
+   * Adds the CORS response headers to the request's answer; returns true when the request was a
+   * preflight, now answered with `own` (the gateway's headers) and the request id added.
    */
-  handle(req: IncomingMessage, res: ServerResponse, own: Readonly<OutgoingHttpHeaders>, requestId: string): boolean {
+  handle(ctx: RequestContext, own: Readonly<OutgoingHttpHeaders>): boolean {
+    const { req, res } = ctx;
     const origin = req.headers.origin;
     const preflight = req.method === "OPTIONS" && origin !== undefined && req.headers["access-control-request-method"] !== undefined;
     if (origin !== undefined && this.enabled) {
-      res.setHeader("vary", "Origin");
+      setResponseHeader(ctx, "vary", "Origin");
       if (this.origins.has(origin)) {
-        res.setHeader("access-control-allow-origin", origin);
-        if (this.policy.allowCredentials) res.setHeader("access-control-allow-credentials", "true");
-        this.allowed(res, preflight);
+        setResponseHeader(ctx, "access-control-allow-origin", origin);
+        if (this.policy.allowCredentials) setResponseHeader(ctx, "access-control-allow-credentials", "true");
+        this.allowed(ctx, preflight);
       } else if (this.anyOrigin) {
-        res.setHeader("access-control-allow-origin", "*");
-        this.allowed(res, preflight);
+        setResponseHeader(ctx, "access-control-allow-origin", "*");
+        this.allowed(ctx, preflight);
       }
     }
     if (preflight) {
-      res.writeHead(204, { ...own, "x-request-id": requestId });
+      res.writeHead(204, { ...own, ...ctx.responseHeaders, "x-request-id": ctx.requestId });
       res.end();
     }
     return preflight;
   }
 
-  private allowed(res: ServerResponse, preflight: boolean): void {
-    if (preflight) for (const [name, value] of this.preflightHeaders) res.setHeader(name, value);
-    else res.setHeader("access-control-expose-headers", this.policy.exposeHeaders.join(", "));
+  private allowed(ctx: RequestContext, preflight: boolean): void {
+    if (preflight) for (const [name, value] of this.preflightHeaders) setResponseHeader(ctx, name, value);
+    else setResponseHeader(ctx, "access-control-expose-headers", this.policy.exposeHeaders.join(", "));
   }
 }

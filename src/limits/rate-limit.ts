@@ -1,7 +1,7 @@
 import type { CounterStore, GcraDecision, GcraRule } from "../counters/counter-store.js";
 import type { MemoryCounterStore } from "../counters/memory-store.js";
 import type { SecurityEvents } from "../events/security-events.js";
-import type { Control, RequestContext } from "../pipeline/context.js";
+import { setResponseHeader, type Control, type RequestContext } from "../pipeline/context.js";
 import { LIMIT_PERIODS, type RateLimitPolicy } from "../policy/schema.js";
 import { Problem } from "../problem/index.js";
 import type { LimitOverride, LimitOverrideStore } from "./overrides.js";
@@ -56,9 +56,9 @@ export function rateLimitControl(routeName: string, limits: readonly RateLimitPo
   };
 
   const settle = (ctx: RequestContext, outcomes: Outcome[], policy: string): void | Promise<void> => {
-    ctx.res.setHeader("ratelimit-policy", policy);
+    setResponseHeader(ctx, "ratelimit-policy", policy);
     if (outcomes.every((o) => o.decision.allowed)) {
-      ctx.res.setHeader("ratelimit", outcomes.map((o) => rateLimitItem(o, o.decision.remaining)).join(", "));
+      setResponseHeader(ctx, "ratelimit", outcomes.map((o) => rateLimitItem(o, o.decision.remaining)).join(", "));
       return;
     }
     return refuse(ctx, outcomes);
@@ -68,12 +68,13 @@ export function rateLimitControl(routeName: string, limits: readonly RateLimitPo
     const refused = outcomes.filter((o) => !o.decision.allowed);
     const refunded = outcomes.filter((o) => o.decision.allowed);
     await Promise.all(refunded.map((o) => refund(o)));
-    ctx.res.setHeader(
+    setResponseHeader(
+      ctx,
       "ratelimit",
       outcomes.map((o) => rateLimitItem(o, o.decision.remaining + (refunded.includes(o) ? o.effective.limit.cost : 0))).join(", "),
     );
     const retryAfterMs = Math.max(...refused.map((o) => o.decision.retryAfterMs));
-    ctx.res.setHeader("retry-after", String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
+    setResponseHeader(ctx, "retry-after", String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
     const first = refused[0]!;
     if (first.decision.remaining === 0 && (await deps.store.count(`ev:rl:${first.key}`, 1, first.effective.periodSeconds * 1000).catch(() => 2)) === 1) {
       // One event per bucket and period: a client hammering a limit is one story, not thousands.

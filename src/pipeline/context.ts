@@ -17,9 +17,21 @@ export interface RequestContext {
   principal: Principal | undefined;
   /** The body to forward instead of the request stream, once a control has read it. */
   forwardBody?: Buffer | Readable | undefined;
+  /**
+   * Headers the controls add to the answer, forwarded or refused (rate-limit state, Retry-After).
+   * Collected here and written with the response head in one call: `res.setHeader` would send
+   * `writeHead` down node:http's slow path, which re-validates every header of the response one
+   * by one (about 8 µs a request in the benchmark).
+   */
+  responseHeaders?: Record<string, string> | undefined;
   /** Called with the upstream's response head, before it is passed on (quotas priced by the upstream). */
   onUpstreamHead?: ((statusCode: number, headers: IncomingHttpHeaders) => void) | undefined;
 }
 
 /** One step of a route's pipeline: returns to let the request through, throws a Problem to stop it. */
 export type Control = (ctx: RequestContext) => void | Promise<void>;
+
+/** Adds a header to the answer this request will get, whichever way it ends. */
+export function setResponseHeader(ctx: RequestContext, name: string, value: string): void {
+  (ctx.responseHeaders ??= {})[name] = value;
+}

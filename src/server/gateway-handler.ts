@@ -57,6 +57,10 @@ export function createGatewayHandler(deps: GatewayHandlerDeps) {
       clientIp: clientAddress.text,
       clientAddress,
       principal: undefined,
+      // Every field present from the start keeps one object shape for all requests.
+      forwardBody: undefined,
+      responseHeaders: undefined,
+      onUpstreamHead: undefined,
     };
     // Each step that can answer from memory does so synchronously; only a pending promise is
     // awaited, since every `await` costs a turn of the microtask queue on every request.
@@ -75,7 +79,7 @@ export function createGatewayHandler(deps: GatewayHandlerDeps) {
         if (vault !== false && (await vault)) {
           routeName = VAULT;
           outcome = "served";
-        } else if (deps.cors.handle(req, res, deps.gatewayHeaders, requestId)) {
+        } else if (deps.cors.handle(ctx, deps.gatewayHeaders)) {
           outcome = "preflight";
         } else {
           const match = deps.router.match(req.method ?? "", ctx.target.segments);
@@ -94,7 +98,7 @@ export function createGatewayHandler(deps: GatewayHandlerDeps) {
       if (problem.code === "INTERNAL") deps.logger.error({ req_id: requestId, err_type: errorType(error) }, "internal error");
       outcome = problem.code;
       rejected = true;
-      sendProblem(res, problem, requestId, deps.gatewayHeaders);
+      sendProblem(res, problem, requestId, ctx.responseHeaders === undefined ? deps.gatewayHeaders : { ...deps.gatewayHeaders, ...ctx.responseHeaders });
       // Counted after the answer is gone, so the client does not wait on the counter store.
       await deps.blocking.recordRejection(ctx.clientAddress.holder, problem.code, { route: routeName, tenantId: ctx.principal?.tenantId }).catch(() => undefined);
     }
