@@ -6,6 +6,7 @@ import type { ShieldPolicy } from "../policy/schema.js";
 import { Problem } from "../problem/index.js";
 import { Detector, type AttackClass } from "./detectors.js";
 import { Inspection, type Finding, type ShieldCheck } from "./inspect.js";
+import { hasDuplicateKeys } from "./json-keys.js";
 
 const ATTACK_CLASSES: readonly AttackClass[] = ["sqli", "xss", "traversal", "cmdi"];
 /** Credentials and cookies are opaque tokens: matching patterns in them only finds noise. */
@@ -155,6 +156,7 @@ async function inspectBody(ctx: RequestContext, policy: ShieldPolicy, modeOf: (c
     else inspection.text("body", text);
     return;
   }
+  if (hasDuplicateKeys(text, parsed)) inspection.add("encoding", "a JSON object names a key twice", "body");
   inspection.json("body", parsed);
 }
 

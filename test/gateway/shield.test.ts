@@ -112,6 +112,17 @@ describe("the shield", () => {
     assert.equal((await send("/guarded/x", Buffer.from([0xff, 0xfe, 0x00]), "application/octet-stream")).status, 200, "binary bodies are not text");
   });
 
+  test("a JSON key named twice is refused: the shield and the upstream could each read a different one", async () => {
+    // JSON.parse keeps the last value, so the attack in the first would be seen by a first-wins upstream only.
+    const smuggled = await send("/guarded/x", '{"comment":"<script>alert(1)</script>","comment":"fine"}');
+    assert.equal(smuggled.status, 400);
+    assert.equal(smuggled.body.code, "INVALID_ENCODING");
+    assert.equal((await send("/guarded/x", '{"a":{"b":1,"b":2}}')).body.code, "INVALID_ENCODING", "nested, with number values");
+    assert.equal((await send("/guarded/x", '{"a":"x","\\u0061":"y"}')).body.code, "INVALID_ENCODING", "an escaped spelling of the same name");
+    const escapes = JSON.stringify({ quote: 'say "hi"', slash: "a\\b\"", list: ["x", "y", { k: "\u0000" }], "": "" });
+    assert.equal((await send("/guarded/x", escapes)).status, 200, "escaped quotes and backslashes are not duplicates");
+  });
+
   test("a body cannot dodge inspection by its label: mislabelled text is read, compressed bodies are refused", async () => {
     const attack = JSON.stringify({ comment: "<script>alert(1)</script>" });
     for (const type of ["application/octet-stream", "multipart/mixed", "image/png"]) {
