@@ -15,3 +15,14 @@ export interface Principal {
   /** JWTs only: the verified payload, for limits keyed by a claim. Never forwarded as is. */
   readonly claims?: Readonly<Record<string, unknown>>;
 }
+
+/**
+ * The caller as one string, for counting (rate limits, quotas): an API key by its id, unique
+ * everywhere; a token's subject only within its tenant and issuer, so the same `sub` from two
+ * issuers or in two tenants is two callers. Issuer and subject are escaped so that no pair can
+ * spell another (`https://idp` + `8443:a` against `https://idp:8443` + `a`).
+ */
+export function callerId(principal: Principal): string {
+  if (principal.kind === "api_key") return principal.id;
+  return `jwt:${principal.tenantId}:${encodeURIComponent(principal.issuer ?? "")}:${encodeURIComponent(principal.id)}`;
+}

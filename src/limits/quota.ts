@@ -1,6 +1,6 @@
 import type { CounterStore } from "../counters/counter-store.js";
 import type { SecurityEvents } from "../events/security-events.js";
-import type { Principal } from "../identity/principal.js";
+import { callerId, type Principal } from "../identity/principal.js";
 import type { Logger } from "../observability/logger.js";
 import type { Control } from "../pipeline/context.js";
 import type { Policy, QuotaPolicy } from "../policy/schema.js";
@@ -139,13 +139,8 @@ function exhausted(quota: QuotaPolicy): Problem {
   return new Problem("QUOTA_EXCEEDED", `Quota "${quota.name}" of ${quota.limit} per ${quota.per} is used up.`, { quota: quota.name });
 }
 
-/**
- * An API key's id names it everywhere; a token's subject only within its issuer and tenant, so
- * both go into the key (the same `sub` from two issuers or in two tenants is two callers).
- */
 function subjectOf(quota: QuotaPolicy, principal: Principal): string {
-  if (quota.by === "tenant") return principal.tenantId;
-  return principal.kind === "api_key" ? principal.id : `jwt:${principal.tenantId}:${principal.issuer ?? ""}:${principal.id}`;
+  return quota.by === "tenant" ? principal.tenantId : callerId(principal);
 }
 
 function bucketKey(quota: QuotaPolicy, subject: string, period: Period): string {

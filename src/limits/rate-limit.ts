@@ -1,6 +1,7 @@
 import type { CounterStore, GcraDecision, GcraRule } from "../counters/counter-store.js";
 import type { MemoryCounterStore } from "../counters/memory-store.js";
 import type { SecurityEvents } from "../events/security-events.js";
+import { callerId } from "../identity/principal.js";
 import { setResponseHeader, type Control, type RequestContext } from "../pipeline/context.js";
 import { LIMIT_PERIODS, type RateLimitPolicy } from "../policy/schema.js";
 import { Problem } from "../problem/index.js";
@@ -173,7 +174,7 @@ function keyPart(part: string, routeName: string, ctx: RequestContext): string {
     case "tenant":
       return principal!.tenantId;
     case "key":
-      return `${principal!.kind}:${principal!.tenantId}:${principal!.issuer ?? ""}:${principal!.id}`;
+      return callerId(principal!);
     default: {
       const value = principal?.claims?.[part.slice("claim:".length)];
       // A missing or non-scalar claim shares one bucket: absent is never a way around the limit.
