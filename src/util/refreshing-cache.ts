@@ -71,7 +71,7 @@ export class RefreshingCache<V> {
     const promise = this.load(key)
       .then((value) => {
         // A forget() during the load means the loaded value may predate a revocation.
-        if (this.loading.get(key) === promise) this.store(key, { value, loadedAt: startedAt });
+        if (this.loading.get(key) === promise) this.entries.set(key, { value, loadedAt: startedAt });
         return value;
       })
       .finally(() => {
@@ -79,9 +79,5 @@ export class RefreshingCache<V> {
       });
     this.loading.set(key, promise);
     return promise;
-  }
-
-  private store(key: string, entry: Entry<V>): void {
-    this.entries.set(key, entry);
   }
 }
