@@ -4,12 +4,16 @@ import type { Logger } from "../observability/logger.js";
 import type { Control, RequestContext } from "../pipeline/context.js";
 import type { ShieldPolicy } from "../policy/schema.js";
 import { Problem } from "../problem/index.js";
+import { cookiePairs } from "./cookies.js";
 import { Detector, type AttackClass } from "./detectors.js";
 import { Inspection, type Finding, type ShieldCheck } from "./inspect.js";
 import { hasDuplicateKeys } from "./json-keys.js";
 
 const ATTACK_CLASSES: readonly AttackClass[] = ["sqli", "xss", "traversal", "cmdi"];
-/** Credentials and cookies are opaque tokens: matching patterns in them only finds noise. */
+/**
+ * Credentials are opaque tokens, checked by authentication itself; cookies are inspected pair by
+ * pair (`cookie.<name>`), since upstreams read their values like any other input.
+ */
 const UNINSPECTED_HEADERS = new Set(["authorization", "x-api-key", "cookie", "content-length", "host", "connection", "accept-encoding"]);
 const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -57,6 +61,7 @@ export function shieldControl(routeName: string, policy: ShieldPolicy, logger: L
       const value = req.headers[name];
       for (const v of Array.isArray(value) ? value : [value ?? ""]) inspection.text(`header.${name}`, v, "header");
     }
+    if (req.headers.cookie !== undefined) inspectCookies(req.headers.cookie, inspection);
     if (hasBody(req)) return inspectBody(ctx, policy, modeOf, inspection).then(() => conclude(ctx, inspection));
     conclude(ctx, inspection);
   };
@@ -91,6 +96,13 @@ function inspectQuery(query: string, inspection: Inspection): void {
     }
     inspection.text(`query.${name}`, name, "key");
     inspection.text(`query.${name}`, value);
+  }
+}
+
+function inspectCookies(header: string, inspection: Inspection): void {
+  for (const [name, value] of cookiePairs(header)) {
+    inspection.text(`cookie.${name}`, name, "key");
+    inspection.text(`cookie.${name}`, value, "header");
   }
 }
 

@@ -61,6 +61,29 @@ describe("the shield", () => {
     assert.match(finding, /"field":"body.comment"/);
   });
 
+  test("cookies are inspected pair by pair: a second pair of the same name, quotes and names hide nothing", async () => {
+    const cookies: [string, string][] = [
+      ["session=abc123; lang=en' OR '1'='1", "cookie.lang"],
+      ["id=1; id=1%27%20UNION%20SELECT%20password%20FROM%20users--", "cookie.id"],
+      ['pref="<script>alert(1)</script>"', "cookie.pref"],
+      ["a=1; <script>alert(1)</script>=x", "cookie.<script>alert(1)</script>"],
+      ["path=..%252F..%252Fetc%252Fpasswd", "cookie.path"],
+    ];
+    for (const [cookie, field] of cookies) {
+      const answer = await send("/guarded/x", undefined, undefined, { cookie });
+      assert.equal(answer.status, 400, cookie);
+      assert.equal(answer.body.code, "MALICIOUS_INPUT", cookie);
+      assert.equal(answer.body.field, field, cookie);
+    }
+    // Two Cookie headers: Node joins them, and the second is inspected as much as the first.
+    const twice = await rawRequest(gw.url, `GET /guarded/x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nCookie: a=1\r\nCookie: b=<script>alert(1)</script>\r\nConnection: close\r\n\r\n`);
+    assert.equal(twice.status, 400);
+    assert.match(twice.text, /MALICIOUS_INPUT/);
+    const logged = gw.logs.find((line) => line.includes('"field":"cookie.lang"'));
+    assert.ok(logged, "the finding names the cookie");
+    assert.ok(!logged.includes("1'='1"), "never its value");
+  });
+
   test("ordinary input passes untouched, and a read body reaches the upstream whole", async () => {
     const body = JSON.stringify({ name: "Mary-Jane O'Brien", text: "Please update my delivery address", note: "Tom & Jerry; a < b" });
     const answer = await send("/guarded/orders?q=select%20the%20best&sort=price", body);
@@ -77,6 +100,9 @@ describe("the shield", () => {
       referer: "https://app.example.com/dashboard?tab=billing&range=30d",
       "if-none-match": 'W/"5e-1a2b3c"',
       traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+      cookie:
+        '_ga=GA1.2.1234567890.1700000000; session=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjMifQ.c2lnbmF0dXJlLWJ5dGVz_-x; theme="dark"; ' +
+        "OptanonConsent=isGDPRApplies=true&datestamp=Mon+Nov+30+2026&groups=C0001%3A1%2CC0002%3A0; cart=%5B%7B%22id%22%3A12%7D%5D",
     };
     assert.equal((await send("/guarded/orders?page=2&sort=-created_at&filter[status]=open", undefined, undefined, browser)).status, 200);
     for (const agent of ["curl/8.5.0", "python-requests/2.31.0", "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0", "okhttp/4.12.0"]) {
