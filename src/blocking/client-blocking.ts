@@ -1,5 +1,6 @@
-import type { CounterStore } from "../counters/counter-store.js";
-import type { SecurityEvents } from "../events/security-events.js";
+import type { Block, CounterStore } from "../counters/counter-store.js";
+import { MemoryCounterStore } from "../counters/memory-store.js";
+import { OutageReporter, type SecurityEvents } from "../events/security-events.js";
 import { setResponseHeader, type RequestContext } from "../pipeline/context.js";
 import type { BlockingPolicy } from "../policy/schema.js";
 import { Problem, type ProblemCode } from "../problem/index.js";
@@ -24,31 +25,44 @@ const VIOLATIONS: ReadonlySet<ProblemCode> = new Set([
  * counter store, so every node counts together; past the threshold within the window the client
  * is blocked for a while, on every node, and each block is a security event. Blocks are listed
  * and lifted through the admin API.
+ *
+ * While a shared store cannot answer, this node counts and blocks on its own (a security event
+ * says so), and blocks made then hold here until they end: an outage of Redis must not be the
+ * moment an attacker gets unlimited tries.
  */
 export class ClientBlocking {
+  /** This node's own counts and blocks, for outages of a shared store; none when the store is this node's memory. */
+  private readonly local: MemoryCounterStore | undefined;
+  private readonly outage: OutageReporter;
+
   constructor(
     private readonly policy: BlockingPolicy,
     private readonly store: CounterStore,
     private readonly events: SecurityEvents,
-  ) {}
+  ) {
+    this.local = store.kind === "memory" ? undefined : new MemoryCounterStore();
+    this.outage = new OutageReporter(events, store.kind);
+  }
 
   /**
    * Refuses a blocked client before anything else runs. Answers without a promise when the store
-   * does (memory): this runs on every request. A store that cannot answer lets the request on to
-   * the controls, which hold on their own: blocking is a brake on abuse, not the only lock on the door.
+   * does (memory): this runs on every request.
    */
   check(ctx: RequestContext): void | Promise<void> {
     if (!this.policy.enabled) return;
+    const client = ctx.clientAddress.holder;
+    const localUntil = this.local?.blockedUntil(client);
+    if (localUntil !== undefined) return refuseIfBlocked(ctx, localUntil);
     let until: number | undefined | Promise<number | undefined>;
     try {
-      until = this.store.blockedUntil(ctx.clientAddress.holder);
+      until = this.store.blockedUntil(client);
     } catch {
-      return;
+      return this.storeDown();
     }
     if (until instanceof Promise) {
       return until.then(
         (u) => refuseIfBlocked(ctx, u),
-        () => undefined,
+        () => this.storeDown(),
       );
     }
     refuseIfBlocked(ctx, until);
@@ -58,7 +72,7 @@ export class ClientBlocking {
   async recordRejection(client: string, code: ProblemCode, context: { route: string; tenantId: string | undefined }): Promise<void> {
     if (!this.policy.enabled || !VIOLATIONS.has(code)) return;
     const windowMs = this.policy.windowSeconds * 1000;
-    const count = await this.store.count(`viol:${client}`, 1, windowMs);
+    const count = await this.withStore((store) => store.count(`viol:${client}`, 1, windowMs));
     // At each multiple of the threshold exactly: one block per threshold's worth, however many
     // violations race past it on other nodes, and a client that keeps on after a lifted block is
     // blocked again.
@@ -68,19 +82,43 @@ export class ClientBlocking {
 
   async block(client: string, seconds: number, detail: Record<string, string | number>, tenantId?: string): Promise<number> {
     const until = Date.now() + seconds * 1000;
-    await this.store.block(client, until);
-    this.events.emit({ type: "client_blocked", severity: "high", client, tenant_id: tenantId, detail: { ...detail, block_seconds: seconds } });
+    const where = await this.withStore(async (store) => {
+      await store.block(client, until);
+      return store === this.store ? "shared" : "this node only";
+    });
+    this.events.emit({ type: "client_blocked", severity: "high", client, tenant_id: tenantId, detail: { ...detail, block_seconds: seconds, ...(where === "shared" ? {} : { held: where }) } });
     return until;
   }
 
   async unblock(client: string): Promise<boolean> {
-    const lifted = await this.store.unblock(client);
+    const liftedHere = (await this.local?.unblock(client)) ?? false;
+    const lifted = (await this.store.unblock(client)) || liftedHere;
     if (lifted) this.events.emit({ type: "client_unblocked", severity: "info", client, detail: { by: "admin" } });
     return lifted;
   }
 
-  list(): ReturnType<CounterStore["blocks"]> {
-    return this.store.blocks();
+  /** Every block in force: the shared store's, and this node's own from an outage. */
+  async list(): Promise<Block[]> {
+    const shared = await this.store.blocks();
+    if (this.local === undefined) return shared;
+    const merged = new Map(shared.map((b) => [b.client, b.until]));
+    for (const b of await this.local.blocks()) merged.set(b.client, Math.max(b.until, merged.get(b.client) ?? 0));
+    return [...merged].map(([client, until]) => ({ client, until }));
+  }
+
+  /** The shared store's answer, or this node's when the shared store fails. */
+  private async withStore<T>(operation: (store: CounterStore) => Promise<T>): Promise<T> {
+    try {
+      return await operation(this.store);
+    } catch (error) {
+      if (this.local === undefined) throw error;
+      this.storeDown();
+      return operation(this.local);
+    }
+  }
+
+  private storeDown(): void {
+    this.outage.report({ control: "blocking", fallback: "this node's own counts and blocks" });
   }
 }
 

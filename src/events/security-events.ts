@@ -70,3 +70,24 @@ export class SecurityEvents {
       .finally(() => this.alertsInFlight--);
   }
 }
+
+/**
+ * Reports the shared counter store down: at most one event per 10 s from one control, however
+ * many requests meet the outage, since an outage is one story, not thousands.
+ */
+export class OutageReporter {
+  private lastReportedAt = 0;
+
+  constructor(
+    private readonly events: SecurityEvents,
+    private readonly store: string,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  report(detail: Readonly<Record<string, string | number | boolean>>, route?: string): void {
+    const now = this.now();
+    if (now - this.lastReportedAt < 10_000) return;
+    this.lastReportedAt = now;
+    this.events.emit({ type: "store_unavailable", severity: "high", route, detail: { store: this.store, ...detail } });
+  }
+}

@@ -6,7 +6,7 @@ import { ClientBlocking } from "../blocking/client-blocking.js";
 import type { CounterStore } from "../counters/counter-store.js";
 import { MemoryCounterStore } from "../counters/memory-store.js";
 import { RedisCounterStore } from "../counters/redis-store.js";
-import { SecurityEvents } from "../events/security-events.js";
+import { OutageReporter, SecurityEvents } from "../events/security-events.js";
 import { LimitOverrideStore } from "../limits/overrides.js";
 import { QuotaLedger } from "../limits/quota.js";
 import { ClientIpResolver } from "../net/client-ip.js";
@@ -119,7 +119,7 @@ export class Gateway {
         forwarder,
         production: options.production,
         upstream: options.upstream,
-        limits: { store: counters, fallback: new MemoryCounterStore(), overrides: limitOverrides, events, outage: { lastReportedAt: 0 } },
+        limits: { store: counters, fallback: new MemoryCounterStore(), overrides: limitOverrides, events, outage: new OutageReporter(events, counters.kind) },
         quotas,
         ipRules,
         logger,

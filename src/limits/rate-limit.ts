@@ -1,6 +1,6 @@
 import type { CounterStore, GcraDecision, GcraRule } from "../counters/counter-store.js";
 import type { MemoryCounterStore } from "../counters/memory-store.js";
-import type { SecurityEvents } from "../events/security-events.js";
+import type { OutageReporter, SecurityEvents } from "../events/security-events.js";
 import { callerId } from "../identity/principal.js";
 import { setResponseHeader, type Control, type RequestContext } from "../pipeline/context.js";
 import { LIMIT_PERIODS, type RateLimitPolicy } from "../policy/schema.js";
@@ -13,8 +13,7 @@ export interface RateLimitDeps {
   fallback: MemoryCounterStore;
   overrides: LimitOverrideStore;
   events: SecurityEvents;
-  /** When this node last reported the store down: one event per 10 s, however many requests meet it. */
-  outage: { lastReportedAt: number };
+  outage: OutageReporter;
 }
 
 interface Effective {
@@ -132,15 +131,7 @@ async function refund(o: Outcome): Promise<void> {
 }
 
 function storeDown(deps: RateLimitDeps, routeName: string, limit: RateLimitPolicy): void {
-  const now = Date.now();
-  if (now - deps.outage.lastReportedAt < 10_000) return;
-  deps.outage.lastReportedAt = now;
-  deps.events.emit({
-    type: "store_unavailable",
-    severity: "high",
-    route: routeName,
-    detail: { store: deps.store.kind, limit: limit.name, fallback: limit.onStoreError === "open" ? "local limiter (fail open)" : "refused (fail closed)" },
-  });
+  deps.outage.report({ limit: limit.name, fallback: limit.onStoreError === "open" ? "local limiter (fail open)" : "refused (fail closed)" }, routeName);
 }
 
 function effective(limit: RateLimitPolicy, override: LimitOverride | undefined): Effective {

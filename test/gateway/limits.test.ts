@@ -243,6 +243,47 @@ describe("rate limits on Redis, and Redis going away", () => {
   });
 });
 
+describe("blocking while Redis is away", () => {
+  let redis: PrivateRedis;
+  let gw: TestGateway;
+  before(async () => {
+    redis = await PrivateRedis.start();
+    gw = await startTestGateway(
+      { version: 1, blocking: { threshold: 3, windowSeconds: 60, blockSeconds: 60 }, routes: [{ name: "open", match: { path: "/**" }, authenticate: "none" }] },
+      { redisUrl: redis.url, redisPrefix: "blocking-outage-test:" },
+    );
+  });
+  after(async () => {
+    await gw.close();
+    await redis.stop();
+  });
+
+  test("an outage is not a free pass: this node counts and blocks on its own, and the block outlives the outage", async () => {
+    await redis.stop();
+    for (let i = 0; i < 3; i++) assert.equal((await call(`${gw.url}/a/%2fb`)).status, 400, "a refused path is a violation");
+    // Violations are counted after the answer has gone.
+    let answer = await call(`${gw.url}/fine`);
+    for (let attempt = 0; attempt < 20 && answer.status !== 403; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      answer = await call(`${gw.url}/fine`);
+    }
+    assert.equal(answer.body.code, "BLOCKED");
+    assert.ok(gw.logs.some((line) => line.includes("store_unavailable") && line.includes('"control":"blocking"')), "the fallback is a security event");
+    assert.ok(gw.logs.some((line) => line.includes("client_blocked") && line.includes("this node only")));
+
+    await redis.start();
+    for (let attempt = 0; attempt < 50; attempt++) {
+      if (((await (await fetch(`${gw.url}/health/status`)).json()) as { status: string }).status === "ok") break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.equal((await call(`${gw.url}/fine`)).body.code, "BLOCKED", "Redis knows nothing of the block, this node still holds it");
+    const blocks = (await gw.admin("GET", "/admin/v1/blocks")).json.blocks as { client: string }[];
+    assert.deepEqual(blocks.map((b) => b.client), ["127.0.0.1"], "and lists it");
+    assert.deepEqual((await gw.admin("POST", "/admin/v1/blocks/lift", { client: "127.0.0.1" })).json, { lifted: true });
+    assert.equal((await call(`${gw.url}/fine`)).status, 200);
+  });
+});
+
 describe("rate limits on the shared Redis", () => {
   let redis: TestRedis | string;
   before(async () => {
