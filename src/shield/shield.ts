@@ -8,6 +8,7 @@ import { cookiePairs } from "./cookies.js";
 import { Detector, type AttackClass } from "./detectors.js";
 import { Inspection, type Finding, type ShieldCheck } from "./inspect.js";
 import { hasDuplicateKeys } from "./json-keys.js";
+import { inspectMultipart } from "./multipart.js";
 
 const ATTACK_CLASSES: readonly AttackClass[] = ["sqli", "xss", "traversal", "cmdi"];
 /**
@@ -145,9 +146,13 @@ async function inspectBody(ctx: RequestContext, policy: ShieldPolicy, modeOf: (c
     ? "json"
     : type.startsWith("application/x-www-form-urlencoded")
       ? "form"
-      : type.startsWith("text/")
-        ? "text"
-        : undefined;
+      : type.startsWith("multipart/form-data")
+        ? "multipart"
+        : type.startsWith("text/")
+          ? "text"
+          : undefined;
+  // Multipart is read part by part: one binary file part must not make its text fields uninspectable.
+  if (declared === "multipart") return inspectMultipart(body, req.headers["content-type"]!, inspection);
   let text: string;
   try {
     text = STRICT_UTF8.decode(body);

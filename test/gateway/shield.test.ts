@@ -84,6 +84,36 @@ describe("the shield", () => {
     assert.ok(!logged.includes("1'='1"), "never its value");
   });
 
+  test("multipart bodies are read field by field: a binary part hides nothing, ambiguous parts are refused", async () => {
+    const boundary = "----portcullis-test";
+    const multipart = (...parts: (string | Buffer)[]) =>
+      Buffer.concat([...parts.flatMap((part) => [Buffer.from(`--${boundary}\r\n`), Buffer.from(part), Buffer.from("\r\n")]), Buffer.from(`--${boundary}--\r\n`)]);
+    const file = Buffer.concat([Buffer.from('Content-Disposition: form-data; name="upload"; filename="photo.png"\r\nContent-Type: image/png\r\n\r\n'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0xff, 0xfe, 0x00, 0xc0])]);
+    const field = (name: string, value: string | Buffer, headers = "") => Buffer.concat([Buffer.from(`Content-Disposition: form-data; name="${name}"\r\n${headers}\r\n`), Buffer.from(value)]);
+    const type = `multipart/form-data; boundary=${boundary}`;
+    const post = (body: Buffer) => send("/guarded/upload", body, type);
+
+    const cases: [Buffer, string, string][] = [
+      [multipart(file, field("comment", "1' UNION SELECT password FROM users--")), "MALICIOUS_INPUT", "body.comment"],
+      [multipart(field("upload", "x").toString().replace('name="upload"', 'name="upload"; filename="../../etc/passwd"')), "MALICIOUS_INPUT", "body.upload.filename"],
+      [multipart(field("<script>alert(1)</script>", "x")), "MALICIOUS_INPUT", "body.<script>alert(1)</script>"],
+      [multipart(field("q", "=27 OR 1=3D1", "Content-Transfer-Encoding: quoted-printable\r\n")), "INVALID_ENCODING", "body"],
+      [multipart(field("q", "+ADw-script+AD4-alert(1)", "Content-Type: text/plain; charset=utf-7\r\n")), "INVALID_ENCODING", "body"],
+      [multipart(field("q", Buffer.from([0x27, 0xc0, 0xa7]))), "INVALID_ENCODING", "body.q"],
+      [Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="q"\r\n\r\nno closing boundary`), "INVALID_ENCODING", "body"],
+    ];
+    for (const [body, code, field] of cases) {
+      const answer = await post(body);
+      assert.equal(answer.body.code, code, body.toString("latin1"));
+      assert.equal(answer.body.field, field, body.toString("latin1"));
+    }
+
+    const ordinary = multipart(file, field("title", "Holiday photos"), field("note", "Taken on 2026-07-01; see https://example.com"));
+    const passed = await post(ordinary);
+    assert.equal(passed.status, 200);
+    assert.equal(passed.body.body_bytes, ordinary.length, "forwarded whole");
+  });
+
   test("ordinary input passes untouched, and a read body reaches the upstream whole", async () => {
     const body = JSON.stringify({ name: "Mary-Jane O'Brien", text: "Please update my delivery address", note: "Tom & Jerry; a < b" });
     const answer = await send("/guarded/orders?q=select%20the%20best&sort=price", body);

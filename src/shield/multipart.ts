@@ -1,0 +1,59 @@
+import { Response } from "undici";
+import type { Inspection } from "./inspect.js";
+
+/**
+ * A part header that makes parsers disagree on a field's text: a transfer encoding other than the
+ * identity ones and base64 (Go's reader decodes quoted-printable, undici's does not, so `=27`
+ * would be a quote to one and text to the other), or a charset other than UTF-8 (UTF-7 spells
+ * `<script>` as `+ADw-script+AD4-`).
+ */
+const AMBIGUOUS_PART_HEADER = /^content-transfer-encoding:[ \t]*(?!(7bit|8bit|binary|base64)[ \t]*\r?$)|^content-type:.*;[ \t]*charset=(?!"?(utf-8|us-ascii)"?[ \t]*(;|\r?$))/im;
+
+/**
+ * Inspects a multipart/form-data body field by field with undici's parser (the WHATWG algorithm
+ * that `Response.formData()` runs): each field name as a key, each text field as a value, each
+ * file's name as a value (`../../etc/passwd` is an attack wherever it is written). File contents
+ * are not inspected: an upload is binary as often as not. A body that does not parse, a text field
+ * that is not UTF-8, or a part header parsers read differently is an encoding finding, so that
+ * no part can carry a payload past the shield by being ambiguous.
+ */
+export async function inspectMultipart(body: Buffer, contentType: string, inspection: Inspection): Promise<void> {
+  if (partHeaders(body, contentType).some((headers) => AMBIGUOUS_PART_HEADER.test(headers))) {
+    inspection.add("encoding", "a multipart part declares a transfer encoding or charset parsers disagree on", "body");
+    return;
+  }
+  let form: Awaited<ReturnType<Response["formData"]>>;
+  try {
+    form = await new Response(body, { headers: { "content-type": contentType } }).formData();
+  } catch {
+    inspection.add("encoding", "body is not valid multipart/form-data", "body");
+    return;
+  }
+  for (const [name, value] of form) {
+    const field = `body.${name}`;
+    inspection.text(field, name, "key");
+    if (typeof value !== "string") {
+      inspection.text(`${field}.filename`, value.name);
+    } else if (value.includes("\uFFFD")) {
+      // The parser decodes text fields leniently; a replacement character means bytes that were not UTF-8.
+      inspection.add("encoding", "a multipart text field is not valid UTF-8", field);
+    } else {
+      inspection.text(field, value);
+    }
+  }
+}
+
+/** The header block of every part, as text: what follows each boundary line up to the blank line. */
+function partHeaders(body: Buffer, contentType: string): string[] {
+  const boundary = /;\s*boundary=(?:"([^"]+)"|([^\s;]+))/i.exec(contentType);
+  if (boundary === null) return [];
+  const delimiter = Buffer.from(`--${boundary[1] ?? boundary[2]}\r\n`, "latin1");
+  const blocks: string[] = [];
+  for (let at = body.indexOf(delimiter); at !== -1; at = body.indexOf(delimiter, at + delimiter.length)) {
+    const start = at + delimiter.length;
+    const end = body.indexOf("\r\n\r\n", start);
+    if (end === -1) break;
+    blocks.push(body.subarray(start, end).toString("latin1"));
+  }
+  return blocks;
+}
