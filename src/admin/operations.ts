@@ -140,7 +140,7 @@ function limitOperations(s: AdminServices): AdminOperation[] {
       method: "GET",
       path: "/admin/v1/tenants/:id/usage",
       operationId: "getTenantUsage",
-      summary: "Usage of every quota in the policy this period, for the tenant and each of its keys",
+      summary: "Usage of every quota in the policy this period, for the tenant and each of its keys and token subjects",
       status: 200,
       response: z.object({
         usage: z.array(

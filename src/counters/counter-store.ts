@@ -11,6 +11,13 @@ export interface CounterStore {
   count(key: string, amount: number, windowMs: number): Promise<number>;
   /** Reads a `count` counter without changing it (0 when absent). */
   peek(key: string): Promise<number>;
+  /**
+   * Adds `member` to a set that expires `windowMs` after its first member; a set already holding
+   * `maxMembers` is not grown.
+   */
+  remember(key: string, member: string, windowMs: number, maxMembers: number): Promise<void>;
+  /** The members of a `remember` set (none when absent). */
+  members(key: string): Promise<string[]>;
   block(client: string, untilMs: number): Promise<void>;
   /** Epoch milliseconds the block ends, or undefined when the client is not blocked. Asked on every request. */
   blockedUntil(client: string): number | undefined | Promise<number | undefined>;

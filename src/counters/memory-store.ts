@@ -19,6 +19,7 @@ export class MemoryCounterStore implements CounterStore {
   private readonly tats: QuickLRU<string, number>;
   private readonly counters: QuickLRU<string, { total: number; expiresAt: number }>;
   private readonly blocked: QuickLRU<string, number>;
+  private readonly sets: QuickLRU<string, { members: Set<string>; expiresAt: number }>;
   private readonly events: string[] = [];
   private readonly maxEvents: number;
   private readonly now: () => number;
@@ -28,6 +29,7 @@ export class MemoryCounterStore implements CounterStore {
     this.tats = boundedLru(max);
     this.counters = boundedLru(max);
     this.blocked = boundedLru(max);
+    this.sets = boundedLru(max);
     this.maxEvents = options.maxEvents ?? 1_000;
     this.now = options.now ?? Date.now;
   }
@@ -58,6 +60,21 @@ export class MemoryCounterStore implements CounterStore {
   async peek(key: string): Promise<number> {
     const entry = this.counters.peek(key);
     return entry === undefined || entry.expiresAt <= this.now() ? 0 : entry.total;
+  }
+
+  async remember(key: string, member: string, windowMs: number, maxMembers: number): Promise<void> {
+    const now = this.now();
+    let set = this.sets.get(key);
+    if (set === undefined || set.expiresAt <= now) {
+      set = { members: new Set(), expiresAt: now + windowMs };
+      this.sets.set(key, set);
+    }
+    if (set.members.size < maxMembers) set.members.add(member);
+  }
+
+  async members(key: string): Promise<string[]> {
+    const set = this.sets.peek(key);
+    return set === undefined || set.expiresAt <= this.now() ? [] : [...set.members];
   }
 
   async block(client: string, untilMs: number): Promise<void> {

@@ -39,9 +39,17 @@ if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) 
 return total
 `;
 
+/** SADD below a size cap, with the window set when the set is created. */
+const REMEMBER = `
+if redis.call('SCARD', KEYS[1]) < tonumber(ARGV[3]) then redis.call('SADD', KEYS[1], ARGV[1]) end
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 1
+`;
+
 type ScriptedRedis = Redis & {
   portcullisGcra(key: string, intervalUs: number, burst: number, cost: number): Promise<[number, number, number, number]>;
   portcullisCount(key: string, amount: number, windowMs: number): Promise<number>;
+  portcullisRemember(key: string, member: string, windowMs: number, maxMembers: number): Promise<number>;
 };
 
 /**
@@ -77,6 +85,7 @@ export class RedisCounterStore implements CounterStore {
     redis.on("error", () => undefined);
     redis.defineCommand("portcullisGcra", { numberOfKeys: 1, lua: GCRA_SCRIPT });
     redis.defineCommand("portcullisCount", { numberOfKeys: 1, lua: COUNT });
+    redis.defineCommand("portcullisRemember", { numberOfKeys: 1, lua: REMEMBER });
     try {
       await redis.connect();
     } catch {
@@ -97,6 +106,14 @@ export class RedisCounterStore implements CounterStore {
 
   async peek(key: string): Promise<number> {
     return Number((await this.redis.get(`${this.prefix}n:${key}`)) ?? 0);
+  }
+
+  async remember(key: string, member: string, windowMs: number, maxMembers: number): Promise<void> {
+    await this.redis.portcullisRemember(`${this.prefix}s:${key}`, member, windowMs, maxMembers);
+  }
+
+  members(key: string): Promise<string[]> {
+    return this.redis.smembers(`${this.prefix}s:${key}`);
   }
 
   async block(client: string, untilMs: number): Promise<void> {

@@ -9,7 +9,7 @@ import { Problem } from "../problem/index.js";
 export interface QuotaUsage {
   name: string;
   by: "tenant" | "key";
-  /** The key id for `by: key`. */
+  /** For `by: key`, the key id, or `jwt:<tenant>:<issuer>:<subject>` (each escaped) for a token's subject. */
   subject: string;
   period: string;
   used: number;
@@ -21,6 +21,12 @@ interface Period {
   id: string;
   endsAt: number;
 }
+
+/**
+ * Token subjects have no table to list them from, so the usage report learns them as they are
+ * charged: at most this many per quota, tenant and period (the counting itself is not capped).
+ */
+export const MAX_LISTED_SUBJECTS = 1_000;
 
 /** Calendar periods in UTC: a day quota resets at midnight UTC, a month one on the 1st. */
 export function quotaPeriod(per: QuotaPolicy["per"], now: number): Period {
@@ -53,15 +59,16 @@ export class QuotaLedger {
       const charged: { key: string; cost: number; windowMs: number }[] = [];
       try {
         for (const quota of quotas) {
-          const { key, windowMs } = this.bucket(quota, principal);
+          const bucket = this.bucket(quota, principal);
           if (typeof quota.cost === "number") {
-            const total = await this.counted(() => this.store.count(key, quota.cost as number, windowMs));
-            charged.push({ key, cost: quota.cost, windowMs });
+            const total = await this.counted(() => this.store.count(bucket.key, quota.cost as number, bucket.windowMs));
+            charged.push({ key: bucket.key, cost: quota.cost, windowMs: bucket.windowMs });
+            this.listSubject(quota, principal, bucket, quota.cost, total);
             if (total > quota.limit) throw exhausted(quota);
             this.crossed(quota, principal, total - quota.cost, total);
           } else {
-            if ((await this.counted(() => this.store.peek(key))) >= quota.limit) throw exhausted(quota);
-            this.chargeFromResponse(ctx, quota, principal, quota.cost.header, key, windowMs);
+            if ((await this.counted(() => this.store.peek(bucket.key))) >= quota.limit) throw exhausted(quota);
+            this.chargeFromResponse(ctx, quota, principal, quota.cost.header, bucket);
           }
         }
       } catch (error) {
@@ -78,34 +85,48 @@ export class QuotaLedger {
     const usage: QuotaUsage[] = [];
     for (const quota of seen.values()) {
       const period = quotaPeriod(quota.per, this.now());
-      const subjects = quota.by === "tenant" ? [tenantId] : keyIds;
-      for (const subject of subjects) {
-        const used = await this.store.peek(bucketKey(quota, subject, period));
-        usage.push({ name: quota.name, by: quota.by, subject, period: period.id, used, limit: quota.limit, resets_at: new Date(period.endsAt).toISOString() });
-      }
+      const subjects = quota.by === "tenant" ? [tenantId] : [...keyIds, ...(await this.store.members(subjectsKey(quota, tenantId, period)))];
+      const used = await Promise.all(subjects.map((subject) => this.store.peek(bucketKey(quota, subject, period))));
+      subjects.forEach((subject, i) =>
+        usage.push({ name: quota.name, by: quota.by, subject, period: period.id, used: used[i]!, limit: quota.limit, resets_at: new Date(period.endsAt).toISOString() }),
+      );
     }
     return usage;
   }
 
-  private bucket(quota: QuotaPolicy, principal: Principal): { key: string; windowMs: number } {
+  private bucket(quota: QuotaPolicy, principal: Principal): Bucket {
     const now = this.now();
     const period = quotaPeriod(quota.per, now);
     // Kept a minute past the period's end, then gone: the next period starts from zero.
-    return { key: bucketKey(quota, subjectOf(quota, principal), period), windowMs: period.endsAt - now + 60_000 };
+    return { key: bucketKey(quota, subjectOf(quota, principal), period), windowMs: period.endsAt - now + 60_000, period };
   }
 
-  private chargeFromResponse(ctx: Parameters<Control>[0], quota: QuotaPolicy, principal: Principal, header: string, key: string, windowMs: number): void {
+  private chargeFromResponse(ctx: Parameters<Control>[0], quota: QuotaPolicy, principal: Principal, header: string, bucket: Bucket): void {
     const previous = ctx.onUpstreamHead;
     ctx.onUpstreamHead = (status, headers) => {
       previous?.(status, headers);
       const raw = headers[header];
       const cost = typeof raw === "string" && /^\d{1,12}$/.test(raw) ? Number(raw) : 0;
       if (cost === 0) return;
-      this.store.count(key, cost, windowMs).then(
-        (total) => this.crossed(quota, principal, total - cost, total),
+      this.store.count(bucket.key, cost, bucket.windowMs).then(
+        (total) => {
+          this.listSubject(quota, principal, bucket, cost, total);
+          this.crossed(quota, principal, total - cost, total);
+        },
         () => this.logger.error({ quota: quota.name, tenant_id: principal.tenantId, cost }, "quota charge lost: counter store unavailable"),
       );
     };
+  }
+
+  /**
+   * A token subject's first charge of the period puts it on the usage report's list: one store
+   * write per subject and period, not per request. API keys are listed from their table instead.
+   */
+  private listSubject(quota: QuotaPolicy, principal: Principal, bucket: Bucket, cost: number, total: number): void {
+    if (total !== cost || quota.by !== "key" || principal.kind === "api_key") return;
+    this.store
+      .remember(subjectsKey(quota, principal.tenantId, bucket.period), callerId(principal), bucket.windowMs, MAX_LISTED_SUBJECTS)
+      .catch(() => this.logger.warn({ quota: quota.name, tenant_id: principal.tenantId }, "quota subject not listed: counter store unavailable"));
   }
 
   /** Threshold and exhaustion events, each once per period: only the charge that crosses raises it. */
@@ -141,6 +162,16 @@ function exhausted(quota: QuotaPolicy): Problem {
 
 function subjectOf(quota: QuotaPolicy, principal: Principal): string {
   return quota.by === "tenant" ? principal.tenantId : callerId(principal);
+}
+
+interface Bucket {
+  key: string;
+  windowMs: number;
+  period: Period;
+}
+
+function subjectsKey(quota: QuotaPolicy, tenantId: string, period: Period): string {
+  return `qs:${encodeURIComponent(quota.name)}|${encodeURIComponent(tenantId)}|${period.id}`;
 }
 
 function bucketKey(quota: QuotaPolicy, subject: string, period: Period): string {

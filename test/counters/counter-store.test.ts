@@ -93,6 +93,19 @@ function counterStoreSuite(name: string, open: () => Promise<CounterStore | stri
         assert.deepEqual((await s.recentEvents(3)).map((e) => (JSON.parse(e) as { i: number }).i), [4, 3, 2], "newest first");
       }),
     );
+
+    test(
+      "remembered sets: members once each, capped, gone with their window",
+      withStore(async (s) => {
+        assert.deepEqual(await s.members("set"), []);
+        for (const member of ["a", "b", "a", "c", "d"]) await s.remember("set", member, 300, 3);
+        assert.deepEqual((await s.members("set")).sort(), ["a", "b", "c"], "no duplicates, and no growth past the cap");
+        await sleep(400);
+        assert.deepEqual(await s.members("set"), [], "the window ended");
+        await s.remember("set", "e", 300, 3);
+        assert.deepEqual(await s.members("set"), ["e"], "a new window starts empty");
+      }),
+    );
   });
 }
 

@@ -30,6 +30,7 @@ describe("gateway: JWT callers through the whole pipeline", () => {
         { name: "keys-only", match: { path: "/machine/**" }, authenticate: { methods: ["apiKey"] } },
         { name: "per-plan", match: { path: "/plan/**" }, limits: [{ name: "per-plan", by: ["claim:plan"], rate: 2, per: "minute" }] },
         { name: "per-user", match: { path: "/user/**" }, limits: [{ name: "per-user", by: ["key"], rate: 2, per: "minute" }] },
+        { name: "metered", match: { path: "/metered/**" }, quotas: [{ name: "per-subject", by: "key", limit: 3, per: "day" }] },
       ],
     });
     tenantId = String((await gw.admin("POST", "/admin/v1/tenants", { name: "jwt tenant" })).json.id);
@@ -73,6 +74,33 @@ describe("gateway: JWT callers through the whole pipeline", () => {
     assert.equal((await get("/plan/x", await jwt({ plan: "free|c:pro" }))).status, 200, "a crafted value cannot pass for another bucket");
     assert.deepEqual(await statuses("/user/x", await jwt(), 3), [200, 200, 429]);
     assert.equal((await get("/user/x", await jwt({}, undefined, "user-8"))).status, 200, "another subject, another bucket");
+  });
+
+  test("a per-key quota counts each token subject on its own, and the usage report lists them with the tenant's keys", async () => {
+    const statuses = async (token: string, n: number) => {
+      const out = [];
+      for (let i = 0; i < n; i++) out.push((await get("/metered/x", token)).status);
+      return out;
+    };
+    assert.deepEqual(await statuses(await jwt({}, undefined, "alice"), 4), [200, 200, 200, 429]);
+    assert.deepEqual(await statuses(await jwt({}, undefined, "bob"), 1), [200], "another subject, its own quota");
+    const issued = await gw.admin("POST", `/admin/v1/tenants/${tenantId}/keys`, { env: "live", scopes: [] });
+    const [keyId, key] = [String(issued.json.id), String(issued.json.key)];
+    assert.equal((await get("/metered/x", key)).status, 200);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const usage = (await gw.admin("GET", `/admin/v1/tenants/${tenantId}/usage`)).json.usage as { name: string; subject: string; used: number }[];
+    const rows = usage.filter((u) => u.name === "per-subject").map((u) => [u.subject, u.used]);
+    assert.deepEqual(
+      rows.sort(),
+      [
+        [keyId, 1],
+        [`jwt:${tenantId}:${encodeURIComponent("https://idp.test/")}:alice`, 3],
+        [`jwt:${tenantId}:${encodeURIComponent("https://idp.test/")}:bob`, 1],
+      ].sort(),
+    );
+    const other = await gw.admin("POST", "/admin/v1/tenants", { name: "another tenant" });
+    const theirs = (await gw.admin("GET", `/admin/v1/tenants/${String(other.json.id)}/usage`)).json.usage as { subject: string }[];
+    assert.deepEqual(theirs.map((u) => u.subject), [], "another tenant's report lists none of them");
   });
 
   test("an unknown issuer, a missing scope, a key-only route and a suspended tenant are refused", async () => {
