@@ -193,6 +193,23 @@ describe("gateway: authentication, forwarding and the request's path", () => {
     assert.equal(post.status, 401, "the open route is GET only; other methods fall to the default route");
   });
 
+  test("a method override cannot run a request the gateway checked as GET as another method upstream", async () => {
+    const overrides: [string, Record<string, string>][] = [
+      ["/public/docs", { "x-http-method-override": "DELETE" }],
+      ["/public/docs", { "X-HTTP-Method": "PUT" }],
+      ["/public/docs", { "x-method-override": "DELETE" }],
+      ["/public/docs?_method=DELETE", {}],
+      ["/public/docs?a=1&%5Fmethod=delete", {}],
+      ["/public/docs?_METHOD=DELETE", {}],
+    ];
+    for (const [path, headers] of overrides) {
+      const response = await get(path, headers);
+      assert.equal(response.status, 400, `${path} ${JSON.stringify(headers)}`);
+      assert.equal(((await response.json()) as { code: string }).code, "BAD_REQUEST");
+    }
+    assert.equal((await get("/public/docs?method=card&payment_method=x")).status, 200, "other parameters that mention a method pass");
+  });
+
   test("bodies stream through in both directions", async () => {
     const body = Buffer.alloc(3 * 1024 * 1024, 7);
     const response = await fetch(`${gw.url}/upload`, { method: "POST", headers: { ...bearer(key), "content-type": "application/octet-stream" }, body });

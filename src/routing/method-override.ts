@@ -1,0 +1,35 @@
+import type { IncomingHttpHeaders } from "node:http";
+import { Problem } from "../problem/index.js";
+
+/** Headers by which frameworks (Express's method-override, Symfony, Rack, ASP.NET) run a request as another method. */
+const OVERRIDE_HEADERS = ["x-http-method-override", "x-http-method", "x-method-override"] as const;
+/** The query parameter Laravel, Symfony and Express's method-override can be set to read. */
+const OVERRIDE_PARAMETER = "_method";
+
+/**
+ * Routes are matched, and their controls chosen, by the request's method. An upstream that honours
+ * a method override would run a request the gateway checked as a POST as a DELETE, under the POST
+ * route's controls: such requests are refused rather than forwarded, and the client is told to send
+ * the method itself.
+ */
+export function refuseMethodOverride(headers: IncomingHttpHeaders, query: string): void {
+  for (const name of OVERRIDE_HEADERS) {
+    if (headers[name] !== undefined) throw refused(name);
+  }
+  // Only a parameter whose name starts with `_`, plain or percent-encoded, can spell it.
+  if (!/(?:^|&)(?:_|%5f)/i.test(query)) return;
+  for (const pair of query.split("&")) {
+    const rawName = pair.split("=", 1)[0]!.replaceAll("+", " ");
+    let name = rawName;
+    try {
+      name = decodeURIComponent(rawName);
+    } catch {
+      // An undecodable name cannot spell `_method` to a decoder either.
+    }
+    if (name.toLowerCase() === OVERRIDE_PARAMETER) throw refused(OVERRIDE_PARAMETER);
+  }
+}
+
+function refused(what: string): Problem {
+  return new Problem("BAD_REQUEST", `Method overrides (${what}) are not accepted: send the request with the method itself.`);
+}
