@@ -3,7 +3,7 @@ import { JWT_ALGORITHMS } from "../identity/jwt/verifier.js";
 import { parseCidr } from "../net/ip.js";
 import { validatePattern } from "../routing/router.js";
 
-const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
+export const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
 const scope = z.string().regex(/^[A-Za-z0-9:._*-]{1,100}$/, "scopes are 1-100 characters of letters, digits and : . _ * -");
 const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
 const durationMs = (max: number, fallback: number) => z.number().int().min(1).max(max).default(fallback);

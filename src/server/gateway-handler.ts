@@ -13,7 +13,7 @@ import type { ClientIpResolver } from "../net/client-ip.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
 import type { RequestContext } from "../pipeline/context.js";
 import { Problem, sendProblem, toProblem } from "../problem/index.js";
-import { refuseMethodOverride } from "../routing/method-override.js";
+import { requireRoutableMethod } from "../routing/method.js";
 import { parseRequestTarget } from "../routing/request-target.js";
 import type { Router } from "../routing/router.js";
 import { sendJson } from "./respond.js";
@@ -40,7 +40,7 @@ const UNMATCHED = "(none)";
 const SYSTEM = "(system)";
 const VAULT = "(vault)";
 
-/** The request's path: target → system endpoints → address lists → blocks → CORS → method overrides → route → controls → forward. */
+/** The request's path: target → system endpoints → address lists → blocks → CORS → method → route → controls → forward. */
 export function createGatewayHandler(deps: GatewayHandlerDeps) {
   const accessLog = new AccessLog(deps.logger);
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -83,7 +83,7 @@ export function createGatewayHandler(deps: GatewayHandlerDeps) {
         } else if (deps.cors.handle(ctx, deps.gatewayHeaders)) {
           outcome = "preflight";
         } else {
-          refuseMethodOverride(req.headers, ctx.target.query);
+          requireRoutableMethod(req.method, req.headers, ctx.target.query);
           const match = deps.router.match(req.method ?? "", ctx.target.segments);
           if (match === undefined) throw new Problem("NOT_FOUND", "No route matches this request.");
           const route = match.value;

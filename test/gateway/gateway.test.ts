@@ -193,7 +193,7 @@ describe("gateway: authentication, forwarding and the request's path", () => {
     assert.equal(post.status, 401, "the open route is GET only; other methods fall to the default route");
   });
 
-  test("a method override cannot run a request the gateway checked as GET as another method upstream", async () => {
+  test("the upstream runs the method the route was chosen by: no overrides, no TRACE", async () => {
     const overrides: [string, Record<string, string>][] = [
       ["/public/docs", { "x-http-method-override": "DELETE" }],
       ["/public/docs", { "X-HTTP-Method": "PUT" }],
@@ -208,6 +208,13 @@ describe("gateway: authentication, forwarding and the request's path", () => {
       assert.equal(((await response.json()) as { code: string }).code, "BAD_REQUEST");
     }
     assert.equal((await get("/public/docs?method=card&payment_method=x")).status, 200, "other parameters that mention a method pass");
+    const host = new URL(gw.url).host;
+    for (const method of ["TRACE", "PROPFIND", "CONNECT"]) {
+      const target = method === "CONNECT" ? host : "/orders/1";
+      const response = await rawRequest(gw.url, `${method} ${target} HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${key}\r\nConnection: close\r\n\r\n`);
+      assert.notEqual(response.status, 200, `${method} is never forwarded, not even on a route open to any method`);
+      if (method !== "CONNECT") assert.match(response.text, /METHOD_NOT_ALLOWED/);
+    }
   });
 
   test("bodies stream through in both directions", async () => {

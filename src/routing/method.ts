@@ -1,5 +1,8 @@
 import type { IncomingHttpHeaders } from "node:http";
+import { HTTP_METHODS } from "../policy/schema.js";
 import { Problem } from "../problem/index.js";
+
+const ROUTABLE = new Set<string>(HTTP_METHODS);
 
 /** Headers by which frameworks (Express's method-override, Symfony, Rack, ASP.NET) run a request as another method. */
 const OVERRIDE_HEADERS = ["x-http-method-override", "x-http-method", "x-method-override"] as const;
@@ -7,12 +10,15 @@ const OVERRIDE_HEADERS = ["x-http-method-override", "x-http-method", "x-method-o
 const OVERRIDE_PARAMETER = "_method";
 
 /**
- * Routes are matched, and their controls chosen, by the request's method. An upstream that honours
- * a method override would run a request the gateway checked as a POST as a DELETE, under the POST
- * route's controls: such requests are refused rather than forwarded, and the client is told to send
- * the method itself.
+ * Routes are matched, and their controls chosen, by the request's method, so the method the
+ * upstream runs must be that one. Methods a policy cannot name (TRACE, which echoes the request's
+ * headers back, CONNECT, WebDAV's) are refused with 405 even on a route open to any method. An
+ * upstream that honours a method override would run a request the gateway checked as a POST as a
+ * DELETE, under the POST route's controls: such requests are refused rather than forwarded, and
+ * the client is told to send the method itself.
  */
-export function refuseMethodOverride(headers: IncomingHttpHeaders, query: string): void {
+export function requireRoutableMethod(method: string | undefined, headers: IncomingHttpHeaders, query: string): void {
+  if (method === undefined || !ROUTABLE.has(method)) throw new Problem("METHOD_NOT_ALLOWED", `Only ${HTTP_METHODS.join(", ")} requests are forwarded.`);
   for (const name of OVERRIDE_HEADERS) {
     if (headers[name] !== undefined) throw refused(name);
   }
