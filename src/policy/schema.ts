@@ -62,6 +62,7 @@ export const SHIELD_CHECKS = [
   "xss",
   "traversal",
   "cmdi",
+  "prototypePollution",
 ] as const;
 
 const shield = z.strictObject({

@@ -12,6 +12,7 @@ export type ShieldCheck =
   | "words"
   | "urls"
   | "phoneNumbers"
+  | "prototypePollution"
   | AttackClass;
 
 export interface Finding {
@@ -61,6 +62,8 @@ export class Inspection {
   text(field: string, value: string, kind: "value" | "key" | "header" = "value"): void {
     if (this.findings.length >= 20) return;
     if (kind === "key") {
+      // Before the repeated-key shortcut: `prototype` is harmless under most parents, not under `constructor`.
+      if (pollutesPrototype(field, value)) this.add("prototypePollution", "__proto__ or constructor.prototype as a key", field);
       if (this.seenKeys.has(value)) return;
       if (this.seenKeys.size < 10_000) this.seenKeys.add(value);
     }
@@ -109,6 +112,17 @@ export class Inspection {
   add(check: ShieldCheck, rule: string, field: string): void {
     if (this.findings.length < 20) this.findings.push({ check, rule, field });
   }
+}
+
+/**
+ * A key that a JavaScript upstream merging the input into an object (lodash `merge`, `qs`-style
+ * bracket names) would follow onto `Object.prototype`: `__proto__` anywhere in a name, or
+ * `prototype` under `constructor`, nested (`field` ends with both) or in one bracketed name.
+ */
+function pollutesPrototype(field: string, key: string): boolean {
+  if (key.includes("__proto__")) return true;
+  if (key === "prototype") return field.endsWith(".constructor.prototype");
+  return key.includes("constructor") && key.includes("prototype");
 }
 
 function lastName(field: string): string {

@@ -78,10 +78,10 @@ function hasBody(req: IncomingMessage): boolean {
 }
 
 /**
- * `a=1&b=2`, each part percent-decoded strictly: bytes that are not UTF-8 are an encoding finding,
+ * `a=1&b=2` (a query, or a form body), each part percent-decoded strictly: bytes that are not UTF-8 are an encoding finding,
  * where URLSearchParams would quietly turn them into U+FFFD.
  */
-function inspectQuery(query: string, inspection: Inspection): void {
+function inspectQuery(query: string, inspection: Inspection, prefix: "query" | "body" = "query"): void {
   if (query === "") return;
   for (const pair of query.split("&")) {
     const eq = pair.indexOf("=");
@@ -92,11 +92,11 @@ function inspectQuery(query: string, inspection: Inspection): void {
       name = decodeURIComponent(rawName.replaceAll("+", " "));
       value = decodeURIComponent(rawValue.replaceAll("+", " "));
     } catch {
-      inspection.add("encoding", "query is not valid UTF-8 percent-encoding", "query");
+      inspection.add("encoding", `${prefix} is not valid UTF-8 percent-encoding`, prefix);
       continue;
     }
-    inspection.text(`query.${name}`, name, "key");
-    inspection.text(`query.${name}`, value);
+    inspection.text(`${prefix}.${name}`, name, "key");
+    inspection.text(`${prefix}.${name}`, value);
   }
 }
 
@@ -161,7 +161,7 @@ async function inspectBody(ctx: RequestContext, policy: ShieldPolicy, modeOf: (c
     if (declared !== undefined) inspection.add("encoding", "body is not valid UTF-8", "body");
     return;
   }
-  if (declared === "form") return inspectQuery(text, inspection);
+  if (declared === "form") return inspectQuery(text, inspection, "body");
   if (declared === "text") return inspection.text("body", text);
   // Declared JSON, or UTF-8 under any other type: some upstreams parse JSON whatever the header
   // says, so a mislabelled body is read as what it is rather than skipped.
@@ -199,6 +199,8 @@ function problemFor(finding: Finding): Problem {
     case "traversal":
     case "cmdi":
       return new Problem("MALICIOUS_INPUT", `The ${field} was refused.`, { ...where, class: finding.check });
+    case "prototypePollution":
+      return new Problem("MALICIOUS_INPUT", `The ${field} was refused.`, { ...where, class: "prototype_pollution" });
     default:
       return new Problem("INPUT_REJECTED", `The ${field} is outside the allowed limits (${finding.rule}).`, { ...where, check: finding.check });
   }

@@ -114,6 +114,25 @@ describe("the shield", () => {
     assert.equal(passed.body.body_bytes, ordinary.length, "forwarded whole");
   });
 
+  test("keys that would reach Object.prototype in a JavaScript upstream are refused", async () => {
+    const attacks: [string, string | undefined, string, string?][] = [
+      ["/guarded/x", '{"__proto__":{"isAdmin":true}}', "body.__proto__"],
+      ["/guarded/x", '{"\\u005f\\u005fproto\\u005f\\u005f":{"isAdmin":true}}', "body.__proto__"],
+      ["/guarded/x", JSON.stringify({ user: { constructor: { prototype: { isAdmin: true } } } }), "body.user.constructor.prototype"],
+      ["/guarded/x?a[__proto__][admin]=1", undefined, "query.a[__proto__][admin]"],
+      ["/guarded/x?constructor[prototype][admin]=1", undefined, "query.constructor[prototype][admin]"],
+      ["/guarded/x", "__proto__.admin=1", "body.__proto__.admin", "application/x-www-form-urlencoded"],
+    ];
+    for (const [path, body, field, type] of attacks) {
+      const answer = await send(path, body, type);
+      assert.equal(answer.body.code, "MALICIOUS_INPUT", `${path} ${body}`);
+      assert.equal(answer.body.class, "prototype_pollution", `${path} ${body}`);
+      assert.equal(answer.body.field, field, `${path} ${body}`);
+    }
+    const benign = await send("/guarded/x?prototype=2", JSON.stringify({ car: { constructor: "Ford", prototype: "v2" }, prototype: true }));
+    assert.equal(benign.status, 200, "the words alone are not an attack");
+  });
+
   test("ordinary input passes untouched, and a read body reaches the upstream whole", async () => {
     const body = JSON.stringify({ name: "Mary-Jane O'Brien", text: "Please update my delivery address", note: "Tom & Jerry; a < b" });
     const answer = await send("/guarded/orders?q=select%20the%20best&sort=price", body);
