@@ -111,14 +111,15 @@ function requestHeaders(ctx: RequestContext, policy: ForwardPolicy, assertion: s
 }
 
 /**
- * The upstream's response headers less hop-by-hop ones, with the gateway's own (`own`) taking the
- * place of the upstream's for the same names.
+ * The upstream's response headers less hop-by-hop ones and `X-Powered-By` (it tells a scanner
+ * which framework and version to try, and the client nothing), with the gateway's own (`own`)
+ * taking the place of the upstream's for the same names.
  */
 export function responseHeaders(headers: IncomingHttpHeaders, own: Readonly<OutgoingHttpHeaders>): OutgoingHttpHeaders {
   const dropped = connectionScopedHeaders(headers.connection);
   const out: OutgoingHttpHeaders = {};
   for (const name in headers) {
-    if (dropped.has(name) || name in own || name === "x-request-id") continue;
+    if (dropped.has(name) || name in own || name === "x-request-id" || name === "x-powered-by") continue;
     out[name] = headers[name];
   }
   return Object.assign(out, own);
