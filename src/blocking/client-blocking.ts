@@ -92,7 +92,13 @@ export class ClientBlocking {
 
   async unblock(client: string): Promise<boolean> {
     const liftedHere = (await this.local?.unblock(client)) ?? false;
-    const lifted = (await this.store.unblock(client)) || liftedHere;
+    let lifted = liftedHere;
+    try {
+      lifted = (await this.store.unblock(client)) || liftedHere;
+    } catch (error) {
+      // A block held only here is lifted even while the shared store is away.
+      if (!liftedHere) throw error;
+    }
     if (lifted) this.events.emit({ type: "client_unblocked", severity: "info", client, detail: { by: "admin" } });
     return lifted;
   }

@@ -26,7 +26,7 @@ interface Period {
  * Token subjects have no table to list them from, so the usage report learns them as they are
  * charged: at most this many per quota, tenant and period (the counting itself is not capped).
  */
-export const MAX_LISTED_SUBJECTS = 1_000;
+const MAX_LISTED_SUBJECTS = 1_000;
 
 /** Calendar periods in UTC: a day quota resets at midnight UTC, a month one on the 1st. */
 export function quotaPeriod(per: QuotaPolicy["per"], now: number): Period {
