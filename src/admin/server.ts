@@ -9,6 +9,7 @@ import { readJsonBody } from "../server/read-body.js";
 import { sendJson } from "../server/respond.js";
 import { openApiDocument } from "./openapi.js";
 import type { AdminOperation } from "./operations.js";
+import { errorType } from "../util/error-type.js";
 import { adminTokenChecker } from "./token.js";
 
 const MAX_BODY_BYTES = 64 * 1024;
@@ -55,7 +56,7 @@ export function createAdminHandler(deps: AdminHandlerDeps) {
     } catch (error) {
       const problem = toProblem(error);
       if (problem.code === "INTERNAL") {
-        deps.logger.error({ req_id: requestId, operation: operationId, err_type: error instanceof Error ? error.name : typeof error }, "internal error");
+        deps.logger.error({ req_id: requestId, operation: operationId, err_type: errorType(error) }, "internal error");
       }
       sendProblem(res, problem, requestId, deps.gatewayHeaders);
     }

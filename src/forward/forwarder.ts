@@ -3,6 +3,7 @@ import { Pool } from "undici";
 import type { RequestContext } from "../pipeline/context.js";
 import type { ForwardPolicy } from "../policy/schema.js";
 import { Problem } from "../problem/index.js";
+import { errorType } from "../util/error-type.js";
 import { connectionScopedHeaders } from "./hop-by-hop.js";
 import { IDENTITY_HEADER, type IdentitySigner } from "./identity-assertion.js";
 
@@ -84,7 +85,10 @@ export class Forwarder {
       // Once headers are gone, the only honest signal left for a broken body is a cut connection.
       if (started) return void res.destroy();
       const code = (error as { code?: string }).code ?? "";
-      throw TIMEOUT_CODES.has(code) ? new Problem("UPSTREAM_TIMEOUT") : new Problem("UPSTREAM_UNAVAILABLE");
+      const problem = TIMEOUT_CODES.has(code) ? new Problem("UPSTREAM_TIMEOUT") : new Problem("UPSTREAM_UNAVAILABLE");
+      // For the log, never the client: an error code names the failure without carrying data.
+      problem.cause = code === "" ? errorType(error) : code;
+      throw problem;
     }
   }
 }
@@ -99,6 +103,8 @@ function requestHeaders(ctx: RequestContext, policy: ForwardPolicy, assertion: s
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
     if (dropped.has(name) || GATEWAY_OWNED.has(name) || name.startsWith("x-forwarded-") || name.startsWith("x-portcullis-")) continue;
+    // Node has already answered `Expect: 100-continue` (the body is on its way); undici refuses to send it.
+    if (name === "expect") continue;
     if (buffered && (name === "content-length" || name === "transfer-encoding")) continue;
     if (!policy.passCredentials && CREDENTIAL_HEADERS.has(name)) continue;
     out.push(name, raw[i + 1]!);

@@ -16,6 +16,7 @@ import { Problem, sendProblem, toProblem } from "../problem/index.js";
 import { requireRoutableMethod } from "../routing/method.js";
 import { parseRequestTarget } from "../routing/request-target.js";
 import type { Router } from "../routing/router.js";
+import { errorType } from "../util/error-type.js";
 import { sendJson } from "./respond.js";
 
 export interface GatewayHandlerDeps {
@@ -98,6 +99,9 @@ export function createGatewayHandler(deps: GatewayHandlerDeps) {
     } catch (error) {
       const problem = toProblem(error);
       if (problem.code === "INTERNAL") deps.logger.error({ req_id: requestId, err_type: errorType(error) }, "internal error");
+      else if (problem.code === "UPSTREAM_UNAVAILABLE" || problem.code === "UPSTREAM_TIMEOUT") {
+        deps.logger.warn({ req_id: requestId, route: routeName, upstream_error: problem.cause }, "upstream request failed");
+      }
       outcome = problem.code;
       rejected = true;
       sendProblem(res, problem, requestId, ctx.responseHeaders === undefined ? deps.gatewayHeaders : { ...deps.gatewayHeaders, ...ctx.responseHeaders });
@@ -129,9 +133,4 @@ function serveSystem(path: string, req: IncomingMessage, res: ServerResponse, de
     return true;
   }
   return serveHealth(path, req, res, deps.health, headers);
-}
-
-/** Only the class of an unexpected error is logged: its message may carry data. */
-function errorType(error: unknown): string {
-  return error instanceof Error ? error.name : typeof error;
 }

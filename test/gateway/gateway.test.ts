@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
+import { createServer, request } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { createIdentityVerifier } from "../../src/forward/identity-assertion.js";
@@ -223,6 +223,28 @@ describe("gateway: authentication, forwarding and the request's path", () => {
     assert.equal(((await response.json()) as Echo).body_bytes, body.length);
   });
 
+  test("a client that sends Expect: 100-continue gets its 100 and its answer (curl does, for larger uploads)", async () => {
+    const body = Buffer.alloc(5_000, 1);
+    const { status, echo, continued } = await new Promise<{ status: number; echo: Echo; continued: boolean }>((resolve, reject) => {
+      let continued = false;
+      const req = request(`${gw.url}/upload`, { method: "POST", headers: { ...bearer(key), expect: "100-continue", "content-type": "application/octet-stream", "content-length": body.length } });
+      req.on("continue", () => {
+        continued = true;
+        req.end(body);
+      });
+      req.on("response", (res) => {
+        let text = "";
+        res.setEncoding("utf8").on("data", (chunk: string) => (text += chunk));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, echo: JSON.parse(text) as Echo, continued }));
+      });
+      req.on("error", reject);
+    });
+    assert.equal(continued, true);
+    assert.equal(status, 200);
+    assert.equal(echo.body_bytes, body.length);
+    assert.equal(echo.headers.expect, undefined, "the expectation was met here, not passed on");
+  });
+
   test("gateway endpoints, 404s and preflights carry x-request-id and safe headers", async () => {
     for (const path of ["/health/live", "/health/ready", "/health/status", "/health/metrics", "/.well-known/jwks.json"]) {
       const response = await get(path);
@@ -290,6 +312,9 @@ describe("gateway: upstream failures", () => {
       const body = (await slow.json()) as Record<string, unknown>;
       assert.equal(body.code, "UPSTREAM_TIMEOUT");
       assert.deepEqual(Object.keys(body).sort(), ["code", "request_id", "status", "title", "type"]);
+      const failures = gw.logs.filter((line) => line.includes("upstream request failed"));
+      assert.ok(failures.some((line) => line.includes('"upstream_error":"ECONNREFUSED"')), "the operator's log says why, the client's answer does not");
+      assert.ok(failures.some((line) => line.includes('"upstream_error":"UND_ERR_HEADERS_TIMEOUT"')));
     } finally {
       await gw.close();
       silent.closeAllConnections();
