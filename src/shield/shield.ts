@@ -115,6 +115,12 @@ async function inspectBody(ctx: RequestContext, policy: ShieldPolicy, modeOf: (c
     refuseEarly(inspection, modeOf);
   };
   if (Number(req.headers["content-length"] ?? 0) > limit) return tooLarge();
+  // Node keeps the first of two Content-Types, an upstream may keep the last: the shield could
+  // read a body as binary that the upstream parses as a form or multipart.
+  if (headerCount(req.rawHeaders, "content-type") > 1) {
+    inspection.add("encoding", "more than one Content-Type", "body");
+    return;
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   const stream = req[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
@@ -175,6 +181,12 @@ async function inspectBody(ctx: RequestContext, policy: ShieldPolicy, modeOf: (c
   }
   if (hasDuplicateKeys(text, parsed)) inspection.add("encoding", "a JSON object names a key twice", "body");
   inspection.json("body", parsed);
+}
+
+function headerCount(rawHeaders: readonly string[], name: string): number {
+  let count = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.length === name.length && rawHeaders[i]!.toLowerCase() === name) count++;
+  return count;
 }
 
 function classOf(finding: Finding): AttackClass | undefined {

@@ -108,6 +108,16 @@ describe("the shield", () => {
       assert.equal(answer.body.field, field, body.toString("latin1"));
     }
 
+    // Two Content-Types: Node reads the first (binary, not inspected), an upstream may parse the second.
+    const smuggled = multipart(file, field("comment", "1' UNION SELECT password FROM users--"));
+    const host = new URL(gw.url).host;
+    const twoTypes = await rawRequest(
+      gw.url,
+      `POST /guarded/upload HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/octet-stream\r\nContent-Type: ${type}\r\nContent-Length: ${smuggled.length}\r\nConnection: close\r\n\r\n${smuggled.toString("latin1")}`,
+    );
+    assert.equal(twoTypes.status, 400);
+    assert.match(twoTypes.text, /INVALID_ENCODING/);
+
     const ordinary = multipart(file, field("title", "Holiday photos"), field("note", "Taken on 2026-07-01; see https://example.com"));
     const passed = await post(ordinary);
     assert.equal(passed.status, 200);

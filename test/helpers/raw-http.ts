@@ -4,7 +4,8 @@ import { connect } from "node:net";
 export function rawRequest(baseUrl: string, request: string): Promise<{ status: number; text: string }> {
   const { hostname, port } = new URL(baseUrl);
   return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), hostname, () => socket.write(request));
+    // latin1: each character of the string is one byte on the wire, exactly as given.
+    const socket = connect(Number(port), hostname, () => socket.write(request, "latin1"));
     let text = "";
     socket.setEncoding("latin1");
     socket.on("data", (chunk: string) => {
