@@ -17,6 +17,8 @@ const ATTACK_CLASSES: readonly AttackClass[] = ["sqli", "xss", "traversal", "cmd
  */
 const UNINSPECTED_HEADERS = new Set(["authorization", "x-api-key", "cookie", "content-length", "host", "connection", "accept-encoding"]);
 const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
+/** Charsets in which text that is valid UTF-8 means what the shield read; others are refused. */
+const ASCII_COMPATIBLE_CHARSETS = new Set(["utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "latin1"]);
 
 type Mode = "block" | "monitor" | "off";
 
@@ -157,6 +159,13 @@ async function inspectBody(ctx: RequestContext, policy: ShieldPolicy, modeOf: (c
         : type.startsWith("text/")
           ? "text"
           : undefined;
+  // The shield reads text as UTF-8; an upstream honouring another charset could read other
+  // characters from the same bytes (UTF-7 spells `<` as `+ADw-`, UTF-16 hides it between NULs).
+  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/.exec(type)?.[1];
+  if (declared !== undefined && charset !== undefined && !ASCII_COMPATIBLE_CHARSETS.has(charset)) {
+    inspection.add("encoding", "a charset other than UTF-8", "body");
+    return;
+  }
   // Multipart is read part by part: one binary file part must not make its text fields uninspectable.
   if (declared === "multipart") return inspectMultipart(body, req.headers["content-type"]!, inspection);
   let text: string;

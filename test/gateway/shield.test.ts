@@ -124,6 +124,21 @@ describe("the shield", () => {
     assert.equal(passed.body.body_bytes, ordinary.length, "forwarded whole");
   });
 
+  test("a body declared in a charset that reads the same bytes differently is refused", async () => {
+    const cases: [string, string | Buffer][] = [
+      ["text/plain; charset=utf-7", "+ADw-script+AD4-alert(1)+ADw-/script+AD4-"],
+      ["application/x-www-form-urlencoded; charset=UTF-7", "q=+ADw-script+AD4-alert(1)"],
+      ['application/json; charset="utf-16le"', Buffer.from('{"q":"<script>alert(1)</script>"}', "utf16le")],
+    ];
+    for (const [type, body] of cases) {
+      const answer = await send("/guarded/x", body, type);
+      assert.equal(answer.body.code, "INVALID_ENCODING", type);
+    }
+    for (const type of ["application/json; charset=utf-8", "application/json; charset=UTF-8", "text/plain;charset=us-ascii", "application/x-www-form-urlencoded; charset=iso-8859-1"]) {
+      assert.equal((await send("/guarded/x", type.startsWith("application/json") ? '{"a":"b c"}' : "a=b c", type)).status, 200, type);
+    }
+  });
+
   test("keys that would reach Object.prototype in a JavaScript upstream are refused", async () => {
     const attacks: [string, string | undefined, string, string?][] = [
       ["/guarded/x", '{"__proto__":{"isAdmin":true}}', "body.__proto__"],
