@@ -15,7 +15,7 @@ const ATTACK_CLASSES: readonly AttackClass[] = ["sqli", "xss", "traversal", "cmd
  * Credentials are opaque tokens, checked by authentication itself; cookies are inspected pair by
  * pair (`cookie.<name>`), since upstreams read their values like any other input.
  */
-const UNINSPECTED_HEADERS = new Set(["authorization", "x-api-key", "cookie", "content-length", "host", "connection", "accept-encoding"]);
+const UNINSPECTED_HEADERS = new Set(["authorization", "x-api-key", "cookie", "content-length", "connection", "accept-encoding"]);
 const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
 /** Charsets in which text that is valid UTF-8 means what the shield read; others are refused. */
 const ASCII_COMPATIBLE_CHARSETS = new Set(["utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "latin1"]);

@@ -56,6 +56,10 @@ describe("the shield", () => {
     const header = await send("/guarded/x", undefined, undefined, { "user-agent": "() { :; }; /bin/bash -c 'id'" });
     assert.equal(header.body.field, "header.user-agent");
     assert.equal(header.body.class, "cmdi");
+    // The Host header reaches the upstream as X-Forwarded-Host, which applications put into links.
+    const host = await rawRequest(gw.url, `GET /guarded/x HTTP/1.1\r\nHost: a.example"><script>alert(1)</script>\r\nAuthorization: Bearer ${key}\r\nConnection: close\r\n\r\n`);
+    assert.equal(host.status, 400);
+    assert.match(host.text, /"field":"header.host"/);
     const finding = gw.logs.find((line) => line.includes("shield refused a request") && line.includes("xss-event-handler"));
     assert.ok(finding, "the log names the rule, the field and the class");
     assert.match(finding, /"field":"body.comment"/);
