@@ -205,13 +205,13 @@ function limitOperations(s: AdminServices): AdminOperation[] {
       method: "POST",
       path: "/admin/v1/blocks",
       operationId: "blockClient",
-      summary: "Block a client address by hand (an IPv6 address blocks its /64)",
+      summary: "Block a client address by hand (an IPv6 address blocks its network, a /64 unless clients.ipv6Prefix says otherwise)",
       status: 201,
       body: z.strictObject({ client: clientAddress, seconds: z.number().int().min(1).max(30 * 86_400) }),
       response: blockSchema,
       run: async (_params, body) => {
         const b = body as { client: string; seconds: number };
-        const client = parseIp(b.client)!.holder;
+        const client = parseIp(b.client, s.policy.clients.ipv6Prefix)!.holder;
         const until = await s.blocking.block(client, b.seconds, { reason: "admin" });
         return { client, until: new Date(until).toISOString() };
       },
@@ -220,11 +220,11 @@ function limitOperations(s: AdminServices): AdminOperation[] {
       method: "POST",
       path: "/admin/v1/blocks/lift",
       operationId: "liftBlock",
-      summary: "Lift a client's block on every node (an IPv6 address lifts its /64)",
+      summary: "Lift a client's block on every node (an IPv6 address lifts its network)",
       status: 200,
       body: z.strictObject({ client: clientAddress }),
       response: z.object({ lifted: z.boolean() }),
-      run: async (_params, body) => ({ lifted: await s.blocking.unblock(parseIp((body as { client: string }).client)!.holder) }),
+      run: async (_params, body) => ({ lifted: await s.blocking.unblock(parseIp((body as { client: string }).client, s.policy.clients.ipv6Prefix)!.holder) }),
     },
     {
       method: "GET",

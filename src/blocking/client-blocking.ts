@@ -49,7 +49,7 @@ export class ClientBlocking {
    * does (memory): this runs on every request.
    */
   check(ctx: RequestContext): void | Promise<void> {
-    if (!this.policy.enabled) return;
+    // Whether or not automatic blocking is enabled: a block an operator made by hand must hold.
     const client = ctx.clientAddress.holder;
     const localUntil = this.local?.blockedUntil(client);
     if (localUntil !== undefined) return refuseIfBlocked(ctx, localUntil);
@@ -132,5 +132,5 @@ function refuseIfBlocked(ctx: RequestContext, until: number | undefined): void {
   if (until === undefined) return;
   const seconds = Math.max(1, Math.ceil((until - Date.now()) / 1000));
   setResponseHeader(ctx, "retry-after", String(seconds));
-  throw new Problem("BLOCKED", "Too many violations from this address.", { retry_after_seconds: seconds });
+  throw new Problem("BLOCKED", "Requests from this address are blocked for a while.", { retry_after_seconds: seconds });
 }

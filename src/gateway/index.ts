@@ -135,7 +135,7 @@ export class Gateway {
         health,
         metrics,
         logger,
-        clientIps: new ClientIpResolver(options.policy.clients.trustedProxies),
+        clientIps: new ClientIpResolver(options.policy.clients.trustedProxies, options.policy.clients.ipv6Prefix),
         ipAccess: IpAccessList.from(options.policy.ipAccess),
         blocking,
         ...(vault === undefined

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from "node:http";
-import { parseIp, type IpAddress } from "./ip.js";
+import { DEFAULT_IPV6_HOLDER_PREFIX, parseIp, type IpAddress } from "./ip.js";
 import { IpSet } from "./ip-set.js";
 
 /**
@@ -14,14 +14,18 @@ export class ClientIpResolver {
   /** A keep-alive connection carries many requests: its address is parsed once. */
   private readonly sockets = new WeakMap<object, IpAddress>();
 
-  constructor(trustedProxies: readonly string[] = []) {
+  constructor(
+    trustedProxies: readonly string[] = [],
+    /** How much of an IPv6 address names one client (`holder`). */
+    private readonly ipv6HolderPrefix = DEFAULT_IPV6_HOLDER_PREFIX,
+  ) {
     this.trusted = IpSet.parse(trustedProxies);
   }
 
   resolve(req: IncomingMessage): IpAddress {
     let socket = this.sockets.get(req.socket);
     if (socket === undefined) {
-      socket = parseIp(req.socket.remoteAddress ?? "") ?? UNKNOWN;
+      socket = parseIp(req.socket.remoteAddress ?? "", this.ipv6HolderPrefix) ?? UNKNOWN;
       // A socket that has lost its address (closed) is not remembered as unknown.
       if (socket !== UNKNOWN) this.sockets.set(req.socket, socket);
     }
@@ -32,7 +36,7 @@ export class ClientIpResolver {
     const hops = (Array.isArray(header) ? header.join(",") : header).split(",");
     let client = socket;
     for (let i = hops.length - 1; i >= 0; i--) {
-      const hop = parseIp(hops[i]!.trim());
+      const hop = parseIp(hops[i]!.trim(), this.ipv6HolderPrefix);
       // A malformed entry ends the trust: the last address we could vouch for stands.
       if (hop === undefined) return client;
       client = hop;

@@ -7,19 +7,22 @@ export interface IpAddress {
   value: bigint;
   text: string;
   /**
-   * Who the address stands for when counting: the address itself for IPv4, its /64 network for
-   * IPv6, since one subscriber usually holds a whole /64 and could otherwise take a fresh address
-   * for every request and never meet a limit or a block.
+   * Who the address stands for when counting: the address itself for IPv4, its network for IPv6
+   * (a /64 unless configured otherwise), since one subscriber holds at least a whole /64 and could
+   * otherwise take a fresh address for every request and never meet a limit or a block.
    */
   holder: string;
 }
+
+/** A subscriber's smallest usual IPv6 allocation; providers hand out /56 and /48 too. */
+export const DEFAULT_IPV6_HOLDER_PREFIX = 64;
 
 /**
  * Parses only the unambiguous forms: dotted quad without leading zeros for IPv4 (so `010.0.0.1`,
  * `10.1` or `0x0a000001` cannot name an address one way here and another way elsewhere), and
  * IPv6 without a zone. Anything else is undefined.
  */
-export function parseIp(text: string): IpAddress | undefined {
+export function parseIp(text: string, ipv6HolderPrefix = DEFAULT_IPV6_HOLDER_PREFIX): IpAddress | undefined {
   const v4 = plainIpv4(text.startsWith("::ffff:") ? text.slice(7) : text);
   if (v4 !== undefined) return v4;
   let parsed: ipaddr.IPv4 | ipaddr.IPv6;
@@ -36,8 +39,14 @@ export function parseIp(text: string): IpAddress | undefined {
   let value = 0n;
   for (const byte of bytes) value = (value << 8n) | BigInt(byte);
   if (parsed.kind() === "ipv4") return { family: 4, value, text: parsed.toString(), holder: parsed.toString() };
-  const network = ipaddr.fromByteArray([...bytes.slice(0, 8), 0, 0, 0, 0, 0, 0, 0, 0]).toString();
-  return { family: 6, value, text: parsed.toString(), holder: `${network}/64` };
+  return { family: 6, value, text: parsed.toString(), holder: ipv6Network(value, ipv6HolderPrefix) };
+}
+
+function ipv6Network(value: bigint, prefix: number): string {
+  const network = value & mask(6, prefix);
+  const bytes: number[] = [];
+  for (let shift = 120n; shift >= 0n; shift -= 8n) bytes.push(Number((network >> shift) & 0xffn));
+  return `${ipaddr.fromByteArray(bytes).toString()}/${prefix}`;
 }
 
 /**

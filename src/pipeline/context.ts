@@ -12,7 +12,7 @@ export interface RequestContext {
   readonly target: RequestTarget;
   /** The client's address as text, after trusted-proxy handling; `clientAddress` parsed. */
   readonly clientIp: string;
-  /** Limits and blocks count by `clientAddress.holder` (an IPv6 client's /64). */
+  /** Limits and blocks count by `clientAddress.holder` (an IPv6 client's network, a /64 by default). */
   readonly clientAddress: IpAddress;
   principal: Principal | undefined;
   /** The body to forward instead of the request stream, once a control has read it. */

@@ -182,8 +182,10 @@ export const policySchema = z.strictObject({
     .strictObject({
       /** Proxies whose X-Forwarded-For is believed; empty: the socket's address is the client. */
       trustedProxies: z.array(cidr).default([]),
+      /** How much of an IPv6 address counts as one client for limits and blocks. */
+      ipv6Prefix: z.number().int().min(32).max(128).default(64),
     })
-    .default({ trustedProxies: [] }),
+    .default({ trustedProxies: [], ipv6Prefix: 64 }),
   /** Global address lists, checked before anything else. A non-empty allow list admits only its members. */
   ipAccess: z.strictObject({ allow: z.array(cidr).default([]), deny: z.array(cidr).default([]) }).default({ allow: [], deny: [] }),
   blocking: z

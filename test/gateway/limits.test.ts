@@ -120,6 +120,22 @@ describe("client addresses behind a trusted proxy", () => {
     assert.equal((await call(`${gw.url}/login`, { method: "POST", forwardedFor: "2001:db8:7:8::1" })).status, 200, "the next /64 is someone else");
   });
 
+  test("with ipv6Prefix 48, a client holding a /48 cannot escape by moving between its /64s, and a block by hand covers it too", async () => {
+    const wide = await startTestGateway({ ...LIMITED_POLICY, clients: { trustedProxies: ["127.0.0.1/32"], ipv6Prefix: 48 } });
+    try {
+      for (let i = 0; i < 5; i++) assert.equal((await call(`${wide.url}/login`, { method: "POST", forwardedFor: `2001:db8:9:${i}::1` })).status, 200);
+      assert.equal((await call(`${wide.url}/login`, { method: "POST", forwardedFor: "2001:db8:9:ffff::1" })).status, 429);
+      assert.equal((await call(`${wide.url}/login`, { method: "POST", forwardedFor: "2001:db8:a::1" })).status, 200, "the next /48 is someone else");
+      // Automatic blocking is off in this gateway (the test helper's default): a block by hand holds anyway.
+      const blocked = await wide.admin("POST", "/admin/v1/blocks", { client: "2001:db8:b:1::5", seconds: 60 });
+      assert.equal(blocked.json.client, "2001:db8:b::/48");
+      assert.equal((await call(`${wide.url}/login`, { method: "POST", forwardedFor: "2001:db8:b:2::7" })).body.code, "BLOCKED");
+      assert.equal((await call(`${wide.url}/login`, { method: "POST", forwardedFor: "2001:db8:c::7" })).status, 200);
+    } finally {
+      await wide.close();
+    }
+  });
+
   test("a policy naming something that is not an address is refused at load", async () => {
     await assert.rejects(startTestGateway({ ...LIMITED_POLICY, clients: { trustedProxies: ["10.0.0.0/8", "lb.internal"] } }), /clients\.trustedProxies\[1\]/);
     await assert.rejects(

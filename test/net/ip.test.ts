@@ -63,6 +63,9 @@ test("an IPv6 client counts as its /64, an IPv4 client as itself", () => {
   assert.equal(parseIp("2001:db8:1:2:aaaa:bbbb:cccc:dddd")?.holder, "2001:db8:1:2::/64");
   assert.equal(parseIp("2001:db8:1:2::1")?.holder, parseIp("2001:db8:1:2:ffff::9")?.holder, "a fresh address in the same /64 is the same client");
   assert.notEqual(parseIp("2001:db8:1:2::1")?.holder, parseIp("2001:db8:1:3::1")?.holder);
+  assert.equal(parseIp("2001:db8:1:2:aaaa::1", 48)?.holder, "2001:db8:1::/48", "a wider holder when configured");
+  assert.equal(parseIp("2001:db8:1:2:aaaa::1", 128)?.holder, "2001:db8:1:2:aaaa::1/128");
+  assert.equal(parseIp("198.51.100.7", 48)?.holder, "198.51.100.7", "IPv4 is always one address");
   assert.equal(parseIp("::ffff:198.51.100.7")?.holder, "198.51.100.7");
   assert.equal(parseIp("198.51.100.7")?.holder, "198.51.100.7");
 });
