@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
-import { serveHealth, type HealthSources } from "../health/health.js";
+import { ALL_HEALTH_ENDPOINTS, serveHealth, type HealthSources } from "../health/health.js";
 import type { Logger } from "../observability/logger.js";
 import { Problem, sendProblem, toProblem } from "../problem/index.js";
 import { parseRequestTarget } from "../routing/request-target.js";
@@ -36,7 +36,7 @@ export function createAdminHandler(deps: AdminHandlerDeps) {
     let operationId = "(none)";
     try {
       const target = parseRequestTarget(req.url ?? "");
-      if ((req.method === "GET" || req.method === "HEAD") && (await serveHealth(target.rawPath, req, res, deps.health, headers))) return;
+      if ((req.method === "GET" || req.method === "HEAD") && (await serveHealth(target.rawPath, req, res, deps.health, headers, ALL_HEALTH_ENDPOINTS))) return;
       if (!isAdmin(req.headers.authorization)) {
         deps.logger.warn({ req_id: requestId, event: "admin_auth_failed" }, "admin authentication failed");
         throw new Problem("UNAUTHENTICATED", "A valid admin token is required.");

@@ -133,6 +133,7 @@ export class Gateway {
         forwarder,
         signer,
         health,
+        publicHealth: new Set(options.policy.health.public),
         metrics,
         logger,
         clientIps: new ClientIpResolver(options.policy.clients.trustedProxies, options.policy.clients.ipv6Prefix),

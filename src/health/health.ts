@@ -1,6 +1,12 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { GatewayMetrics } from "../observability/metrics.js";
+import { Problem } from "../problem/index.js";
 import { sendJson } from "../server/respond.js";
+
+export const HEALTH_ENDPOINTS = ["live", "ready", "status", "metrics"] as const;
+export type HealthEndpoint = (typeof HEALTH_ENDPOINTS)[number];
+/** The admin port serves every endpoint; the gateway's public port only those the policy names. */
+export const ALL_HEALTH_ENDPOINTS: ReadonlySet<HealthEndpoint> = new Set(HEALTH_ENDPOINTS);
 
 export interface HealthSources {
   version: string;
@@ -15,7 +21,9 @@ export interface HealthSources {
 /**
  * Serves /health/live, /health/ready, /health/status and /health/metrics; returns false for any
  * other path. Ready means the durable store answers: a load balancer should stop sending traffic
- * to a node that cannot check credentials.
+ * to a node that cannot check credentials. An endpoint not in `served` is a 404: status and
+ * metrics tell whoever reads them the version, the stores, when Redis is down (and limits fall
+ * back) and the routes' traffic, so by default only the admin port shows them.
  */
 export async function serveHealth(
   path: string,
@@ -23,7 +31,12 @@ export async function serveHealth(
   res: ServerResponse,
   sources: HealthSources,
   headers: OutgoingHttpHeaders,
+  served: ReadonlySet<string>,
 ): Promise<boolean> {
+  const endpoint = path.slice("/health/".length) as HealthEndpoint;
+  if (path.startsWith("/health/") && ALL_HEALTH_ENDPOINTS.has(endpoint) && !served.has(endpoint)) {
+    throw new Problem("NOT_FOUND", "Not served on this port.");
+  }
   switch (path) {
     case "/health/live":
       sendJson(res, 200, { status: "live" }, headers);

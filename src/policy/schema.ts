@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { HEALTH_ENDPOINTS } from "../health/health.js";
 import { JWT_ALGORITHMS } from "../identity/jwt/verifier.js";
 import { parseCidr } from "../net/ip.js";
 import { validatePattern } from "../routing/router.js";
@@ -178,6 +179,12 @@ export const policySchema = z.strictObject({
     maxAgeSeconds: 600,
   }),
   paths: z.strictObject({ caseSensitive: z.boolean().default(false) }).default({ caseSensitive: false }),
+  health: z
+    .strictObject({
+      /** Health endpoints served on the gateway's public port; the admin port serves them all. */
+      public: z.array(z.enum(HEALTH_ENDPOINTS)).default(["live", "ready"]),
+    })
+    .default({ public: ["live", "ready"] }),
   clients: z
     .strictObject({
       /** Proxies whose X-Forwarded-For is believed; empty: the socket's address is the client. */

@@ -27,6 +27,8 @@ export interface GatewayHandlerDeps {
   forwarder: Forwarder;
   signer: IdentitySigner;
   health: HealthSources;
+  /** The health endpoints this port serves to anyone (policy `health.public`). */
+  publicHealth: ReadonlySet<string>;
   metrics: GatewayMetrics;
   logger: Logger;
   clientIps: ClientIpResolver;
@@ -132,5 +134,5 @@ function serveSystem(path: string, req: IncomingMessage, res: ServerResponse, de
     sendJson(res, 200, deps.signer.jwks(), headers, "application/jwk-set+json");
     return true;
   }
-  return serveHealth(path, req, res, deps.health, headers);
+  return serveHealth(path, req, res, deps.health, headers, deps.publicHealth);
 }

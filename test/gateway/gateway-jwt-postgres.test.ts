@@ -120,7 +120,7 @@ describe("gateway on a Postgres server", () => {
     if (typeof server === "string") return void t.skip(server);
     const gw = await startTestGateway(undefined, { databaseUrl: server.url });
     try {
-      const status = (await (await fetch(`${gw.url}/health/status`)).json()) as { stores: { durable: string } };
+      const status = (await (await fetch(`${gw.adminUrl}/health/status`)).json()) as { stores: { durable: string } };
       assert.equal(status.stores.durable, "postgres");
       const { key, keyId } = await tenantWithKey(gw, { scopes: ["read"] });
       assert.equal((await fetch(`${gw.url}/x`, { headers: { authorization: `Bearer ${key}` } })).status, 200);

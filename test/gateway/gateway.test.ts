@@ -246,16 +246,24 @@ describe("gateway: authentication, forwarding and the request's path", () => {
   });
 
   test("gateway endpoints, 404s and preflights carry x-request-id and safe headers", async () => {
-    for (const path of ["/health/live", "/health/ready", "/health/status", "/health/metrics", "/.well-known/jwks.json"]) {
+    for (const path of ["/health/live", "/health/ready", "/.well-known/jwks.json"]) {
       const response = await get(path);
       assert.equal(response.status, 200, path);
       assert.ok(response.headers.get("x-request-id"), path);
       await response.arrayBuffer();
     }
-    const status = (await (await get("/health/status")).json()) as { version: string; stores: { durable: string } };
+    // Status and metrics say when Redis is down, which version runs and what traffic each route
+    // gets: on the admin port only, unless the policy makes them public.
+    for (const path of ["/health/status", "/health/metrics"]) {
+      const hidden = await get(path, bearer(key));
+      assert.equal(hidden.status, 404, path);
+      assert.equal(((await hidden.json()) as { code: string }).code, "NOT_FOUND");
+    }
+    const admin = (path: string) => fetch(gw.adminUrl + path);
+    const status = (await (await admin("/health/status")).json()) as { version: string; stores: { durable: string } };
     assert.equal(status.stores.durable, "pglite");
     assert.match(status.version, /^\d+\.\d+\.\d+/);
-    const metrics = await (await get("/health/metrics")).text();
+    const metrics = await (await admin("/health/metrics")).text();
     assert.match(metrics, /portcullis_requests_total\{route="default",outcome="forwarded"\} \d+/);
     assert.match(metrics, /portcullis_rejections_total\{code="UNAUTHENTICATED"\} \d+/);
     assert.match(metrics, /portcullis_request_duration_seconds_bucket/);
@@ -299,6 +307,7 @@ describe("gateway: upstream failures", () => {
           { name: "down", match: { path: "/down/**" }, forward: { upstream: "http://127.0.0.1:9" } },
           { name: "slow", match: { path: "/slow/**" }, forward: { upstream: silentUrl, headersTimeoutMs: 200 } },
         ],
+        health: { public: ["live", "ready", "status", "metrics"] },
       },
       { upstreamUrl: "http://127.0.0.1:9" },
     );
@@ -312,6 +321,7 @@ describe("gateway: upstream failures", () => {
       const body = (await slow.json()) as Record<string, unknown>;
       assert.equal(body.code, "UPSTREAM_TIMEOUT");
       assert.deepEqual(Object.keys(body).sort(), ["code", "request_id", "status", "title", "type"]);
+      assert.equal((await fetch(`${gw.url}/health/metrics`)).status, 200, "a policy can make metrics public");
       const failures = gw.logs.filter((line) => line.includes("upstream request failed"));
       assert.ok(failures.some((line) => line.includes('"upstream_error":"ECONNREFUSED"')), "the operator's log says why, the client's answer does not");
       assert.ok(failures.some((line) => line.includes('"upstream_error":"UND_ERR_HEADERS_TIMEOUT"')));

@@ -244,7 +244,7 @@ describe("rate limits on Redis, and Redis going away", () => {
     assert.equal(closed.body.code, "STORE_UNAVAILABLE");
     assert.deepEqual([(await call(`${gw.url}/lenient`)).status, (await call(`${gw.url}/lenient`)).status, (await call(`${gw.url}/lenient`)).status], [200, 200, 429], "the local limiter still limits");
     assert.ok(gw.logs.some((line) => line.includes("store_unavailable")), "the outage is a security event");
-    const health = (await (await fetch(`${gw.url}/health/status`)).json()) as { status: string; checks: Record<string, string> };
+    const health = (await (await fetch(`${gw.adminUrl}/health/status`)).json()) as { status: string; checks: Record<string, string> };
     assert.deepEqual([health.status, health.checks.counters, health.checks.durable, health.checks.key_provider], ["degraded", "unavailable", "ok", "ok"]);
     assert.equal((await fetch(`${gw.url}/health/ready`)).status, 200, "the node can still check credentials: it stays in rotation");
 
@@ -255,7 +255,7 @@ describe("rate limits on Redis, and Redis going away", () => {
       status = (await call(`${gw.url}/strict`)).status;
     }
     assert.equal(status, 200, "back once Redis is");
-    assert.equal(((await (await fetch(`${gw.url}/health/status`)).json()) as { status: string }).status, "ok");
+    assert.equal(((await (await fetch(`${gw.adminUrl}/health/status`)).json()) as { status: string }).status, "ok");
   });
 });
 
@@ -289,7 +289,7 @@ describe("blocking while Redis is away", () => {
 
     await redis.start();
     for (let attempt = 0; attempt < 50; attempt++) {
-      if (((await (await fetch(`${gw.url}/health/status`)).json()) as { status: string }).status === "ok") break;
+      if (((await (await fetch(`${gw.adminUrl}/health/status`)).json()) as { status: string }).status === "ok") break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     assert.equal((await call(`${gw.url}/fine`)).body.code, "BLOCKED", "Redis knows nothing of the block, this node still holds it");
