@@ -7,8 +7,12 @@ import { errorType } from "../util/error-type.js";
 import { connectionScopedHeaders } from "./hop-by-hop.js";
 import { IDENTITY_HEADER, type IdentitySigner } from "./identity-assertion.js";
 
-/** Headers only the gateway may set: a client that sends them is trying to speak for it. */
-const GATEWAY_OWNED = new Set(["host", "forwarded", "x-real-ip", "x-request-id"]);
+/**
+ * Headers only the gateway (the front proxy) may set: a client that sends them is trying to speak
+ * for it. `X-Original-URL` and kin make some frameworks (Symfony, Zend, IIS rewrites) serve
+ * another path than the one the gateway routed and checked.
+ */
+const GATEWAY_OWNED = new Set(["host", "forwarded", "x-real-ip", "x-request-id", "x-original-url", "x-rewrite-url", "x-original-host", "x-host"]);
 const CREDENTIAL_HEADERS = new Set(["authorization", "x-api-key"]);
 const TIMEOUT_CODES = new Set(["UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT"]);
 

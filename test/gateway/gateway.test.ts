@@ -64,8 +64,12 @@ describe("gateway: authentication, forwarding and the request's path", () => {
       forwarded: "for=10.0.0.1",
       "x-real-ip": "10.0.0.1",
       "x-request-id": "client-chosen",
+      "x-original-url": "/admin/users",
+      "x-rewrite-url": "/admin/users",
+      "x-host": "evil.example",
     });
     const echo = (await response.json()) as Echo;
+    for (const name of ["x-original-url", "x-rewrite-url", "x-host"]) assert.equal(echo.headers[name], undefined, `${name} could make the upstream serve another path or host`);
     assert.notEqual(echo.headers["x-portcullis-identity"], "forged");
     assert.equal(echo.headers["x-portcullis-tenant"], undefined);
     assert.equal(echo.headers["x-forwarded-for"], "127.0.0.1");
