@@ -22,7 +22,7 @@ function invalid(): Problem {
 /**
  * Parses the request target and refuses every path that two HTTP stacks might read differently:
  * dot segments (also encoded), encoded slashes or backslashes, double encoding, empty segments,
- * matrix parameters and control characters. What passes means the same to the gateway and to
+ * matrix parameters, control characters and Unicode compatibility forms. What passes means the same to the gateway and to
  * any upstream, so a route with weaker controls cannot be reached by a spelling trick; and the
  * raw path can be forwarded as it is.
  */
@@ -52,6 +52,10 @@ export function parseRequestTarget(url: string): RequestTarget {
       if (ESCAPE.test(segment)) throw invalid();
     }
     if (segment === "." || segment === "..") throw invalid();
+    // Fullwidth `ａｄｍｉｎ` or a ligature is another route here but the same to a stack that
+    // folds compatibility forms (IIS's best-fit mapping, NFKC-normalising frameworks).
+    // eslint-disable-next-line no-control-regex -- the ASCII range is the point
+    if (/[^\x00-\x7f]/.test(segment) && segment.normalize("NFKC") !== segment) throw invalid();
     if (segment === "" && !(i === 0 && rawSegments.length === 1)) throw invalid();
     segments[i] = segment;
   }
