@@ -6,6 +6,7 @@ import { Problem } from "../problem/index.js";
 import { errorType } from "../util/error-type.js";
 import { connectionScopedHeaders } from "./hop-by-hop.js";
 import { IDENTITY_HEADER, type IdentitySigner } from "./identity-assertion.js";
+import { relayResponse } from "./response-relay.js";
 
 /**
  * Headers only the gateway (the front proxy) may set: a client that sends them is trying to speak
@@ -61,11 +62,9 @@ export class Forwarder {
     const { req, res } = ctx;
     const { policy } = target;
     const hasBody = req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
-    let started = false;
     try {
-      // stream() hands undici the response to write into: no intermediate body stream, no
-      // pipeline() (which allocates an AbortController per call and aborts it on finish).
-      await target.pool.stream(
+      await relayResponse(
+        target.pool,
         {
           method: req.method as "GET",
           path: target.basePath + ctx.target.rawPath + (ctx.target.query === "" ? "" : `?${ctx.target.query}`),
@@ -74,20 +73,17 @@ export class Forwarder {
           headersTimeout: policy.headersTimeoutMs,
           bodyTimeout: policy.bodyTimeoutMs,
         },
-        ({ statusCode, headers: upstreamHeaders }) => {
-          started = true;
+        res,
+        (statusCode, upstreamHeaders) => {
           ctx.onUpstreamHead?.(statusCode, upstreamHeaders);
           const head = responseHeaders(upstreamHeaders, target.own);
           // The controls' own (rate-limit state, CORS) replace the upstream's of the same name.
           if (ctx.responseHeaders !== undefined) Object.assign(head, ctx.responseHeaders);
           head["x-request-id"] = ctx.requestId;
           res.writeHead(statusCode, head);
-          return res;
         },
       );
     } catch (error) {
-      // Once headers are gone, the only honest signal left for a broken body is a cut connection.
-      if (started) return void res.destroy();
       const code = (error as { code?: string }).code ?? "";
       const problem = TIMEOUT_CODES.has(code) ? new Problem("UPSTREAM_TIMEOUT") : new Problem("UPSTREAM_UNAVAILABLE");
       // For the log, never the client: an error code names the failure without carrying data.

@@ -300,6 +300,53 @@ describe("gateway: authentication, forwarding and the request's path", () => {
 });
 
 describe("gateway: upstream failures", () => {
+  test("a client that leaves before the answer frees the upstream at once; a slow reader gets every byte", async () => {
+    let upstreamSawClose: () => void = () => undefined;
+    const closed = new Promise<void>((resolve) => (upstreamSawClose = resolve));
+    const big = Buffer.alloc(8 * 1024 * 1024);
+    for (let i = 0; i < big.length; i++) big[i] = i % 251;
+    const upstream = createServer((req, res) => {
+      if (req.url === "/slow") return void req.socket.once("close", upstreamSawClose);
+      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": big.length }).end(big);
+    });
+    await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", r));
+    const local = await startTestGateway(POLICY, { upstreamUrl: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}` });
+    try {
+      const { key: localKey } = await tenantWithKey(local);
+      const gone = request(`${local.url}/slow`, { headers: { authorization: `Bearer ${localKey}` } });
+      gone.on("error", () => undefined);
+      gone.end();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      gone.destroy();
+      const outcome = await Promise.race([closed.then(() => "upstream freed"), new Promise((resolve) => setTimeout(() => resolve("upstream still waiting"), 2_000))]);
+      assert.equal(outcome, "upstream freed");
+      for (let attempt = 0; attempt < 50 && !local.logs.some((line) => line.includes('"status":499')); attempt++) await new Promise((resolve) => setTimeout(resolve, 10));
+      assert.ok(local.logs.some((line) => line.includes('"status":499')), "the access log says the client left");
+
+      // Read in small sips with pauses: the gateway must hold the upstream back, not drop or reorder bytes.
+      const received = await new Promise<Buffer>((resolve, reject) => {
+        request(`${local.url}/big`, { headers: { authorization: `Bearer ${localKey}` } }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (chunk: Buffer) => {
+            chunks.push(chunk);
+            res.pause();
+            setTimeout(() => res.resume(), 1);
+          });
+          res.on("end", () => resolve(Buffer.concat(chunks)));
+          res.on("error", reject);
+        })
+          .on("error", reject)
+          .end();
+      });
+      assert.equal(received.length, big.length);
+      assert.ok(received.equals(big), "every byte, in order");
+    } finally {
+      await local.close();
+      upstream.closeAllConnections();
+      upstream.close();
+    }
+  });
+
   test("an unreachable upstream is 502 and a silent one 504, as problem+json", async () => {
     const silent = createServer(() => undefined);
     await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));

@@ -1,0 +1,91 @@
+import type { IncomingHttpHeaders, ServerResponse } from "node:http";
+import type { Dispatcher } from "undici";
+
+/** Logged for a request whose client left before the answer began (nginx's convention). */
+const CLIENT_CLOSED_REQUEST = 499;
+
+class ClientGoneError extends Error {
+  override readonly name = "ClientGoneError";
+}
+
+/**
+ * Writes one upstream answer into the client's response as undici receives it, pausing the
+ * upstream while the client is slow to read.
+ *
+ * Written against undici's dispatch handler API rather than its `stream()`: `stream()` wraps every
+ * request in an AsyncResource and watches the response with `finished()` (several listeners per
+ * request), and until the answer starts it offers no way to give up the upstream request when the
+ * client goes away, so a slow upstream kept working for nobody. Here one `close` listener does both.
+ */
+class ResponseRelay implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | undefined;
+  private started = false;
+  private settled = false;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly writeHead: (statusCode: number, headers: IncomingHttpHeaders) => void,
+    private readonly fail: (error: Error) => void,
+  ) {}
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    // An interim 1xx answer is not the answer.
+    if (statusCode < 200) return;
+    this.started = true;
+    this.writeHead(statusCode, headers);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (!this.res.write(chunk)) {
+      controller.pause();
+      this.res.once("drain", () => controller.resume());
+    }
+  }
+
+  onResponseEnd(): void {
+    this.settled = true;
+    this.res.end();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, error: Error): void {
+    // After `clientClosed` this is the abort it caused: there is nobody left to answer.
+    if (this.settled) return;
+    this.settled = true;
+    // Once the head is gone, the only honest signal left for a broken body is a cut connection.
+    if (this.started) this.res.destroy();
+    else this.fail(error);
+  }
+
+  /** The client's connection closed, answered or not: an unfinished upstream request is given up. */
+  clientClosed(): void {
+    if (this.settled) return;
+    this.settled = true;
+    if (!this.started) this.res.statusCode = CLIENT_CLOSED_REQUEST;
+    this.controller?.abort(new ClientGoneError("the client closed the connection"));
+  }
+}
+
+/**
+ * Sends one request upstream and relays the answer. Resolves once the client's response is
+ * closed (sent, or cut); rejects with undici's error when the upstream fails before answering,
+ * so that the caller can still answer the client.
+ */
+export function relayResponse(
+  dispatcher: Dispatcher,
+  options: Dispatcher.DispatchOptions,
+  res: ServerResponse,
+  writeHead: (statusCode: number, headers: IncomingHttpHeaders) => void,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const relay = new ResponseRelay(res, writeHead, reject);
+    res.once("close", () => {
+      resolve();
+      relay.clientClosed();
+    });
+    dispatcher.dispatch(options, relay);
+  });
+}
