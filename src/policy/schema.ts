@@ -64,6 +64,7 @@ export const SHIELD_CHECKS = [
   "traversal",
   "cmdi",
   "prototypePollution",
+  "methodOverride",
 ] as const;
 
 const shield = z.strictObject({

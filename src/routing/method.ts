@@ -6,8 +6,8 @@ const ROUTABLE = new Set<string>(HTTP_METHODS);
 
 /** Headers by which frameworks (Express's method-override, Symfony, Rack, ASP.NET) run a request as another method. */
 const OVERRIDE_HEADERS = ["x-http-method-override", "x-http-method", "x-method-override"] as const;
-/** The query parameter Laravel, Symfony and Express's method-override can be set to read. */
-const OVERRIDE_PARAMETER = "_method";
+/** The parameter Rails, Laravel, Symfony and Express's method-override read from a query or form body. */
+export const OVERRIDE_PARAMETER = "_method";
 
 /**
  * Routes are matched, and their controls chosen, by the request's method, so the method the

@@ -1,3 +1,4 @@
+import { OVERRIDE_PARAMETER } from "../routing/method.js";
 import { Detector, type AttackClass } from "./detectors.js";
 import { needsDecoding, normalizeForDetection } from "./normalize.js";
 
@@ -13,6 +14,7 @@ export type ShieldCheck =
   | "urls"
   | "phoneNumbers"
   | "prototypePollution"
+  | "methodOverride"
   | AttackClass;
 
 export interface Finding {
@@ -100,6 +102,15 @@ export class Inspection {
         this.json(`${field}.${key}`, item, depth + 1);
       }
     }
+  }
+
+  /**
+   * A form or multipart field named `_method`: frameworks that honour it run the request as
+   * another method than the one its route was chosen by (the query parameter is refused earlier,
+   * for every route, in routing/method.ts).
+   */
+  formField(field: string, name: string): void {
+    if (name.toLowerCase() === OVERRIDE_PARAMETER) this.add("methodOverride", "_method field", field);
   }
 
   /** The request-wide counts, once every field has been seen. */

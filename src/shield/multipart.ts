@@ -31,6 +31,7 @@ export async function inspectMultipart(body: Buffer, contentType: string, inspec
   }
   for (const [name, value] of form) {
     const field = `body.${name}`;
+    inspection.formField(field, name);
     inspection.text(field, name, "key");
     if (typeof value !== "string") {
       inspection.text(`${field}.filename`, value.name);

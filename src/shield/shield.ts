@@ -97,6 +97,7 @@ function inspectQuery(query: string, inspection: Inspection, prefix: "query" | "
       inspection.add("encoding", `${prefix} is not valid UTF-8 percent-encoding`, prefix);
       continue;
     }
+    if (prefix === "body") inspection.formField(`${prefix}.${name}`, name);
     inspection.text(`${prefix}.${name}`, name, "key");
     inspection.text(`${prefix}.${name}`, value);
   }
@@ -222,6 +223,8 @@ function problemFor(finding: Finding): Problem {
       return new Problem("MALICIOUS_INPUT", `The ${field} was refused.`, { ...where, class: finding.check });
     case "prototypePollution":
       return new Problem("MALICIOUS_INPUT", `The ${field} was refused.`, { ...where, class: "prototype_pollution" });
+    case "methodOverride":
+      return new Problem("BAD_REQUEST", "Method overrides (_method) are not accepted: send the request with the method itself.", where);
     default:
       return new Problem("INPUT_REJECTED", `The ${field} is outside the allowed limits (${finding.rule}).`, { ...where, check: finding.check });
   }

@@ -143,6 +143,16 @@ describe("the shield", () => {
     }
   });
 
+  test("a _method field in a form or multipart body is refused: the upstream would run another method than the route's", async () => {
+    const form = await send("/guarded/x", "a=1&_method=DELETE", "application/x-www-form-urlencoded");
+    assert.deepEqual([form.status, form.body.code, form.body.field], [400, "BAD_REQUEST", "body._method"]);
+    const boundary = "----override";
+    const multipart = `--${boundary}\r\nContent-Disposition: form-data; name="_METHOD"\r\n\r\nput\r\n--${boundary}--\r\n`;
+    const parted = await send("/guarded/x", multipart, `multipart/form-data; boundary=${boundary}`);
+    assert.deepEqual([parted.status, parted.body.code, parted.body.field], [400, "BAD_REQUEST", "body._METHOD"]);
+    assert.equal((await send("/guarded/x", "payment_method=card", "application/x-www-form-urlencoded")).status, 200);
+  });
+
   test("keys that would reach Object.prototype in a JavaScript upstream are refused", async () => {
     const attacks: [string, string | undefined, string, string?][] = [
       ["/guarded/x", '{"__proto__":{"isAdmin":true}}', "body.__proto__"],
