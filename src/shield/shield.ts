@@ -80,8 +80,8 @@ function hasBody(req: IncomingMessage): boolean {
 }
 
 /**
- * `a=1&b=2` (a query, or a form body), each part percent-decoded strictly: bytes that are not UTF-8 are an encoding finding,
- * where URLSearchParams would quietly turn them into U+FFFD.
+ * `a=1&b=2` (a query, or a form body), each part percent-decoded strictly: bytes that are not
+ * UTF-8 are an encoding finding, where URLSearchParams would quietly turn them into U+FFFD.
  */
 function inspectQuery(query: string, inspection: Inspection, prefix: "query" | "body" = "query"): void {
   if (query === "") return;
