@@ -7,9 +7,9 @@ import { parseRequestTarget } from "../routing/request-target.js";
 import { Router } from "../routing/router.js";
 import { readJsonBody } from "../server/read-body.js";
 import { sendJson } from "../server/respond.js";
+import { errorType } from "../util/error-type.js";
 import { openApiDocument } from "./openapi.js";
 import type { AdminOperation } from "./operations.js";
-import { errorType } from "../util/error-type.js";
 import { adminTokenChecker } from "./token.js";
 
 const MAX_BODY_BYTES = 64 * 1024;

@@ -22,9 +22,10 @@ export function requireRoutableMethod(method: string | undefined, headers: Incom
   for (const name of OVERRIDE_HEADERS) {
     if (headers[name] !== undefined) throw refused(name);
   }
-  // Only a parameter whose name starts with `_`, plain or percent-encoded, can spell it.
-  if (!/(?:^|&)(?:_|%5f)/i.test(query)) return;
-  for (const pair of query.split("&")) {
+  // Only a parameter whose name starts with `_`, plain or percent-encoded, can spell it. `;`
+  // separates parameters too for some parsers (Rack 2, older Python).
+  if (!/(?:^|[&;])(?:_|%5f)/i.test(query)) return;
+  for (const pair of query.split(/[&;]/)) {
     const rawName = pair.split("=", 1)[0]!.replaceAll("+", " ");
     let name = rawName;
     try {

@@ -22,9 +22,9 @@ function invalid(): Problem {
 /**
  * Parses the request target and refuses every path that two HTTP stacks might read differently:
  * dot segments (also encoded), encoded slashes or backslashes, double encoding, empty segments,
- * matrix parameters, control characters and Unicode compatibility forms. What passes means the same to the gateway and to
- * any upstream, so a route with weaker controls cannot be reached by a spelling trick; and the
- * raw path can be forwarded as it is.
+ * matrix parameters, control characters and Unicode compatibility forms. What passes means the
+ * same to the gateway and to any upstream, so a route with weaker controls cannot be reached by a
+ * spelling trick; and the raw path can be forwarded as it is.
  */
 export function parseRequestTarget(url: string): RequestTarget {
   if (url.charCodeAt(0) !== 47 /* "/" */ || url.startsWith("//")) throw invalid();

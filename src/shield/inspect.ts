@@ -58,8 +58,8 @@ export class Inspection {
   constructor(private readonly limits: InspectionLimits) {}
 
   /**
-   * `value` for query and body values, `key` for names, `header` for header and cookie values (their size is
-   * the header limit's business, not the field limit's).
+   * `value` for query and body values, `key` for names, `header` for header and cookie values
+   * (their size is the header limit's business, not the field limit's).
    */
   text(field: string, value: string, kind: "value" | "key" | "header" = "value"): void {
     if (this.findings.length >= 20) return;

@@ -18,7 +18,12 @@ const AMBIGUOUS_PART_HEADER = /^content-transfer-encoding:[ \t]*(?!(7bit|8bit|bi
  * no part can carry a payload past the shield by being ambiguous.
  */
 export async function inspectMultipart(body: Buffer, contentType: string, inspection: Inspection): Promise<void> {
-  if (partHeaders(body, contentType).some((headers) => AMBIGUOUS_PART_HEADER.test(headers))) {
+  const boundary = plainBoundary(contentType);
+  if (boundary === undefined) {
+    inspection.add("encoding", "the multipart boundary is not a plain token", "body");
+    return;
+  }
+  if (partHeaders(body, boundary).some((headers) => AMBIGUOUS_PART_HEADER.test(headers))) {
     inspection.add("encoding", "a multipart part declares a transfer encoding or charset parsers disagree on", "body");
     return;
   }
@@ -44,11 +49,21 @@ export async function inspectMultipart(body: Buffer, contentType: string, inspec
   }
 }
 
+/**
+ * The one `boundary` parameter, when it is made of RFC 2046's boundary characters only. The part
+ * headers are checked here on the boundary read by this regex, the fields by undici's MIME parser:
+ * with no quotes or backslashes to unescape, and a single `boundary` parameter, both read the same
+ * delimiter, so no part can be split one way for the header check and another for the fields.
+ */
+function plainBoundary(contentType: string): string | undefined {
+  if ((contentType.match(/;\s*boundary\s*=/gi) ?? []).length !== 1) return undefined;
+  const match = /;\s*boundary=(?:"([0-9A-Za-z'()+_,\-./:=? ]{1,70})"|([0-9A-Za-z'()+_,\-./:=?]{1,70}))\s*(?:;|$)/i.exec(contentType);
+  return match === null ? undefined : (match[1] ?? match[2]);
+}
+
 /** The header block of every part, as text: what follows each boundary line up to the blank line. */
-function partHeaders(body: Buffer, contentType: string): string[] {
-  const boundary = /;\s*boundary=(?:"([^"]+)"|([^\s;]+))/i.exec(contentType);
-  if (boundary === null) return [];
-  const delimiter = Buffer.from(`--${boundary[1] ?? boundary[2]}\r\n`, "latin1");
+function partHeaders(body: Buffer, boundary: string): string[] {
+  const delimiter = Buffer.from(`--${boundary}\r\n`, "latin1");
   const blocks: string[] = [];
   for (let at = body.indexOf(delimiter); at !== -1; at = body.indexOf(delimiter, at + delimiter.length)) {
     const start = at + delimiter.length;

@@ -215,28 +215,34 @@ describe("global address lists", () => {
   });
 });
 
-describe("rate limits on Redis, and Redis going away", () => {
-  let redis: PrivateRedis;
-  let gw: TestGateway;
+/** A gateway on a Redis of its own, which the suite's tests may stop and start. */
+function gatewayOnPrivateRedis(policy: unknown, redisPrefix: string): { redis: PrivateRedis; gw: TestGateway } {
+  const suite = {} as { redis: PrivateRedis; gw: TestGateway };
   before(async () => {
-    redis = await PrivateRedis.start();
-    gw = await startTestGateway(
-      {
-        version: 1,
-        routes: [
-          { name: "strict", match: { path: "/strict" }, authenticate: "none", limits: [{ name: "strict", by: ["ip"], rate: 1000, per: "minute" }] },
-          { name: "lenient", match: { path: "/lenient" }, authenticate: "none", limits: [{ name: "lenient", by: ["ip"], rate: 2, per: "minute", onStoreError: "open" }] },
-        ],
-      },
-      { redisUrl: redis.url, redisPrefix: "outage-test:" },
-    );
+    suite.redis = await PrivateRedis.start();
+    suite.gw = await startTestGateway(policy, { redisUrl: suite.redis.url, redisPrefix });
   });
   after(async () => {
-    await gw.close();
-    await redis.stop();
+    await suite.gw.close();
+    await suite.redis.stop();
   });
+  return suite;
+}
+
+describe("rate limits on Redis, and Redis going away", () => {
+  const suite = gatewayOnPrivateRedis(
+    {
+      version: 1,
+      routes: [
+        { name: "strict", match: { path: "/strict" }, authenticate: "none", limits: [{ name: "strict", by: ["ip"], rate: 1000, per: "minute" }] },
+        { name: "lenient", match: { path: "/lenient" }, authenticate: "none", limits: [{ name: "lenient", by: ["ip"], rate: 2, per: "minute", onStoreError: "open" }] },
+      ],
+    },
+    "outage-test:",
+  );
 
   test("fail closed refuses with STORE_UNAVAILABLE, fail open uses this node's limiter, both recover by themselves", async () => {
+    const { redis, gw } = suite;
     assert.equal((await call(`${gw.url}/strict`)).status, 200);
     await redis.stop();
     const closed = await call(`${gw.url}/strict`);
@@ -260,21 +266,13 @@ describe("rate limits on Redis, and Redis going away", () => {
 });
 
 describe("blocking while Redis is away", () => {
-  let redis: PrivateRedis;
-  let gw: TestGateway;
-  before(async () => {
-    redis = await PrivateRedis.start();
-    gw = await startTestGateway(
-      { version: 1, blocking: { threshold: 3, windowSeconds: 60, blockSeconds: 60 }, routes: [{ name: "open", match: { path: "/**" }, authenticate: "none" }] },
-      { redisUrl: redis.url, redisPrefix: "blocking-outage-test:" },
-    );
-  });
-  after(async () => {
-    await gw.close();
-    await redis.stop();
-  });
+  const suite = gatewayOnPrivateRedis(
+    { version: 1, blocking: { threshold: 3, windowSeconds: 60, blockSeconds: 60 }, routes: [{ name: "open", match: { path: "/**" }, authenticate: "none" }] },
+    "blocking-outage-test:",
+  );
 
   test("an outage is not a free pass: this node counts and blocks on its own, and the block outlives the outage", async () => {
+    const { redis, gw } = suite;
     await redis.stop();
     for (let i = 0; i < 3; i++) assert.equal((await call(`${gw.url}/a/%2fb`)).status, 400, "a refused path is a violation");
     // Violations are counted after the answer has gone.

@@ -122,10 +122,21 @@ describe("the shield", () => {
     assert.equal(twoTypes.status, 400);
     assert.match(twoTypes.text, /INVALID_ENCODING/);
 
+    // A boundary the header check and undici's parser could read differently is refused.
+    const oneField = multipart(field("q", "x"));
+    for (const odd of ['"pt\\x"', `${boundary}; boundary=other`, 'pt; x="; boundary=other"']) {
+      const answer = await send("/guarded/upload", oneField, `multipart/form-data; boundary=${odd}`);
+      assert.equal(answer.body.code, "INVALID_ENCODING", odd);
+    }
+
     const ordinary = multipart(file, field("title", "Holiday photos"), field("note", "Taken on 2026-07-01; see https://example.com"));
     const passed = await post(ordinary);
     assert.equal(passed.status, 200);
     assert.equal(passed.body.body_bytes, ordinary.length, "forwarded whole");
+    // A browser's own boundary, which spells "Boundary" inside its value, is an ordinary one.
+    const webkit = "----WebKitFormBoundary7MA4YWxkTrZu0gW";
+    const fromBrowser = Buffer.from(`--${webkit}\r\nContent-Disposition: form-data; name="title"\r\n\r\nHoliday\r\n--${webkit}--\r\n`);
+    assert.equal((await send("/guarded/upload", fromBrowser, `multipart/form-data; boundary=${webkit}`)).status, 200);
   });
 
   test("a body declared in a charset that reads the same bytes differently is refused", async () => {
