@@ -14,6 +14,15 @@ export interface RequestTarget {
 const FORBIDDEN_RAW = /[\\;#\u0000-\u001f\u007f]/;
 const ESCAPE = /%[0-9A-Fa-f]{2}/;
 const FORBIDDEN_ESCAPE = /%(2[fF]|5[cC]|00|3[bB])/;
+/**
+ * In a decoded segment: control and invisible format characters (zero-width, bidi, BOM) anywhere,
+ * and whitespace at either end. Some stacks trim or drop them (Spring's trimmed path tokens,
+ * Unicode-aware trims) and others keep them, so `/admin%20` or `/admin%09` would be another route
+ * here and `/admin` upstream.
+ */
+const UNSEEN = /[\p{Cc}\p{Cf}]|^\s|\s$/u;
+// eslint-disable-next-line no-control-regex -- the ASCII range is the point
+const NON_ASCII = /[^\x00-\x7f]/;
 
 function invalid(): Problem {
   return new Problem("INVALID_PATH", "The request path is not in canonical form.");
@@ -52,10 +61,11 @@ export function parseRequestTarget(url: string): RequestTarget {
       if (ESCAPE.test(segment)) throw invalid();
     }
     if (segment === "." || segment === "..") throw invalid();
+    const nonAscii = NON_ASCII.test(segment);
+    if ((segment !== raw || nonAscii) && UNSEEN.test(segment)) throw invalid();
     // Fullwidth `ａｄｍｉｎ` or a ligature is another route here but the same to a stack that
     // folds compatibility forms (IIS's best-fit mapping, NFKC-normalising frameworks).
-    // eslint-disable-next-line no-control-regex -- the ASCII range is the point
-    if (/[^\x00-\x7f]/.test(segment) && segment.normalize("NFKC") !== segment) throw invalid();
+    if (nonAscii && segment.normalize("NFKC") !== segment) throw invalid();
     if (segment === "" && !(i === 0 && rawSegments.length === 1)) throw invalid();
     segments[i] = segment;
   }

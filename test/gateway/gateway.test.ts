@@ -185,6 +185,9 @@ describe("gateway: authentication, forwarding and the request's path", () => {
       "/public//../admin/users",
       "/public/.;/admin/users",
       "/PUBLIC/../ADMIN/users",
+      "/admin%20/users",
+      "/admin%09/users",
+      "/ad%e2%80%8bmin/users",
     ];
     for (const path of tricks) {
       const response = await rawRequest(gw.url, `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
