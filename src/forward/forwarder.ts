@@ -77,8 +77,7 @@ export class Forwarder {
         (statusCode, upstreamHeaders) => {
           ctx.onUpstreamHead?.(statusCode, upstreamHeaders);
           const head = responseHeaders(upstreamHeaders, target.own);
-          // The controls' own (rate-limit state, CORS) replace the upstream's of the same name.
-          if (ctx.responseHeaders !== undefined) Object.assign(head, ctx.responseHeaders);
+          if (ctx.responseHeaders !== undefined) addControlHeaders(head, ctx.responseHeaders);
           head["x-request-id"] = ctx.requestId;
           res.writeHead(statusCode, head);
         },
@@ -117,16 +116,29 @@ function requestHeaders(ctx: RequestContext, policy: ForwardPolicy, assertion: s
 }
 
 /**
- * The upstream's response headers less hop-by-hop ones and `X-Powered-By` (it tells a scanner
- * which framework and version to try, and the client nothing), with the gateway's own (`own`)
- * taking the place of the upstream's for the same names.
+ * The upstream's response headers less hop-by-hop ones, `X-Powered-By` (it tells a scanner which
+ * framework and version to try, and the client nothing) and CORS headers (the gateway's CORS
+ * policy is the only one: an upstream that reflects any origin must not undo its allow-list),
+ * with the gateway's own (`own`) taking the place of the upstream's for the same names.
  */
 export function responseHeaders(headers: IncomingHttpHeaders, own: Readonly<OutgoingHttpHeaders>): OutgoingHttpHeaders {
   const dropped = connectionScopedHeaders(headers.connection);
   const out: OutgoingHttpHeaders = {};
   for (const name in headers) {
-    if (dropped.has(name) || name in own || name === "x-request-id" || name === "x-powered-by") continue;
+    if (dropped.has(name) || name in own || name === "x-request-id" || name === "x-powered-by" || name.startsWith("access-control-")) continue;
     out[name] = headers[name];
   }
   return Object.assign(out, own);
+}
+
+/**
+ * The controls' headers (rate-limit state, CORS) replace the upstream's of the same name, except
+ * `Vary`, which is joined: dropping the upstream's `Vary: Accept-Encoding` would let a shared cache
+ * serve one client's encoding to another.
+ */
+function addControlHeaders(head: OutgoingHttpHeaders, controls: Readonly<Record<string, string>>): void {
+  for (const name in controls) {
+    const upstream = head[name];
+    head[name] = name === "vary" && upstream !== undefined ? `${String(upstream)}, ${controls[name]}` : controls[name];
+  }
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { responseHeaders } from "../../src/forward/forwarder.js";
 
-test("the upstream's answer loses hop-by-hop headers, X-Powered-By and its own x-request-id; the route's headers win", () => {
+test("the upstream's answer loses hop-by-hop headers, X-Powered-By, CORS headers and its own x-request-id; the route's headers win", () => {
   const out = responseHeaders(
     {
       "content-type": "application/json",
@@ -13,6 +13,8 @@ test("the upstream's answer loses hop-by-hop headers, X-Powered-By and its own x
       "x-request-id": "upstream-chosen",
       "x-frame-options": "ALLOWALL",
       "set-cookie": ["a=1", "b=2"],
+      "access-control-allow-origin": "*",
+      "access-control-allow-credentials": "true",
     },
     { "x-frame-options": "DENY" },
   );

@@ -399,3 +399,38 @@ describe("gateway: upstream failures", () => {
     }
   });
 });
+
+describe("gateway: CORS is the gateway's alone", () => {
+  test("an upstream that reflects any origin cannot undo the allow-list; its Vary is kept", async () => {
+    const upstream = createServer((req, res) => {
+      res.writeHead(200, {
+        "access-control-allow-origin": req.headers.origin ?? "*",
+        "access-control-allow-credentials": "true",
+        "access-control-expose-headers": "x-internal-token",
+        vary: "Accept-Encoding",
+        "content-type": "text/plain",
+      });
+      res.end("ok");
+    });
+    await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", r));
+    const gw = await startTestGateway(POLICY, { upstreamUrl: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}` });
+    try {
+      const { key } = await tenantWithKey(gw);
+      const evil = await fetch(`${gw.url}/x`, { headers: { authorization: `Bearer ${key}`, origin: "https://evil.example" } });
+      assert.equal(evil.status, 200);
+      for (const name of ["access-control-allow-origin", "access-control-allow-credentials", "access-control-expose-headers"]) {
+        assert.equal(evil.headers.get(name), null, `${name} came through from the upstream`);
+      }
+      assert.equal(evil.headers.get("vary"), "Accept-Encoding, Origin");
+      const listed = await fetch(`${gw.url}/x`, { headers: { authorization: `Bearer ${key}`, origin: "https://app.example.com" } });
+      assert.equal(listed.headers.get("access-control-allow-origin"), "https://app.example.com");
+      assert.equal(listed.headers.get("access-control-expose-headers"), "x-request-id", "the gateway's list, not the upstream's");
+      const sameOrigin = await fetch(`${gw.url}/x`, { headers: { authorization: `Bearer ${key}` } });
+      assert.equal(sameOrigin.headers.get("vary"), "Accept-Encoding");
+      assert.equal(sameOrigin.headers.get("access-control-allow-origin"), null);
+    } finally {
+      await gw.close();
+      upstream.close();
+    }
+  });
+});
