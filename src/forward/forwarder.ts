@@ -101,6 +101,10 @@ function requestHeaders(ctx: RequestContext, policy: ForwardPolicy, assertion: s
   const buffered = Buffer.isBuffer(ctx.forwardBody);
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
+    // CGI-style stacks (PHP, Rack, WSGI) read `X_Forwarded_For` as `X-Forwarded-For` and
+    // `X_HTTP_Method_Override` as the override header: every rule here could be dodged by
+    // spelling a name with underscores, so such names are not passed on at all (as nginx does).
+    if (name.includes("_")) continue;
     if (dropped.has(name) || GATEWAY_OWNED.has(name) || name.startsWith("x-forwarded-") || name.startsWith("x-portcullis-")) continue;
     // Node has already answered `Expect: 100-continue` (the body is on its way); undici refuses to send it.
     if (name === "expect") continue;

@@ -78,6 +78,24 @@ describe("gateway: authentication, forwarding and the request's path", () => {
     assert.equal(echo.headers["x-real-ip"], undefined);
     assert.notEqual(echo.headers["x-request-id"], "client-chosen");
 
+    // Underscores spell the same names to CGI-style upstreams (PHP, Rack, WSGI).
+    const underscored = await get("/x", {
+      ...bearer(key),
+      X_Forwarded_For: "10.0.0.1",
+      X_Real_IP: "10.0.0.1",
+      X_Portcullis_Identity: "forged",
+      X_HTTP_Method_Override: "DELETE",
+      X_Api_Key: "sk_live_other",
+      "x-custom_name": "1",
+    });
+    assert.equal(underscored.status, 200);
+    const underscoredEcho = (await underscored.json()) as Echo;
+    assert.deepEqual(
+      Object.keys(underscoredEcho.headers).filter((name) => name.includes("_")),
+      [],
+      "no header named with an underscore reaches the upstream",
+    );
+
     // fetch never sends Connection, so hop-by-hop handling is tested on the wire.
     const host = new URL(gw.url).host;
     const raw = await rawRequest(
