@@ -162,8 +162,9 @@ async function inspectBody(ctx: RequestContext, policy: ShieldPolicy, modeOf: (c
           : undefined;
   // The shield reads text as UTF-8; an upstream honouring another charset could read other
   // characters from the same bytes (UTF-7 spells `<` as `+ADw-`, UTF-16 hides it between NULs).
-  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/.exec(type)?.[1];
-  if (declared !== undefined && charset !== undefined && !ASCII_COMPATIBLE_CHARSETS.has(charset)) {
+  // Named twice, a parser that keeps the last one would read another charset than this one.
+  const charsets = [...type.matchAll(/;\s*charset\s*=\s*"?([^";\s]+)/g)].map((m) => m[1]!);
+  if (declared !== undefined && (charsets.length > 1 || (charsets.length === 1 && !ASCII_COMPATIBLE_CHARSETS.has(charsets[0]!)))) {
     inspection.add("encoding", "a charset other than UTF-8", "body");
     return;
   }

@@ -144,6 +144,8 @@ describe("the shield", () => {
       ["text/plain; charset=utf-7", "+ADw-script+AD4-alert(1)+ADw-/script+AD4-"],
       ["application/x-www-form-urlencoded; charset=UTF-7", "q=+ADw-script+AD4-alert(1)"],
       ['application/json; charset="utf-16le"', Buffer.from('{"q":"<script>alert(1)</script>"}', "utf16le")],
+      // The shield would read the first charset, a parser that keeps the last one UTF-16.
+      ["text/plain; charset=utf-8; charset=utf-16le", Buffer.from("<script>alert(1)</script>", "utf16le")],
     ];
     for (const [type, body] of cases) {
       const answer = await send("/guarded/x", body, type);
