@@ -96,6 +96,14 @@ describe("access log", () => {
     assert.equal(line.principal, hostile);
     assert.equal(line.path, `/a/${hostile}`);
     assert.equal("tenant_id" in line, false, "an absent tenant is left out, as pino leaves out undefined");
+
+    // One character at a time, on both sides of the plain-string shortcut.
+    const singles = ['"', "\\", "\u001f", "\u007f", "\ud800", "é", "~", " "];
+    for (const c of singles) new AccessLog(logger).write({ ...entry, path: `/${c}`, principal: `a${c}b` });
+    await nextTurn();
+    const written = lines.slice(1).join("").trimEnd().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(written.map((l) => l.principal), singles.map((c) => `a${c}b`));
+    assert.deepEqual(written.map((l) => l.path), singles.map((c) => `/${c}`));
   });
 
   test("nothing is written when the level is above info", async () => {
