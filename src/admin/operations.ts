@@ -121,6 +121,10 @@ function limitOperations(s: AdminServices): AdminOperation[] {
         await tenant(id);
         if (!/^[A-Za-z0-9._-]{1,64}$/.test(name!)) throw new Problem("BAD_REQUEST", "Limit names are 1-64 characters of letters, digits and . _ -.");
         const b = body as { rate: number; period_seconds: number; burst?: number };
+        const cost = Math.max(0, ...s.policy.routes.flatMap((route) => route.limits.filter((limit) => limit.name === name).map((limit) => limit.cost)));
+        if ((b.burst ?? b.rate) < cost) {
+          throw new Problem("BAD_REQUEST", `A request under limit "${name!}" costs ${cost}: burst (rate, when burst is not set) must be at least that.`);
+        }
         return s.limitOverrides.set(id!, { limit_name: name!, rate: b.rate, period_seconds: b.period_seconds, burst: b.burst ?? null });
       },
     },

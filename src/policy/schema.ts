@@ -33,6 +33,9 @@ const rateLimit = z.strictObject({
   cost: z.number().int().min(1).max(1_000).default(1),
   /** When the counter store cannot answer: `closed` refuses (503), `open` falls back to this node's own limiter. */
   onStoreError: z.enum(["closed", "open"]).default("closed"),
+}).refine((limit) => limit.cost <= (limit.burst ?? limit.rate), {
+  path: ["cost"],
+  message: "cost must not exceed burst (rate, when burst is not set): no request could ever be admitted",
 });
 
 const quota = z.strictObject({

@@ -32,6 +32,7 @@ const LIMITED_POLICY = {
         { name: "per-tenant", by: ["tenant"], rate: 100, per: "minute" },
       ],
     },
+    { name: "reports", match: { path: "/reports/**" }, limits: [{ name: "heavy", by: ["tenant"], rate: 100, per: "minute", cost: 5 }] },
     { name: "default", match: { path: "/**" } },
   ],
 };
@@ -96,6 +97,12 @@ describe("rate limits through the gateway", () => {
     assert.equal((await gw.admin("PUT", `/admin/v1/tenants/${tenantId}/limits/bad name`, { rate: 5, period_seconds: 60 })).status, 400);
     assert.equal((await gw.admin("PUT", `/admin/v1/tenants/00000000-0000-4000-8000-000000000000/limits/per-key`, { rate: 5, period_seconds: 60 })).status, 404);
     assert.deepEqual((await gw.admin("DELETE", `/admin/v1/tenants/${tenantId}/limits/per-key`)).json, { removed: true });
+
+    // An override that leaves no room for one request's cost would refuse the tenant everything.
+    const tooSmall = await gw.admin("PUT", `/admin/v1/tenants/${tenantId}/limits/heavy`, { rate: 4, period_seconds: 60 });
+    assert.equal(tooSmall.status, 400);
+    assert.match(String(tooSmall.json.detail), /cost/);
+    assert.equal((await gw.admin("PUT", `/admin/v1/tenants/${tenantId}/limits/heavy`, { rate: 4, period_seconds: 60, burst: 5 })).status, 200);
   });
 });
 

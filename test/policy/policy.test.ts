@@ -106,6 +106,20 @@ test("cross-field mistakes are caught: duplicate names, jwt without issuers, sco
   );
 });
 
+test("a limit whose cost no bucket can hold is an error, not a route that refuses everything", () => {
+  const limits = (limit: Record<string, unknown>) => ({
+    version: 1,
+    routes: [{ name: "c", match: { path: "/c" }, limits: [{ name: "l", by: ["ip"], rate: 2, per: "second", ...limit }] }],
+  });
+  assert.throws(() => parsePolicy(limits({ cost: 3 }), "inline"), (e: PolicyError) => {
+    assert.deepEqual(e.issues, ["routes[0].limits[0].cost: cost must not exceed burst (rate, when burst is not set): no request could ever be admitted"]);
+    return true;
+  });
+  assert.throws(() => parsePolicy(limits({ cost: 2, burst: 1 }), "inline"), PolicyError);
+  parsePolicy(limits({ cost: 2 }), "inline");
+  parsePolicy(limits({ cost: 3, burst: 5 }), "inline");
+});
+
 test("malformed YAML, duplicate keys and unreadable files are clear errors", async () => {
   const [syntax] = await issuesOf("p.yaml", "version: 1\nroutes: [\n");
   assert.match(syntax!, /not valid YAML/);
