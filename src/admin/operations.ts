@@ -4,7 +4,7 @@ import type { ClientBlocking } from "../blocking/client-blocking.js";
 import type { SecurityEvents } from "../events/security-events.js";
 import type { LimitOverrideStore } from "../limits/overrides.js";
 import type { QuotaLedger } from "../limits/quota.js";
-import type { Policy } from "../policy/schema.js";
+import { POLICY_NAME, type Policy } from "../policy/schema.js";
 import { parseIp } from "../net/ip.js";
 import { Problem } from "../problem/index.js";
 import type { ApiKeyAuthenticator } from "../identity/api-keys/authenticator.js";
@@ -119,7 +119,7 @@ function limitOperations(s: AdminServices): AdminOperation[] {
       response: overrideSchema,
       run: async ({ id, name }, body) => {
         await tenant(id);
-        if (!/^[A-Za-z0-9._-]{1,64}$/.test(name!)) throw new Problem("BAD_REQUEST", "Limit names are 1-64 characters of letters, digits and . _ -.");
+        if (!POLICY_NAME.test(name!)) throw new Problem("BAD_REQUEST", "Limit names are 1-64 characters of letters, digits and . _ -.");
         const b = body as { rate: number; period_seconds: number; burst?: number };
         const cost = Math.max(0, ...s.policy.routes.flatMap((route) => route.limits.filter((limit) => limit.name === name).map((limit) => limit.cost)));
         if ((b.burst ?? b.rate) < cost) {

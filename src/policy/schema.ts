@@ -18,9 +18,13 @@ const cidr = z.string().refine((value) => parseCidr(value) !== undefined, "must 
 
 export const LIMIT_PERIODS = { second: 1, minute: 60, hour: 3_600, day: 86_400 } as const;
 
+/** Names of routes, limits and quotas: they appear in headers, metrics labels and store keys as they are. */
+export const POLICY_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+const policyName = (what: string) => z.string().regex(POLICY_NAME, `${what} names are 1-64 characters of letters, digits and . _ -`);
+
 const rateLimit = z.strictObject({
   /** Names the limit in headers, events and per-tenant overrides; routes may share one. */
-  name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "limit names are 1-64 characters of letters, digits and . _ -"),
+  name: policyName("limit"),
   /** What one bucket is for: the parts together form its key. */
   by: z
     .array(z.union([z.enum(["ip", "key", "tenant", "route"]), z.string().regex(/^claim:[A-Za-z0-9_.:-]{1,64}$/, "claim parts look like claim:NAME")]))
@@ -40,7 +44,7 @@ const rateLimit = z.strictObject({
 
 const quota = z.strictObject({
   /** Names the quota in usage reports, events and errors. */
-  name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "quota names are 1-64 characters of letters, digits and . _ -"),
+  name: policyName("quota"),
   by: z.enum(["tenant", "key"]),
   /** Units per calendar day or month (UTC). */
   limit: z.number().int().min(1).max(1e12),
@@ -121,7 +125,7 @@ const headers = z.strictObject({
 });
 
 const routeFields = z.strictObject({
-  name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "route names are 1-64 characters of letters, digits and . _ -"),
+  name: policyName("route"),
   match: z.strictObject({
     path: pattern,
     methods: z.array(z.enum(HTTP_METHODS)).min(1).optional(),
