@@ -11,9 +11,33 @@ import { relayResponse } from "./response-relay.js";
 /**
  * Headers only the gateway (the front proxy) may set: a client that sends them is trying to speak
  * for it. `X-Original-URL` and kin make some frameworks (Symfony, Zend, IIS rewrites) serve
- * another path than the one the gateway routed and checked.
+ * another path than the one the gateway routed and checked. The client-address and scheme headers
+ * are read before `X-Forwarded-For` by libraries such as request-ip and django-ipware, so a client
+ * could pick the address an upstream limits, logs or allow-lists by; the gateway states both with
+ * `X-Forwarded-For` and `X-Forwarded-Proto`.
  */
-const GATEWAY_OWNED = new Set(["host", "forwarded", "x-real-ip", "x-request-id", "x-original-url", "x-rewrite-url", "x-original-host", "x-host"]);
+const GATEWAY_OWNED = new Set([
+  "host",
+  "forwarded",
+  "x-request-id",
+  "x-original-url",
+  "x-rewrite-url",
+  "x-original-host",
+  "x-host",
+  "x-real-ip",
+  "x-client-ip",
+  "true-client-ip",
+  "cf-connecting-ip",
+  "fastly-client-ip",
+  "x-cluster-client-ip",
+  "x-forwarded",
+  "forwarded-for",
+  "x-original-forwarded-for",
+  "x-envoy-external-address",
+  "x-scheme",
+  "x-url-scheme",
+  "front-end-https",
+]);
 const CREDENTIAL_HEADERS = new Set(["authorization", "x-api-key"]);
 const TIMEOUT_CODES = new Set(["UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT"]);
 

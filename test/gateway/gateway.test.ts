@@ -67,8 +67,20 @@ describe("gateway: authentication, forwarding and the request's path", () => {
       "x-original-url": "/admin/users",
       "x-rewrite-url": "/admin/users",
       "x-host": "evil.example",
+      "x-client-ip": "10.0.0.1",
+      "true-client-ip": "10.0.0.1",
+      "cf-connecting-ip": "10.0.0.1",
+      "fastly-client-ip": "10.0.0.1",
+      "x-cluster-client-ip": "10.0.0.1",
+      "x-forwarded": "for=10.0.0.1",
+      "forwarded-for": "10.0.0.1",
+      "x-scheme": "https",
+      "front-end-https": "on",
     });
     const echo = (await response.json()) as Echo;
+    for (const name of ["x-client-ip", "true-client-ip", "cf-connecting-ip", "fastly-client-ip", "x-cluster-client-ip", "x-forwarded", "forwarded-for", "x-scheme", "front-end-https"]) {
+      assert.equal(echo.headers[name], undefined, `${name} would let the client pick its address or scheme upstream`);
+    }
     for (const name of ["x-original-url", "x-rewrite-url", "x-host"]) assert.equal(echo.headers[name], undefined, `${name} could make the upstream serve another path or host`);
     assert.notEqual(echo.headers["x-portcullis-identity"], "forged");
     assert.equal(echo.headers["x-portcullis-tenant"], undefined);
