@@ -175,7 +175,7 @@ describe("gateway: authentication, forwarding and the request's path", () => {
     const twoKeys = await rawRequest(gw.url, `GET /x HTTP/1.1\r\nHost: ${host}\r\nX-API-Key: ${key}\r\nx-api-key: ${key}\r\nConnection: close\r\n\r\n`);
     assert.equal(twoKeys.status, 400);
 
-    for (const authorization of [`Basic ${Buffer.from("a:b").toString("base64")}`, "Bearer", `Bearer ${"a".repeat(9000)}`, `Bearer ${key} extra`, "Bearer <script>"]) {
+    for (const authorization of [`Basic ${Buffer.from("a:b").toString("base64")}`, "Bearer", `Bearer ${"a".repeat(9000)}`, `Bearer ${key} extra`, "Bearer <script>", `Bearer${" ".repeat(8000)}x y`]) {
       const response = await get("/x", { authorization });
       assert.equal(response.status, 400, authorization.slice(0, 40));
       assert.equal(((await response.json()) as { code: string }).code, "MALFORMED_CREDENTIALS");
