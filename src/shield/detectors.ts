@@ -28,12 +28,14 @@ export const RULES: readonly Rule[] = [
   // SQL injection: SQL comments are stripped first (see Detector.detect).
   { id: "sqli-union-select", class: "sqli", hints: ["union"], pattern: /\bunion( all| distinct)? ?\(? ?select\b/ },
   { id: "sqli-quote-tautology", class: "sqli", hints: ["'", "\"", "`", ")"], pattern: /['"`)] ?(or|and|\|\||&&) ?\(?(['"`]?[\w-]{0,64}['"`]? ?(=|<>|!=|like|>|<|is )|(true|false|not)\b)/ },
-  { id: "sqli-numeric-tautology", class: "sqli", hints: ["="], pattern: /\b(or|and) \(?(\d+) ?= ?\(?\2\b/ },
+  { id: "sqli-numeric-tautology", class: "sqli", hints: ["="], pattern: /\b(or|and) \({0,8} ?(\d+) ?= ?\({0,8}\2\b/ },
   { id: "sqli-stacked-query", class: "sqli", hints: [";"], pattern: /; ?(drop|delete|insert|update|alter|create|truncate|exec|execute|declare|shutdown|grant)\b/ },
   { id: "sqli-quote-comment", class: "sqli", hints: ["--", "#"], pattern: /['"`] ?\)* ?(--|#)/ },
   { id: "sqli-time-based", class: "sqli", hints: ["(", "waitfor"], pattern: /\b(sleep|benchmark|pg_sleep|dbms_pipe\.receive_message) ?\(|\bwaitfor delay\b/ },
   { id: "sqli-catalog", class: "sqli", hints: ["information_schema", "pg_catalog", "sysobjects", "syscolumns", "sqlite_master", "xp_cmdshell", "mysql.user"], pattern: /\b(information_schema|pg_catalog|sysobjects|syscolumns|sqlite_master|xp_cmdshell|mysql\.user)\b/ },
   { id: "sqli-select-from", class: "sqli", hints: ["select"], pattern: /\bselect\b.{1,80}\bfrom\b.{1,80}\b(where|limit|order by|--)/ },
+  { id: "sqli-error-based", class: "sqli", hints: ["extractvalue", "updatexml"], pattern: /\b(extractvalue|updatexml) ?\(/ },
+  { id: "sqli-column-probe", class: "sqli", hints: ["order by", "group by", "having"], pattern: /['"`)] ?((order|group) by \d|having \d+ ?=)/ },
   { id: "sqli-into-outfile", class: "sqli", hints: ["into", "load_file"], pattern: /\binto (out|dump)file\b|\bload_file ?\(/ },
   // Cross-site scripting
   { id: "xss-script-tag", class: "xss", hints: ["<"], pattern: /< ?\/? ?script\b/ },
@@ -46,7 +48,8 @@ export const RULES: readonly Rule[] = [
   { id: "xss-css-expression", class: "xss", hints: ["expression", "-moz-binding", "srcdoc"], pattern: /\bexpression ?\(|\b-moz-binding\b|\bsrcdoc ?=/ },
   { id: "xss-dom-sink", class: "xss", hints: ["(", "document.", "window.location"], pattern: /\b(document\.(cookie|domain|write)|window\.location|eval\(|settimeout\(|new function ?\(|alert\(|prompt\(|confirm\()/ },
   // Path traversal
-  { id: "traversal-dot-dot", class: "traversal", hints: [".."], pattern: /(^|[\\/])\.\.(?:[\\/]|$)/ },
+  // `..;/` is `../` to Tomcat, which drops a segment's `;` parameters before resolving it.
+  { id: "traversal-dot-dot", class: "traversal", hints: [".."], pattern: /(^|[\\/])\.\.(;[^\\/]{0,64})?(?:[\\/]|$)/ },
   { id: "traversal-sensitive-file", class: "traversal", hints: ["/etc/", "/proc/", "windows", "boot.ini", "/.ssh/", "web.config", ".htaccess"], pattern: /(\/etc\/(passwd|shadow|hosts|group)|\/proc\/self\/|c:\\windows\\|\\windows\\system32|boot\.ini|\/\.ssh\/|web\.config|\.htaccess)/ },
   { id: "traversal-null-byte", class: "traversal", hints: ["\u2400"], pattern: /\u2400/ },
   { id: "traversal-file-scheme", class: "traversal", hints: ["file:"], pattern: /\bfile:\/\/\/?[a-z/\\]/ },
@@ -94,11 +97,25 @@ export class Detector {
   /** The first matching rule, if any, over normalised text. */
   detect(normalized: string): Detection | undefined {
     if (this.otherScan?.test(normalized)) return firstMatch(this.otherRules, normalized);
+    // A shell joins `c''at`, `c""at` and `c\at` into `cat`.
+    const unquoted = this.otherScan !== undefined && SHELL_QUOTING.test(normalized) ? normalized.replace(SHELL_QUOTING_ALL, "") : normalized;
+    if (unquoted !== normalized && this.otherScan!.test(unquoted)) return firstMatch(this.otherRules, unquoted);
     if (this.sqlScan === undefined) return undefined;
-    // SQL comments are stripped first, so `un/**/ion` reads `union`.
-    const withoutSqlComments = normalized.includes("/*") ? normalized.replace(/\/\*.*?\*\//g, "") : normalized;
-    return this.sqlScan.test(withoutSqlComments) ? firstMatch(this.sqlRules, withoutSqlComments) : undefined;
+    const sql = normalized.includes("/*") ? withoutSqlComments(normalized) : normalized;
+    return this.sqlScan.test(sql) ? firstMatch(this.sqlRules, sql) : undefined;
   }
+}
+
+const SHELL_QUOTING = /''|""|\\(?=[a-z])/;
+const SHELL_QUOTING_ALL = new RegExp(SHELL_QUOTING.source, "g");
+
+/**
+ * SQL comments are stripped, so `un/**\/ion` reads `union`, except MySQL's executable comments
+ * (`/*!50000union*\/`), whose content MySQL runs: only their markers go.
+ */
+function withoutSqlComments(text: string): string {
+  const stripped = text.replace(/\/\*(?!!).*?\*\//g, "");
+  return stripped.includes("/*!") ? stripped.replace(/\/\*!\d*|\*\//g, " ").replace(/ {2,}/g, " ") : stripped;
 }
 
 function firstMatch(rules: readonly Rule[], text: string): Detection | undefined {

