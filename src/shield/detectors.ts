@@ -42,6 +42,8 @@ export const RULES: readonly Rule[] = [
   // The tag's text runs to its `>` or to the next tag opening, so however long the attributes
   // before the handler (a bound here was a bypass), no two attempts read the same text.
   { id: "xss-event-handler", class: "xss", hints: ["<"], pattern: /<[a-z](?:[^<>]|<(?![a-z]))*[\s/"'](on[a-z]{3,30}) ?=/ },
+  // A value that closes an attribute's quote and opens a handler of its own: `" onmouseover=…`.
+  { id: "xss-attribute-breakout", class: "xss", hints: ["on"], pattern: /["'`] ?(on[a-z]{3,30}) ?=/ },
   { id: "xss-js-uri", class: "xss", hints: [":"], pattern: /\b(javascript|vbscript|livescript) ?:/ },
   { id: "xss-dangerous-tag", class: "xss", hints: ["<"], pattern: /< ?(iframe|frame|object|embed|applet|base|meta|link|svg|math|form|isindex|template)\b/ },
   { id: "xss-data-html", class: "xss", hints: ["data"], pattern: /\bdata ?: ?(text\/html|image\/svg\+xml|application\/x?html)/ },
@@ -50,15 +52,18 @@ export const RULES: readonly Rule[] = [
   // Path traversal
   // `..;/` is `../` to Tomcat, which drops a segment's `;` parameters before resolving it.
   { id: "traversal-dot-dot", class: "traversal", hints: [".."], pattern: /(^|[\\/])\.\.(;[^\\/]{0,64})?(?:[\\/]|$)/ },
-  { id: "traversal-sensitive-file", class: "traversal", hints: ["/etc/", "/proc/", "windows", "boot.ini", "/.ssh/", "web.config", ".htaccess"], pattern: /(\/etc\/(passwd|shadow|hosts|group)|\/proc\/self\/|c:\\windows\\|\\windows\\system32|boot\.ini|\/\.ssh\/|web\.config|\.htaccess)/ },
+  { id: "traversal-sensitive-file", class: "traversal", hints: ["/etc/", "/proc/", "windows", "boot.ini", "win.ini", "/.ssh/", "web.config", ".htaccess"], pattern: /(\/etc\/(passwd|shadow|hosts|group)|\/proc\/self\/|c:\\windows\\|\\windows\\system32|boot\.ini|[\\/]win\.ini\b|\/\.ssh\/|web\.config|\.htaccess)/ },
   { id: "traversal-null-byte", class: "traversal", hints: ["\u2400"], pattern: /\u2400/ },
-  { id: "traversal-file-scheme", class: "traversal", hints: ["file:"], pattern: /\bfile:\/\/\/?[a-z/\\]/ },
+  // File URLs and PHP's stream wrappers, which read local files wherever a URL is included.
+  { id: "traversal-file-scheme", class: "traversal", hints: ["file:", "php:", "phar:", "expect:"], pattern: /\bfile:\/\/\/?[a-z/\\]|\bphp:\/\/(filter|input)\b|\b(phar|expect):\/\// },
   // `%c0%af`, an overlong UTF-8 slash some decoders still accept, arrives here as `à¯`.
   { id: "traversal-overlong-slash", class: "traversal", hints: [".."], pattern: /\.\.[\u00e0\u00e1]/ },
   // Command injection
   // After `;` or `|`, which prose and markdown tables use too, a command word counts only when
   // an argument-like token follows it; after `&&`, `||`, a backtick or `$(`, any command word does.
-  { id: "cmdi-chained-command", class: "cmdi", hints: [";", "|", "&&", "`", "$("], pattern: new RegExp(`(&&|\\|\\||\`|\\$\\() ?${PATH_PREFIX}(${COMMANDS})\\b|(;|\\|) ?${PATH_PREFIX}(${COMMANDS})( ?$| ?[-/~$.;&<>\\d]| -)|(;|\\|) ?${PATH_PREFIX}(${NETWORK_COMMANDS})\\b`) },
+  { id: "cmdi-chained-command", class: "cmdi", hints: [";", "|", "&", "`", "$("], pattern: new RegExp(`(&&|\\|\\||\`|\\$\\() ?${PATH_PREFIX}(${COMMANDS})\\b|(;|\\|) ?${PATH_PREFIX}(${COMMANDS})( ?$| ?[-/~$.;&<>\\d]| -)|(;|\\||&) ?${PATH_PREFIX}(${NETWORK_COMMANDS})\\b`) },
+  // Shell syntax that names a command without spelling it: `/???/??t` (globs), `{ls,-la}` (braces).
+  { id: "cmdi-obfuscated-command", class: "cmdi", hints: ["?", "*", "{"], pattern: new RegExp(`(;|\\||&|\`|\\$\\() ?(\\/[?*]{1,8}\\/|\\{(${COMMANDS}),)`) },
   { id: "cmdi-substitution", class: "cmdi", hints: ["$(", "`", "${"], pattern: new RegExp(`\\$\\( ?[a-z]{2,}[^)]{0,200}\\)|\`(${COMMANDS})\\b[^\`]{0,200}\`|\\$\\{ifs\\}`) },
   { id: "cmdi-shell-path", class: "cmdi", hints: ["/bin/", "cmd", "powershell"], pattern: /\/bin\/(ba|z|da|k)?sh\b|\bcmd(\.exe)? \/c\b|\bpowershell(\.exe)? -/ },
 ];

