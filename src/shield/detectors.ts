@@ -39,9 +39,10 @@ export const RULES: readonly Rule[] = [
   { id: "sqli-into-outfile", class: "sqli", hints: ["into", "load_file"], pattern: /\binto (out|dump)file\b|\bload_file ?\(/ },
   // Cross-site scripting
   { id: "xss-script-tag", class: "xss", hints: ["<"], pattern: /< ?\/? ?script\b/ },
-  // The tag's text runs to its `>` or to the next tag opening, so however long the attributes
-  // before the handler (a bound here was a bypass), no two attempts read the same text.
-  { id: "xss-event-handler", class: "xss", hints: ["<"], pattern: /<[a-z](?:[^<>]|<(?![a-z]))*[\s/"'](on[a-z]{3,30}) ?=/ },
+  // The tag's text runs to its `>` (one inside a quoted value does not end it, for a browser
+  // neither) or to the next `<`, so however long the attributes before the handler (a bound here
+  // was a bypass), no two attempts read the same text.
+  { id: "xss-event-handler", class: "xss", hints: ["<"], pattern: /<[a-z](?:[^<>"']|<(?![a-z])|"[^"<]*"|'[^'<]*')*[\s/"'](on[a-z]{3,30}) ?=/ },
   // A value that closes an attribute's quote and opens a handler of its own: `" onmouseover=…`.
   { id: "xss-attribute-breakout", class: "xss", hints: ["on"], pattern: /["'`] ?(on[a-z]{3,30}) ?=/ },
   { id: "xss-js-uri", class: "xss", hints: [":"], pattern: /\b(javascript|vbscript|livescript) ?:/ },

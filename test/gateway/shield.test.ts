@@ -40,6 +40,8 @@ describe("the shield", () => {
       ["/guarded/x", JSON.stringify({ comment: "<img src=x onerror=alert(1)>" })],
       // Long attributes before the handler: a bounded look-ahead would stop short of it.
       ["/partly/x", JSON.stringify({ comment: `<img alt="${"a ".repeat(200)}" onerror=fetch('//evil.example')>` })],
+      // A `>` inside a quoted value does not end the tag for a browser.
+      ["/guarded/x", JSON.stringify({ comment: `<img title=">" src=x onerror=fetch(1)>` })],
       ["/guarded/x", JSON.stringify({ comment: "&#60;script&#62;alert(1)&#60;/script&#62;" })],
       ["/guarded/x", JSON.stringify({ comment: "\\u003cscript\\u003ealert(1)" })],
       ["/guarded/x", JSON.stringify({ name: "＜script＞alert(1)＜/script＞" })],
