@@ -39,10 +39,17 @@ export const RULES: readonly Rule[] = [
   { id: "sqli-into-outfile", class: "sqli", hints: ["into", "load_file"], pattern: /\binto (out|dump)file\b|\bload_file ?\(/ },
   // Cross-site scripting
   { id: "xss-script-tag", class: "xss", hints: ["<"], pattern: /< ?\/? ?script\b/ },
-  // The tag's text runs to its `>` (one inside a quoted value does not end it, for a browser
-  // neither) or to the next `<`, so however long the attributes before the handler (a bound here
-  // was a bypass), no two attempts read the same text.
-  { id: "xss-event-handler", class: "xss", hints: ["<"], pattern: /<[a-z](?:[^<>"']|<(?![a-z])|"[^"<]*"|'[^'<]*')*[\s/"'](on[a-z]{3,30}) ?=/ },
+  // The tag's text runs to its first `>`, or, read with its quoted values whole (a `>` inside one
+  // does not end the tag for a browser), to the `>` after them; either way it stops at the next
+  // tag opening. So however long the attributes before the handler (a bound here was a bypass),
+  // each reading is linear: no two attempts read the same text. Both readings are needed: an
+  // unclosed or `<`-holding quote defeats the second, a quoted `>` the first.
+  {
+    id: "xss-event-handler",
+    class: "xss",
+    hints: ["<"],
+    pattern: /<[a-z](?:[^<>]|<(?![a-z]))*[\s/"'](on[a-z]{3,30}) ?=|<[a-z](?:[^<>"']|<(?![a-z])|"(?:[^"<]|<(?![a-z]))*"|'(?:[^'<]|<(?![a-z]))*')*[\s/"'](on[a-z]{3,30}) ?=/,
+  },
   // A value that closes an attribute's quote and opens a handler of its own: `" onmouseover=…`.
   { id: "xss-attribute-breakout", class: "xss", hints: ["on"], pattern: /["'`] ?(on[a-z]{3,30}) ?=/ },
   { id: "xss-js-uri", class: "xss", hints: [":"], pattern: /\b(javascript|vbscript|livescript) ?:/ },
@@ -102,18 +109,19 @@ export class Detector {
 
   /** The first matching rule, if any, over normalised text. */
   detect(normalized: string): Detection | undefined {
-    if (this.otherScan?.test(normalized)) return firstMatch(this.otherRules, normalized);
-    // A shell joins `c''at`, `c""at` and `c\at` into `cat`.
-    const unquoted = this.otherScan !== undefined && SHELL_QUOTING.test(normalized) ? normalized.replace(SHELL_QUOTING_ALL, "") : normalized;
-    if (unquoted !== normalized && this.otherScan!.test(unquoted)) return firstMatch(this.otherRules, unquoted);
+    if (this.otherScan !== undefined) {
+      if (this.otherScan.test(normalized)) return firstMatch(this.otherRules, normalized);
+      // A shell joins `c''at`, `c""at` and `c\at` into `cat`.
+      const unquoted = normalized.replace(SHELL_QUOTING, "");
+      if (unquoted !== normalized && this.otherScan.test(unquoted)) return firstMatch(this.otherRules, unquoted);
+    }
     if (this.sqlScan === undefined) return undefined;
     const sql = normalized.includes("/*") ? withoutSqlComments(normalized) : normalized;
     return this.sqlScan.test(sql) ? firstMatch(this.sqlRules, sql) : undefined;
   }
 }
 
-const SHELL_QUOTING = /''|""|\\(?=[a-z])/;
-const SHELL_QUOTING_ALL = new RegExp(SHELL_QUOTING.source, "g");
+const SHELL_QUOTING = /''|""|\\(?=[a-z])/g;
 
 /**
  * SQL comments are stripped, so `un/**\/ion` reads `union`, except MySQL's executable comments

@@ -42,6 +42,9 @@ describe("the shield", () => {
       ["/partly/x", JSON.stringify({ comment: `<img alt="${"a ".repeat(200)}" onerror=fetch('//evil.example')>` })],
       // A `>` inside a quoted value does not end the tag for a browser.
       ["/guarded/x", JSON.stringify({ comment: `<img title=">" src=x onerror=fetch(1)>` })],
+      // ...nor do quotes that hold a `<` or are never closed hide the handler.
+      ["/guarded/x", JSON.stringify({ comment: `<img title="<b" src=x onerror=fetch(1)>` })],
+      ["/guarded/x", JSON.stringify({ comment: `<img title="a < b" src=x onerror=fetch(1)>` })],
       ["/guarded/x", JSON.stringify({ comment: "&#60;script&#62;alert(1)&#60;/script&#62;" })],
       ["/guarded/x", JSON.stringify({ comment: "\\u003cscript\\u003ealert(1)" })],
       ["/guarded/x", JSON.stringify({ name: "＜script＞alert(1)＜/script＞" })],
