@@ -1,9 +1,15 @@
+import { z } from "zod";
 import type { IpAddress } from "../net/ip.js";
 import { IpSet } from "../net/ip-set.js";
-import type { Control, RequestContext } from "../pipeline/context.js";
+import { cidrSchema } from "../net/schema.js";
+import type { RequestContext } from "../pipeline/context.js";
+import type { Control } from "../pipeline/control.js";
 import { Problem } from "../problem/index.js";
 import type { Database } from "../store/index.js";
 import { RefreshingCache } from "../util/refreshing-cache.js";
+
+/** Global address lists, checked before anything else. A non-empty allow list admits only its members. */
+export const addressListsSchema = z.strictObject({ allow: z.array(cidrSchema).default([]), deny: z.array(cidrSchema).default([]) }).default({ allow: [], deny: [] });
 
 export interface IpRules {
   allow: readonly string[];
@@ -80,14 +86,28 @@ export class TenantIpRuleStore {
   }
 }
 
+/** Before routing: the policy's own lists apply to every request (health aside). */
+export function addressListControl(rules: IpRules): Control {
+  const list = IpAccessList.from(rules);
+  return {
+    name: "address-lists",
+    stage: "address-lists",
+    run: (ctx) => list.check(ctx.clientAddress),
+  };
+}
+
 /** After authentication: the caller's tenant's own lists apply to its requests. */
-export function tenantIpControl(rules: TenantIpRuleStore): Control {
+export function tenantAddressListControl(rules: TenantIpRuleStore): Control {
   const apply = (list: IpAccessList, ctx: RequestContext): void => {
     if (!list.empty) list.check(ctx.clientAddress);
   };
-  return (ctx) => {
-    if (ctx.principal === undefined) return;
-    const list = rules.forTenant(ctx.principal.tenantId);
-    return list instanceof Promise ? list.then((l) => apply(l, ctx)) : apply(list, ctx);
+  return {
+    name: "tenant-address-lists",
+    stage: "tenant-address-lists",
+    run: (ctx) => {
+      if (ctx.principal === undefined) return;
+      const list = rules.forTenant(ctx.principal.tenantId);
+      return list instanceof Promise ? list.then((l) => apply(l, ctx)) : apply(list, ctx);
+    },
   };
 }

@@ -2,9 +2,10 @@ import { z } from "zod";
 import { IpAccessList, type TenantIpRuleStore } from "../access/ip-access.js";
 import type { ClientBlocking } from "../blocking/client-blocking.js";
 import type { SecurityEvents } from "../events/security-events.js";
-import type { LimitOverrideStore } from "../limits/overrides.js";
-import type { QuotaLedger } from "../limits/quota.js";
-import { POLICY_NAME, type Policy } from "../policy/schema.js";
+import type { LimitOverrideStore } from "../rate-limit/overrides.js";
+import type { QuotaLedger } from "../quota/quota.js";
+import { POLICY_NAME } from "../pipeline/names.js";
+import type { Policy } from "../policy/schema.js";
 import { parseIp } from "../net/ip.js";
 import { Problem } from "../problem/index.js";
 import type { ApiKeyAuthenticator } from "../identity/api-keys/authenticator.js";
@@ -162,7 +163,7 @@ function limitOperations(s: AdminServices): AdminOperation[] {
       run: async ({ id }) => {
         await tenant(id);
         const keyIds = (await s.keys.list(id!)).map((k) => k.id);
-        return { usage: await s.quotas.usage(s.policy, id!, keyIds) };
+        return { usage: await s.quotas.usage(s.policy.routes.flatMap((r) => r.quotas), id!, keyIds) };
       },
     },
     {

@@ -1,18 +1,20 @@
-import { randomUUID } from "node:crypto";
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
-import { ALL_HEALTH_ENDPOINTS, serveHealth, type HealthSources } from "../health/health.js";
+import type { OutgoingHttpHeaders } from "node:http";
+import { ALL_HEALTH_ENDPOINTS, healthAnswer, type HealthSources } from "../health/health.js";
 import type { Logger } from "../observability/logger.js";
-import { Problem, sendProblem, toProblem } from "../problem/index.js";
+import { createContext, type RequestContext } from "../pipeline/context.js";
+import { Problem } from "../problem/index.js";
 import { parseRequestTarget } from "../routing/request-target.js";
 import { Router } from "../routing/router.js";
 import { readJsonBody } from "../server/read-body.js";
-import { sendJson } from "../server/respond.js";
-import { errorType } from "../util/error-type.js";
+import { requestSkeleton } from "../server/request-skeleton.js";
+import { jsonAnswer } from "../server/respond.js";
 import { openApiDocument } from "./openapi.js";
 import type { AdminOperation } from "./operations.js";
 import { adminTokenChecker } from "./token.js";
 
 const MAX_BODY_BYTES = 64 * 1024;
+/** The admin port's callers are operators: their address is the socket's, never a header's. */
+const UNCOUNTED = { family: 4, value: 0n, text: "0.0.0.0", holder: "0.0.0.0" } as const;
 
 export interface AdminHandlerDeps {
   operations: readonly AdminOperation[];
@@ -30,41 +32,45 @@ export function createAdminHandler(deps: AdminHandlerDeps) {
   const isAdmin = adminTokenChecker(deps.token);
   const openApi = openApiDocument(deps.operations, deps.version);
 
-  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const requestId = randomUUID();
-    const headers = { ...deps.gatewayHeaders, "x-request-id": requestId };
-    let operationId = "(none)";
-    try {
-      const target = parseRequestTarget(req.url ?? "");
-      if ((req.method === "GET" || req.method === "HEAD") && (await serveHealth(target.rawPath, req, res, deps.health, headers, ALL_HEALTH_ENDPOINTS))) return;
-      if (!isAdmin(req.headers.authorization)) {
-        deps.logger.warn({ req_id: requestId, event: "admin_auth_failed" }, "admin authentication failed");
-        throw new Problem("UNAUTHENTICATED", "A valid admin token is required.");
-      }
-      if (req.method === "GET" && target.rawPath === "/admin/v1/openapi.json") {
-        sendJson(res, 200, openApi, headers);
+  const run = async (ctx: RequestContext): Promise<void> => {
+    ctx.target = parseRequestTarget(ctx.url);
+    if (ctx.method === "GET" || ctx.method === "HEAD") {
+      const health = healthAnswer(ctx.target.rawPath, deps.health, ALL_HEALTH_ENDPOINTS);
+      if (health !== undefined) {
+        ctx.answer = await health;
         return;
       }
-      const match = router.match(req.method ?? "", target.segments);
-      if (match === undefined) throw new Problem("NOT_FOUND", "No such admin operation.");
-      const op = match.value;
-      operationId = op.operationId;
-      const body = await readBody(req, op);
-      const result = await op.run(match.params, body);
-      deps.logger.info({ req_id: requestId, event: "admin_operation", operation: operationId, target: match.params.id }, "admin operation");
-      sendJson(res, op.status, result, headers);
-    } catch (error) {
-      const problem = toProblem(error);
-      if (problem.code === "INTERNAL") {
-        deps.logger.error({ req_id: requestId, operation: operationId, err_type: errorType(error) }, "internal error");
-      }
-      sendProblem(res, problem, requestId, deps.gatewayHeaders);
     }
+    if (!isAdmin(ctx.headers.authorization)) {
+      deps.logger.warn({ req_id: ctx.requestId, event: "admin_auth_failed" }, "admin authentication failed");
+      throw new Problem("UNAUTHENTICATED", "A valid admin token is required.");
+    }
+    if (ctx.method === "GET" && ctx.target.rawPath === "/admin/v1/openapi.json") {
+      ctx.answer = jsonAnswer(200, openApi);
+      return;
+    }
+    const match = router.match(ctx.method, ctx.target.segments);
+    if (match === undefined) throw new Problem("NOT_FOUND", "No such admin operation.");
+    const op = match.value;
+    ctx.route = { name: op.operationId, params: match.params };
+    const body = await readBody(ctx, op);
+    const result = await op.run(match.params, body);
+    deps.logger.info({ req_id: ctx.requestId, event: "admin_operation", operation: op.operationId, target: match.params.id }, "admin operation");
+    ctx.answer = jsonAnswer(op.status, result);
   };
+
+  return requestSkeleton({
+    logger: deps.logger,
+    ownHeaders: deps.gatewayHeaders,
+    outcome: "served",
+    context: (req, requestId) =>
+      createContext({ requestId, method: req.method ?? "", url: req.url ?? "", headers: req.headers, rawHeaders: req.rawHeaders, clientAddress: UNCOUNTED, body: req }),
+    handle: run,
+  });
 }
 
-async function readBody(req: IncomingMessage, op: AdminOperation): Promise<unknown> {
-  const raw = await readJsonBody(req, MAX_BODY_BYTES);
+async function readBody(ctx: RequestContext, op: AdminOperation): Promise<unknown> {
+  const raw = await readJsonBody(ctx, MAX_BODY_BYTES);
   if (op.body === undefined) {
     if (raw !== undefined) throw new Problem("BAD_REQUEST", "This operation takes no body.");
     return undefined;

@@ -1,9 +1,21 @@
 import type { Block, CounterStore } from "../counters/counter-store.js";
 import { MemoryCounterStore } from "../counters/memory-store.js";
 import { OutageReporter, type SecurityEvents } from "../events/security-events.js";
+import { z } from "zod";
 import { setResponseHeader, type RequestContext } from "../pipeline/context.js";
-import type { BlockingPolicy } from "../policy/schema.js";
+import type { Control } from "../pipeline/control.js";
 import { Problem, type ProblemCode } from "../problem/index.js";
+
+export const blockingSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    /** Violations (auth failures, 429s, refused paths, shield findings) per window that block a client. */
+    threshold: z.number().int().min(1).max(100_000).default(10),
+    windowSeconds: z.number().int().min(1).max(86_400).default(60),
+    blockSeconds: z.number().int().min(1).max(30 * 86_400).default(900),
+  })
+  .default({ enabled: true, threshold: 10, windowSeconds: 60, blockSeconds: 900 });
+export type BlockingPolicy = z.infer<typeof blockingSchema>;
 
 /**
  * Rejections that say a client is probing or abusing rather than making an honest mistake. A
@@ -126,6 +138,14 @@ export class ClientBlocking {
   private storeDown(): void {
     this.outage.report({ control: "blocking", fallback: "this node's own counts and blocks" });
   }
+}
+
+/**
+ * Refuses blocked clients before routing. A front end that runs it also reports its refusals
+ * (`recordRejection`), which is how clients come to be blocked.
+ */
+export function blockingControl(blocking: ClientBlocking): Control {
+  return { name: "blocks", stage: "blocks", run: (ctx) => blocking.check(ctx) };
 }
 
 function refuseIfBlocked(ctx: RequestContext, until: number | undefined): void {

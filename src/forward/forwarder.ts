@@ -1,7 +1,7 @@
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import { Pool } from "undici";
 import type { RequestContext } from "../pipeline/context.js";
-import type { ForwardPolicy } from "../policy/schema.js";
+import type { ForwardPolicy } from "./schema.js";
 import { Problem } from "../problem/index.js";
 import { errorType } from "../util/error-type.js";
 import { connectionScopedHeaders } from "./hop-by-hop.js";
@@ -41,6 +41,8 @@ const GATEWAY_OWNED = new Set([
 const CREDENTIAL_HEADERS = new Set(["authorization", "x-api-key"]);
 const TIMEOUT_CODES = new Set(["UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT"]);
 
+export type UpstreamHeadHook = (statusCode: number, headers: IncomingHttpHeaders) => void;
+
 /** Where and how one route forwards, resolved once when the policy is compiled. */
 export interface ForwardTarget {
   readonly pool: Pool;
@@ -73,33 +75,43 @@ export class Forwarder {
     return { pool, basePath: url.pathname.replace(/\/$/, ""), audience: url.origin, policy, own };
   }
 
-  forward(ctx: RequestContext, target: ForwardTarget): Promise<void> {
+  /**
+   * `onHead` sees the upstream's answer head before it is passed on (the pipeline's response
+   * hooks). The request's facts come from `ctx`; `req` is the stream its body arrives on.
+   */
+  forward(ctx: RequestContext, req: IncomingMessage, res: ServerResponse, target: ForwardTarget, onHead: UpstreamHeadHook): Promise<void> {
     const assertion = ctx.principal === undefined ? undefined : this.signer.assertionFor(ctx.principal, target.audience);
-    return assertion instanceof Promise ? assertion.then((a) => this.send(ctx, target, a)) : this.send(ctx, target, assertion);
+    return assertion instanceof Promise ? assertion.then((a) => this.send(ctx, req, res, target, a, onHead)) : this.send(ctx, req, res, target, assertion, onHead);
   }
 
   async close(): Promise<void> {
     await Promise.all([...this.pools.values()].map((pool) => pool.close()));
   }
 
-  private async send(ctx: RequestContext, target: ForwardTarget, assertion: string | undefined): Promise<void> {
-    const { req, res } = ctx;
+  private async send(
+    ctx: RequestContext,
+    req: IncomingMessage,
+    res: ServerResponse,
+    target: ForwardTarget,
+    assertion: string | undefined,
+    onHead: UpstreamHeadHook,
+  ): Promise<void> {
     const { policy } = target;
-    const hasBody = req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
+    const hasBody = ctx.headers["content-length"] !== undefined || ctx.headers["transfer-encoding"] !== undefined;
     try {
       await relayResponse(
         target.pool,
         {
-          method: req.method as "GET",
+          method: ctx.method as "GET",
           path: target.basePath + ctx.target.rawPath + (ctx.target.query === "" ? "" : `?${ctx.target.query}`),
-          headers: requestHeaders(ctx, policy, assertion),
+          headers: requestHeaders(ctx, "encrypted" in req.socket, policy, assertion),
           body: ctx.forwardBody ?? (hasBody ? req : null),
           headersTimeout: policy.headersTimeoutMs,
           bodyTimeout: policy.bodyTimeoutMs,
         },
         res,
         (statusCode, upstreamHeaders) => {
-          ctx.onUpstreamHead?.(statusCode, upstreamHeaders);
+          onHead(statusCode, upstreamHeaders);
           const head = responseHeaders(upstreamHeaders, target.own);
           if (ctx.responseHeaders !== undefined) addControlHeaders(head, ctx.responseHeaders);
           head["x-request-id"] = ctx.requestId;
@@ -116,11 +128,10 @@ export class Forwarder {
   }
 }
 
-function requestHeaders(ctx: RequestContext, policy: ForwardPolicy, assertion: string | undefined): string[] {
-  const { req } = ctx;
-  const dropped = connectionScopedHeaders(req.headers.connection);
+function requestHeaders(ctx: RequestContext, tls: boolean, policy: ForwardPolicy, assertion: string | undefined): string[] {
+  const dropped = connectionScopedHeaders(ctx.headers.connection);
   const out: string[] = [];
-  const raw = req.rawHeaders;
+  const raw = ctx.rawHeaders;
   // A body read whole by a control goes on with its own length, not the client's framing.
   const buffered = Buffer.isBuffer(ctx.forwardBody);
   for (let i = 0; i < raw.length; i += 2) {
@@ -137,8 +148,8 @@ function requestHeaders(ctx: RequestContext, policy: ForwardPolicy, assertion: s
     out.push(name, raw[i + 1]!);
   }
   if (buffered) out.push("content-length", String((ctx.forwardBody as Buffer).length));
-  out.push("x-forwarded-for", ctx.clientIp, "x-forwarded-proto", "encrypted" in req.socket ? "https" : "http", "x-request-id", ctx.requestId);
-  if (req.headers.host !== undefined) out.push("x-forwarded-host", req.headers.host);
+  out.push("x-forwarded-for", ctx.clientAddress.text, "x-forwarded-proto", tls ? "https" : "http", "x-request-id", ctx.requestId);
+  if (ctx.headers.host !== undefined) out.push("x-forwarded-host", ctx.headers.host);
   if (assertion !== undefined) out.push(IDENTITY_HEADER, assertion);
   return out;
 }

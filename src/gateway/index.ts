@@ -1,177 +1,152 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { IpAccessList, tenantIpControl, TenantIpRuleStore } from "../access/ip-access.js";
 import { adminOperations } from "../admin/operations.js";
-import { ClientBlocking } from "../blocking/client-blocking.js";
-import type { CounterStore } from "../counters/counter-store.js";
-import { MemoryCounterStore } from "../counters/memory-store.js";
-import { RedisCounterStore } from "../counters/redis-store.js";
-import { OutageReporter, SecurityEvents } from "../events/security-events.js";
-import { LimitOverrideStore } from "../limits/overrides.js";
-import { QuotaLedger } from "../limits/quota.js";
-import { ClientIpResolver } from "../net/client-ip.js";
 import { createAdminHandler } from "../admin/server.js";
 import { VERSION } from "../config/version.js";
+import { decisionHandler } from "../front-ends/decision.js";
+import { gatewayHandler } from "../front-ends/gateway.js";
 import { Forwarder } from "../forward/forwarder.js";
-import { IdentitySigner } from "../forward/identity-assertion.js";
-import { Cors } from "../headers/cors.js";
+import type { IdentitySigner } from "../forward/identity-assertion.js";
 import { securityHeaders } from "../headers/security-headers.js";
-import type { HealthSources } from "../health/health.js";
-import { ApiKeyAuthenticator } from "../identity/api-keys/authenticator.js";
-import { ApiKeyStore } from "../identity/api-keys/store.js";
-import { JwtVerifier } from "../identity/jwt/verifier.js";
-import { createLogger, type Logger } from "../observability/logger.js";
-import { GatewayMetrics } from "../observability/metrics.js";
-import type { Policy } from "../policy/schema.js";
-import { createGatewayHandler } from "../server/gateway-handler.js";
-import { openDatabase, type Database } from "../store/index.js";
-import { TenantDirectory } from "../tenants/directory.js";
-import { TenantStore } from "../tenants/store.js";
-import { vaultEndpoint } from "../vault/http-endpoint.js";
-import type { KeyProvider } from "../vault/providers/key-provider.js";
-import { Vault } from "../vault/vault.js";
-import { authenticateControl } from "../identity/authenticate.js";
-import { compileRoutes } from "./routes.js";
+import { healthControl, SYSTEM_ROUTE } from "../health/health.js";
+import type { Control } from "../pipeline/control.js";
+import { Pipeline } from "../pipeline/pipeline.js";
+import { PolicyError } from "../policy/load.js";
+import { jsonAnswer } from "../server/respond.js";
+import { vaultEndpointControl } from "../vault/http-endpoint.js";
+import { PortcullisCore, type CoreOptions } from "./core.js";
+import { compileRoutes, controlsNeedingMore } from "./routes.js";
 
 export { loadPolicyFile, parsePolicy, defaultPolicy, PolicyError } from "../policy/load.js";
 export type { Policy } from "../policy/schema.js";
+export { PortcullisCore, type CoreOptions } from "./core.js";
 
-export interface GatewayOptions {
-  policy: Policy;
-  /** Default upstream for routes that do not name their own. */
+export interface GatewayOptions extends CoreOptions {
+  /** Default upstream for routes that do not name their own; without any, only the decision API can serve. */
   upstream?: string | undefined;
-  /** A Postgres server; embedded PGlite when absent. */
-  databaseUrl?: string | undefined;
-  /** PGlite files and generated keys; everything in memory when absent. */
-  dataDir?: string | undefined;
   adminToken: string;
   production: boolean;
-  logger?: Logger;
-  /** How long a revocation made on another node may take to apply here. */
-  keyStalenessMs?: number;
-  /** Enables the vault (library and `/portcullis/v1/vault/secrets`); absent, the vault is off. */
-  keyProvider?: KeyProvider | undefined;
-  /** Hot counters (limits, blocks, events) shared with other nodes; this node's memory when absent. */
-  redisUrl?: string | undefined;
-  /** Prefix of every Redis key, so deployments or test runs sharing one Redis stay apart. */
-  redisPrefix?: string | undefined;
+  /** Serve the decision API (nginx auth_request, Caddy forward_auth) too: every route must then work without the body. */
+  decision?: boolean | undefined;
 }
 
 export interface Listening {
-  url: string;
+  /** The proxy's address; absent when the gateway was made without an upstream (decision API only). */
+  url: string | undefined;
   adminUrl: string;
+  decisionUrl?: string | undefined;
 }
 
-/** One gateway node: the durable store, the controls, the proxy port and the admin port. */
+type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+/** One gateway node: the core, the proxy port, the decision port and the admin port. */
 export class Gateway {
   private servers: Server[] = [];
 
   private constructor(
-    readonly db: Database,
-    readonly tenants: TenantStore,
-    readonly keys: ApiKeyStore,
-    private readonly keyAuthenticator: ApiKeyAuthenticator,
+    readonly core: PortcullisCore,
     private readonly forwarder: Forwarder,
-    readonly vault: Vault | undefined,
-    readonly counters: CounterStore,
-    readonly blocking: ClientBlocking,
-    readonly handler: ReturnType<typeof createGatewayHandler>,
-    readonly adminHandler: ReturnType<typeof createAdminHandler>,
+    readonly handler: Handler | undefined,
+    readonly decisionHandler: Handler | undefined,
+    readonly adminHandler: Handler,
   ) {}
 
+  get db() {
+    return this.core.db;
+  }
+  get tenants() {
+    return this.core.tenants;
+  }
+  get keys() {
+    return this.core.keys;
+  }
+  get vault() {
+    return this.core.vault;
+  }
+  get counters() {
+    return this.core.counters;
+  }
+  get blocking() {
+    return this.core.blocking;
+  }
+
   static async create(options: GatewayOptions): Promise<Gateway> {
-    const logger = options.logger ?? createLogger();
-    const db = await openDatabase({ databaseUrl: options.databaseUrl, dataDir: options.dataDir });
-    let counters: CounterStore | undefined;
+    const core = await PortcullisCore.open(options);
+    const forwarder = new Forwarder(core.signer);
     try {
-      const store: CounterStore =
-        options.redisUrl === undefined ? new MemoryCounterStore() : await RedisCounterStore.connect({ url: options.redisUrl, prefix: options.redisPrefix });
-      counters = store;
-      const events = new SecurityEvents({ store: counters, logger, alertWebhook: options.policy.events.alertWebhook });
-      const blocking = new ClientBlocking(options.policy.blocking, counters, events);
-      const limitOverrides = new LimitOverrideStore(db, options.keyStalenessMs);
-      const quotas = new QuotaLedger(counters, events, logger);
-      const ipRules = new TenantIpRuleStore(db, options.keyStalenessMs);
-      const tenants = new TenantStore(db);
-      const tenantDirectory = new TenantDirectory(tenants, options.keyStalenessMs);
-      const keys = new ApiKeyStore(db);
-      const keyAuthenticator = new ApiKeyAuthenticator(keys, { maxStalenessMs: options.keyStalenessMs });
-      const jwt = new JwtVerifier(options.policy.jwt.issuers, tenantDirectory);
-      const signer = await IdentitySigner.load(options.dataDir);
-      const forwarder = new Forwarder(signer);
-      const metrics = new GatewayMetrics();
+      const { policy, logger } = core;
       const gatewayHeaders = securityHeaders({ frameOptions: "DENY", referrerPolicy: "no-referrer" }, options.production, true);
-      const health: HealthSources = {
-        version: VERSION,
-        startedAt: Date.now(),
-        stores: { durable: db.kind, counters: counters.kind, vault: options.keyProvider?.name ?? "disabled" },
-        ping: () => db.ping(),
-        checks: {
-          counters: () => store.ping(),
-          ...(options.keyProvider === undefined ? {} : { key_provider: () => options.keyProvider!.health() }),
-        },
-        metrics,
-      };
-      const authenticators = { apiKeys: keyAuthenticator, jwt };
-      const vault = options.keyProvider === undefined ? undefined : new Vault(db, options.keyProvider);
-      const router = compileRoutes(options.policy, {
-        authenticators,
-        forwarder,
-        production: options.production,
-        upstream: options.upstream,
-        limits: { store: counters, fallback: new MemoryCounterStore(), overrides: limitOverrides, events, outage: new OutageReporter(events, counters.kind) },
-        quotas,
-        ipRules,
-        logger,
-      });
-      const authenticateAny = authenticateControl({ methods: options.policy.jwt.issuers.length > 0 ? ["apiKey", "jwt"] : ["apiKey"], keyEnv: "any" }, authenticators);
-      const checkTenantIp = tenantIpControl(ipRules);
-      const handler = createGatewayHandler({
-        router,
-        cors: new Cors(options.policy.cors),
-        gatewayHeaders,
-        forwarder,
-        signer,
-        health,
-        publicHealth: new Set(options.policy.health.public),
-        metrics,
-        logger,
-        clientIps: new ClientIpResolver(options.policy.clients.trustedProxies, options.policy.clients.ipv6Prefix),
-        ipAccess: IpAccessList.from(options.policy.ipAccess),
-        blocking,
-        ...(vault === undefined
-          ? {}
-          : {
-              vault: vaultEndpoint({
-                vault,
-                authenticate: async (ctx) => {
-                  await authenticateAny(ctx);
-                  await checkTenantIp(ctx);
-                },
-                logger,
-              }),
-            }),
-      });
+      const pathOptions = { allowTrailingDots: policy.paths.allowTrailingDots };
+      const system = [healthControl(core.health, new Set(policy.health.public)), jwksControl(core.signer)];
+      const proxies = options.upstream !== undefined || policy.upstream !== undefined || policy.routes.every((r) => r.forward.upstream !== undefined);
+      const handler = proxies
+        ? gatewayHandler({
+            pipeline: new Pipeline(
+              [
+                ...system,
+                ...core.beforeRouting(),
+                ...(core.vault === undefined ? [] : [vaultEndpointControl({ vault: core.vault, authenticate: core.anyCredential(), logger, caseSensitive: policy.paths.caseSensitive })]),
+              ],
+              compileRoutes(policy, core.deps, { forwarder, production: options.production, upstream: options.upstream }),
+              pathOptions,
+            ),
+            forwarder,
+            gatewayHeaders,
+            metrics: core.metrics,
+            logger,
+            clientIps: core.clientIps,
+            blocking: core.blocking,
+          })
+        : undefined;
+      let decision: Handler | undefined;
+      if (options.decision === true) {
+        const routes = compileRoutes(policy, core.deps);
+        const refused = [...controlsNeedingMore(routes, "body"), ...controlsNeedingMore(routes, "response")];
+        if (refused.length > 0) {
+          throw new PolicyError("policy", refused.map((r) => `${r}, which the decision API never sees: serve this route through the gateway, or change it`));
+        }
+        decision = decisionHandler({ core, pipeline: new Pipeline(core.beforeRouting(), routes, pathOptions), gatewayHeaders });
+      }
+      if (handler === undefined && decision === undefined) {
+        throw new Error(`route "${policy.routes.find((r) => r.forward.upstream === undefined)!.name}" has no upstream: pass --upstream or set upstream in the policy`);
+      }
       const adminHandler = createAdminHandler({
-        operations: adminOperations({ tenants, tenantDirectory, keys, keyAuthenticator, vault, limitOverrides, ipRules, blocking, events, quotas, policy: options.policy }),
+        operations: adminOperations({
+          tenants: core.tenants,
+          tenantDirectory: core.tenantDirectory,
+          keys: core.keys,
+          keyAuthenticator: core.keyAuthenticator,
+          vault: core.vault,
+          limitOverrides: core.limitOverrides,
+          ipRules: core.ipRules,
+          blocking: core.blocking,
+          events: core.events,
+          quotas: core.quotas,
+          policy,
+        }),
         token: options.adminToken,
         version: VERSION,
         gatewayHeaders,
-        health,
+        health: core.health,
         logger,
       });
-      return new Gateway(db, tenants, keys, keyAuthenticator, forwarder, vault, counters, blocking, handler, adminHandler);
+      return new Gateway(core, forwarder, handler, decision, adminHandler);
     } catch (error) {
-      await counters?.close();
-      await db.close();
+      await forwarder.close();
+      await core.close();
       throw error;
     }
   }
 
-  async listen(options: { port: number; host: string; adminPort: number; adminHost: string }): Promise<Listening> {
-    const url = await this.serve((req, res) => void this.handler(req, res), options.port, options.host);
+  async listen(options: { port: number; host: string; adminPort: number; adminHost: string; decisionPort?: number; decisionHost?: string }): Promise<Listening> {
+    const { handler, decisionHandler } = this;
+    const url = handler === undefined ? undefined : await this.serve((req, res) => void handler(req, res), options.port, options.host);
+    const decisionUrl =
+      decisionHandler === undefined
+        ? undefined
+        : await this.serve((req, res) => void decisionHandler(req, res), options.decisionPort ?? 0, options.decisionHost ?? options.host);
     const adminUrl = await this.serve((req, res) => void this.adminHandler(req, res), options.adminPort, options.adminHost);
-    return { url, adminUrl };
+    return { url, adminUrl, decisionUrl };
   }
 
   async close(): Promise<void> {
@@ -179,11 +154,8 @@ export class Gateway {
     // close() alone would wait for every keep-alive client to hang up.
     for (const server of this.servers) server.closeAllConnections();
     await Promise.all(closed);
-    await this.keyAuthenticator.close();
-    this.vault?.close();
     await this.forwarder.close();
-    await this.counters.close();
-    await this.db.close();
+    await this.core.close();
   }
 
   private serve(listener: Parameters<typeof createServer>[1], port: number, host: string): Promise<string> {
@@ -203,4 +175,17 @@ export class Gateway {
       });
     });
   }
+}
+
+/** The gateway's key set, for upstreams verifying the identity assertion. */
+function jwksControl(signer: IdentitySigner): Control {
+  return {
+    name: "jwks",
+    stage: "system",
+    run(ctx) {
+      if (ctx.target.rawPath !== "/.well-known/jwks.json" || (ctx.method !== "GET" && ctx.method !== "HEAD")) return;
+      ctx.route = SYSTEM_ROUTE;
+      ctx.answer = jsonAnswer(200, signer.jwks(), "application/jwk-set+json");
+    },
+  };
 }

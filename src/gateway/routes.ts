@@ -1,58 +1,85 @@
-import { tenantIpControl, type TenantIpRuleStore } from "../access/ip-access.js";
+import { tenantAddressListControl, type TenantIpRuleStore } from "../access/ip-access.js";
 import { authorizeControl } from "../authorize/scopes.js";
 import type { Forwarder, ForwardTarget } from "../forward/forwarder.js";
 import { securityHeaders } from "../headers/security-headers.js";
-import { authenticateControl, type Authenticators } from "../identity/authenticate.js";
-import type { QuotaLedger } from "../limits/quota.js";
-import { rateLimitControl, type RateLimitDeps } from "../limits/rate-limit.js";
+import { authenticateControl, type AuthenticationMethod, type Authenticators } from "../identity/authenticate.js";
 import type { Logger } from "../observability/logger.js";
-import type { Control } from "../pipeline/context.js";
+import type { Control } from "../pipeline/control.js";
+import { routePlan, type RoutePlan } from "../pipeline/pipeline.js";
 import type { Policy, RoutePolicy } from "../policy/schema.js";
+import { quotaControl, type QuotaLedger } from "../quota/quota.js";
+import { rateLimitControl, type RateLimitDeps } from "../rate-limit/rate-limit.js";
 import { Router } from "../routing/router.js";
 import { shieldControl } from "../shield/shield.js";
 
-export interface CompiledRoute {
-  name: string;
-  controls: readonly Control[];
-  target: ForwardTarget;
+/** A route as every front end runs it; the gateway's also knows where to forward. */
+export interface CompiledRoute extends RoutePlan {
+  /** Absent where nothing is forwarded (the decision API, framework adapters). */
+  readonly target: ForwardTarget | undefined;
 }
 
-export interface CompileOptions {
+export interface ControlDeps {
   authenticators: Authenticators;
-  forwarder: Forwarder;
-  production: boolean;
-  /** From the command line; a route's own `forward.upstream` still takes precedence. */
-  upstream: string | undefined;
   limits: RateLimitDeps;
   quotas: QuotaLedger;
   ipRules: TenantIpRuleStore;
   logger: Logger;
 }
 
-/** Turns the declarative policy into a router of ready-to-run pipelines. */
-export function compileRoutes(policy: Policy, options: CompileOptions): Router<CompiledRoute> {
+export interface ForwardingOptions {
+  forwarder: Forwarder;
+  production: boolean;
+  /** From the command line; a route's own `forward.upstream` still takes precedence. */
+  upstream: string | undefined;
+}
+
+/** Every authentication method the policy can check: JWT only with an issuer configured. */
+export function configuredMethods(policy: Policy): AuthenticationMethod[] {
+  return policy.jwt.issuers.length > 0 ? ["apiKey", "jwt"] : ["apiKey"];
+}
+
+/**
+ * Turns the declarative policy into a router of ready-to-run routes. With `forwarding`, each route
+ * also gets its upstream; without it (decision API, adapters) nothing is forwarded.
+ */
+export function compileRoutes(policy: Policy, deps: ControlDeps, forwarding?: ForwardingOptions): Router<CompiledRoute> {
   const router = new Router<CompiledRoute>(policy.paths.caseSensitive);
-  const allMethods: ("apiKey" | "jwt")[] = policy.jwt.issuers.length > 0 ? ["apiKey", "jwt"] : ["apiKey"];
   for (const route of policy.routes) {
-    router.add(route.match.path, route.match.methods, {
-      name: route.name,
-      controls: controlsOf(route, allMethods, options),
-      target: options.forwarder.target(upstreamOf(route, policy, options.upstream), route.forward, securityHeaders(route.headers, options.production)),
-    });
+    const target =
+      forwarding === undefined
+        ? undefined
+        : forwarding.forwarder.target(upstreamOf(route, policy, forwarding.upstream), route.forward, securityHeaders(route.headers, forwarding.production));
+    router.add(route.match.path, route.match.methods, routePlan(route.name, routeControls(route, configuredMethods(policy), deps), { target }));
   }
   return router;
 }
 
-function controlsOf(route: RoutePolicy, allMethods: ("apiKey" | "jwt")[], options: CompileOptions): Control[] {
+/** A route's controls, from its policy; the pipeline puts them in stage order. */
+export function routeControls(route: RoutePolicy, allMethods: readonly AuthenticationMethod[], deps: ControlDeps): Control[] {
   const controls: Control[] = [];
   const authenticate = route.authenticate ?? { methods: allMethods, keyEnv: "any" as const };
-  if (authenticate !== "none") controls.push(authenticateControl(authenticate, options.authenticators), tenantIpControl(options.ipRules));
+  if (authenticate !== "none") controls.push(authenticateControl(authenticate, deps.authenticators), tenantAddressListControl(deps.ipRules));
   if (route.authorize !== undefined) controls.push(authorizeControl(route.authorize));
-  if (route.limits.length > 0) controls.push(rateLimitControl(route.name, route.limits, options.limits));
-  // The shield before quotas: a request it refuses is not charged.
-  if (route.shield !== undefined) controls.push(shieldControl(route.name, route.shield, options.logger));
-  if (route.quotas.length > 0) controls.push(options.quotas.control(route.quotas));
+  if (route.limits.length > 0) controls.push(rateLimitControl(route.limits, deps.limits));
+  // The shield's stage comes before the quota's: a request it refuses is not charged.
+  if (route.shield !== undefined) controls.push(shieldControl(route.shield, deps.logger));
+  if (route.quotas.length > 0) controls.push(quotaControl(route.quotas, deps.quotas));
   return controls;
+}
+
+/**
+ * For front ends that never see the body or the answer (the decision API): every control a route
+ * runs must work without them, or the route is refused, saying which control and why.
+ */
+export function controlsNeedingMore(router: Router<CompiledRoute>, what: "body" | "response"): string[] {
+  const problems: string[] = [];
+  for (const route of router.values()) {
+    for (const control of route.controls) {
+      const reason = what === "body" ? control.needsBody : control.needsResponse;
+      if (reason !== undefined) problems.push(`route "${route.name}": ${reason}`);
+    }
+  }
+  return problems;
 }
 
 function upstreamOf(route: RoutePolicy, policy: Policy, cliUpstream: string | undefined): string {

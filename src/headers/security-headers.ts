@@ -1,5 +1,17 @@
 import type { OutgoingHttpHeaders } from "node:http";
-import type { HeadersPolicy } from "../policy/schema.js";
+import { z } from "zod";
+
+export const headersSchema = z
+  .strictObject({
+    /** Defaults to on outside development. */
+    hsts: z.boolean().optional(),
+    frameOptions: z.enum(["DENY", "SAMEORIGIN", "off"]).default("DENY"),
+    referrerPolicy: z.string().regex(/^[a-z-]+$/).default("no-referrer"),
+    /** Set on forwarded responses too; gateway-made responses always get `default-src 'none'`. */
+    contentSecurityPolicy: z.string().regex(/^[\x20-\x7e]+$/).optional(),
+  })
+  .default({ frameOptions: "DENY", referrerPolicy: "no-referrer" });
+export type HeadersPolicy = z.infer<typeof headersSchema>;
 
 /** For responses the gateway writes itself (errors, health, key sets): nothing there is a page. */
 export const GATEWAY_CSP = "default-src 'none'; frame-ancestors 'none'";

@@ -1,7 +1,8 @@
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { GatewayMetrics } from "../observability/metrics.js";
+import type { Answer } from "../pipeline/context.js";
+import type { Control } from "../pipeline/control.js";
 import { Problem } from "../problem/index.js";
-import { sendJson } from "../server/respond.js";
+import { jsonAnswer } from "../server/respond.js";
 
 export const HEALTH_ENDPOINTS = ["live", "ready", "status", "metrics"] as const;
 export type HealthEndpoint = (typeof HEALTH_ENDPOINTS)[number];
@@ -19,62 +20,67 @@ export interface HealthSources {
 }
 
 /**
- * Serves /health/live, /health/ready, /health/status and /health/metrics; returns false for any
+ * Answers /health/live, /health/ready, /health/status and /health/metrics; `undefined` for any
  * other path. Ready means the durable store answers: a load balancer should stop sending traffic
  * to a node that cannot check credentials. An endpoint not in `served` is a 404: status and
  * metrics tell whoever reads them the version, the stores, when Redis is down (and limits fall
  * back) and the routes' traffic, so by default only the admin port shows them.
  */
-export async function serveHealth(
-  path: string,
-  req: IncomingMessage,
-  res: ServerResponse,
-  sources: HealthSources,
-  headers: OutgoingHttpHeaders,
-  served: ReadonlySet<string>,
-): Promise<boolean> {
+export function healthAnswer(path: string, sources: HealthSources, served: ReadonlySet<string>): Answer | Promise<Answer> | undefined {
   const endpoint = path.slice("/health/".length) as HealthEndpoint;
-  if (path.startsWith("/health/") && ALL_HEALTH_ENDPOINTS.has(endpoint) && !served.has(endpoint)) {
-    throw new Problem("NOT_FOUND", "Not served on this port.");
-  }
-  switch (path) {
-    case "/health/live":
-      sendJson(res, 200, { status: "live" }, headers);
-      return true;
-    case "/health/ready":
-      try {
-        await sources.ping();
-        sendJson(res, 200, { status: "ready" }, headers);
-      } catch {
-        sendJson(res, 503, { status: "unavailable", reason: "durable store unreachable" }, headers);
-      }
-      return true;
-    case "/health/status": {
-      const checks = await runChecks({ durable: sources.ping, ...sources.checks });
-      sendJson(
-        res,
-        200,
-        {
+  if (!path.startsWith("/health/") || !ALL_HEALTH_ENDPOINTS.has(endpoint)) return undefined;
+  if (!served.has(endpoint)) throw new Problem("NOT_FOUND", "Not served on this port.");
+  switch (endpoint) {
+    case "live":
+      return jsonAnswer(200, { status: "live" });
+    case "ready":
+      return sources.ping().then(
+        () => jsonAnswer(200, { status: "ready" }),
+        () => jsonAnswer(503, { status: "unavailable", reason: "durable store unreachable" }),
+      );
+    case "status":
+      return runChecks({ durable: sources.ping, ...sources.checks }).then((checks) =>
+        jsonAnswer(200, {
           status: Object.values(checks).every((c) => c === "ok") ? "ok" : "degraded",
           version: sources.version,
           uptime_seconds: Math.round((Date.now() - sources.startedAt) / 1000),
           stores: sources.stores,
           checks,
-        },
-        headers,
+        }),
       );
-      return true;
-    }
-    case "/health/metrics": {
-      const text = await sources.metrics.registry.metrics();
-      res.writeHead(200, { ...headers, "content-type": sources.metrics.registry.contentType, "cache-control": "no-store" });
-      res.end(req.method === "HEAD" ? undefined : text);
-      return true;
-    }
-    default:
-      return false;
+    case "metrics":
+      return sources.metrics.registry.metrics().then((text) => ({
+        outcome: "served",
+        status: 200,
+        headers: { "content-type": sources.metrics.registry.contentType, "cache-control": "no-store" },
+        body: text,
+      }));
   }
 }
+
+/** The "system" stage: health probes answered before address lists and blocks, so probes always reach them. */
+export function healthControl(sources: HealthSources, served: ReadonlySet<string>): Control {
+  return {
+    name: "health",
+    stage: "system",
+    run(ctx) {
+      if (ctx.method !== "GET" && ctx.method !== "HEAD") return;
+      const answer = healthAnswer(ctx.target.rawPath, sources, served);
+      if (answer === undefined) return;
+      if (answer instanceof Promise) {
+        return answer.then((a) => {
+          ctx.route = SYSTEM_ROUTE;
+          ctx.answer = a;
+        });
+      }
+      ctx.route = SYSTEM_ROUTE;
+      ctx.answer = answer;
+    },
+  };
+}
+
+/** How metrics and the access log name requests Portcullis answers itself. */
+export const SYSTEM_ROUTE = Object.freeze({ name: "(system)", params: Object.freeze({}) });
 
 /** Every check at once, each given a second: a hung dependency shows as unavailable, not as a hung status page. */
 async function runChecks(checks: Readonly<Record<string, () => Promise<void>>>): Promise<Record<string, "ok" | "unavailable">> {

@@ -1,4 +1,6 @@
-import type { Control, RequestContext } from "../pipeline/context.js";
+import { z } from "zod";
+import type { RequestContext } from "../pipeline/context.js";
+import type { Control } from "../pipeline/control.js";
 import { Problem } from "../problem/index.js";
 import type { ApiKeyAuthenticator } from "./api-keys/authenticator.js";
 import { looksLikeApiKey } from "./api-keys/format.js";
@@ -6,8 +8,22 @@ import { extractCredential, unauthenticated } from "./credentials.js";
 import type { JwtVerifier } from "./jwt/verifier.js";
 import type { Principal } from "./principal.js";
 
+export const AUTHENTICATION_METHODS = ["apiKey", "jwt"] as const;
+export type AuthenticationMethod = (typeof AUTHENTICATION_METHODS)[number];
+
+/** Absent on a route means: require a credential, by every configured method. `none` must be said. */
+export const authenticateSchema = z.union([
+  z.literal("none"),
+  z.strictObject({
+    methods: z.array(z.enum(AUTHENTICATION_METHODS)).min(1),
+    /** Which API keys the route accepts; a `live` route never admits a test key. */
+    keyEnv: z.enum(["live", "test", "any"]).default("any"),
+  }),
+]);
+export type AuthenticatePolicy = z.infer<typeof authenticateSchema>;
+
 export interface AuthenticateSpec {
-  methods: readonly ("apiKey" | "jwt")[];
+  methods: readonly AuthenticationMethod[];
   keyEnv: "live" | "test" | "any";
 }
 
@@ -30,18 +46,22 @@ export function authenticateControl(spec: AuthenticateSpec, authenticators: Auth
     }
     ctx.principal = principal;
   };
-  // Synchronous when the key is cached: most requests then pass without a promise.
-  return (ctx) => {
-    const credential = extractCredential(ctx.req);
-    if (credential === undefined) throw unauthenticated();
-    if (looksLikeApiKey(credential)) {
-      if (!acceptKeys) throw unauthenticated();
-      const principal = authenticators.apiKeys.authenticate(credential);
-      return principal instanceof Promise ? principal.then((p) => admitKey(ctx, p)) : admitKey(ctx, principal);
-    }
-    if (!acceptJwt) throw unauthenticated();
-    return authenticators.jwt.authenticate(credential).then((principal) => {
-      ctx.principal = principal;
-    });
+  return {
+    name: "authenticate",
+    stage: "authenticate",
+    // Synchronous when the key is cached: most requests then pass without a promise.
+    run(ctx) {
+      const credential = extractCredential(ctx);
+      if (credential === undefined) throw unauthenticated();
+      if (looksLikeApiKey(credential)) {
+        if (!acceptKeys) throw unauthenticated();
+        const principal = authenticators.apiKeys.authenticate(credential);
+        return principal instanceof Promise ? principal.then((p) => admitKey(ctx, p)) : admitKey(ctx, principal);
+      }
+      if (!acceptJwt) throw unauthenticated();
+      return authenticators.jwt.authenticate(credential).then((principal) => {
+        ctx.principal = principal;
+      });
+    },
   };
 }

@@ -1,4 +1,3 @@
-import type { IncomingMessage } from "node:http";
 import { Problem } from "../problem/index.js";
 
 /** Longer than any key or sane JWT; a larger header is an attack or a mistake, not a credential. */
@@ -11,7 +10,7 @@ const TOKEN = /^[A-Za-z0-9._~+/=-]+$/;
  * so the raw header list is read: a request with two credentials is refused rather than letting
  * the gateway and the upstream each pick a different one.
  */
-export function extractCredential(req: IncomingMessage): string | undefined {
+export function extractCredential(req: { readonly rawHeaders: readonly string[] }): string | undefined {
   let found: string | undefined;
   let count = 0;
   const raw = req.rawHeaders;

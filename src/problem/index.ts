@@ -59,6 +59,10 @@ export class Problem extends Error {
   }
 }
 
+export function isProblemCode(value: string): value is ProblemCode {
+  return Object.hasOwn(PROBLEM_CODES, value);
+}
+
 export function isProblem(value: unknown): value is Problem {
   return value instanceof Problem;
 }
@@ -68,26 +72,31 @@ export function toProblem(error: unknown): Problem {
   return isProblem(error) ? error : new Problem("INTERNAL");
 }
 
+/** The standard members come last, so an extension member can never stand in for one of them. */
 export function problemBody(problem: Problem, requestId: string): string {
   return JSON.stringify({
+    ...problem.extra,
     type: `https://portcullis.dev/problems/${problem.code.toLowerCase().replaceAll("_", "-")}`,
     title: problem.title,
     status: problem.status,
     code: problem.code,
-    ...(problem.detail === undefined ? {} : { detail: problem.detail }),
-    ...problem.extra,
+    // JSON drops an undefined member, and an extension's `detail` with it.
+    detail: problem.detail,
     request_id: requestId,
   });
 }
 
-/** `headers` are the gateway's own (request id, security headers), written in the same call. */
-export function sendProblem(res: ServerResponse, problem: Problem, requestId: string, headers: OutgoingHttpHeaders = {}): void {
+/**
+ * `headers` are the gateway's own (request id, security headers), written in the same call.
+ * `status` differs from the problem's only where a proxy needs another (nginx's auth_request).
+ */
+export function sendProblem(res: ServerResponse, problem: Problem, requestId: string, headers: OutgoingHttpHeaders = {}, status = problem.status): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   const body = problemBody(problem, requestId);
-  res.writeHead(problem.status, {
+  res.writeHead(status, {
     ...headers,
     "content-type": "application/problem+json",
     "content-length": Buffer.byteLength(body),

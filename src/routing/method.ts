@@ -1,7 +1,9 @@
 import type { IncomingHttpHeaders } from "node:http";
-import { HTTP_METHODS } from "../policy/schema.js";
+import type { Control } from "../pipeline/control.js";
 import { Problem } from "../problem/index.js";
 
+/** The methods a policy can name, and so the only ones forwarded. */
+export const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
 const ROUTABLE = new Set<string>(HTTP_METHODS);
 
 /** Headers by which frameworks (Express's method-override, Symfony, Rack, ASP.NET) run a request as another method. */
@@ -35,6 +37,11 @@ export function requireRoutableMethod(method: string | undefined, headers: Incom
     }
     if (name.toLowerCase() === OVERRIDE_PARAMETER) throw refused(OVERRIDE_PARAMETER);
   }
+}
+
+/** Before routing: the method is one a route can be chosen by, and no override names another. */
+export function methodControl(): Control {
+  return { name: "method", stage: "method", run: (ctx) => requireRoutableMethod(ctx.method, ctx.headers, ctx.target.query) };
 }
 
 function refused(what: string): Problem {

@@ -31,11 +31,12 @@ function invalid(): Problem {
 /**
  * Parses the request target and refuses every path that two HTTP stacks might read differently:
  * dot segments (also encoded), encoded slashes or backslashes, double encoding, empty segments,
- * matrix parameters, control characters and Unicode compatibility forms. What passes means the
+ * matrix parameters, control characters, Unicode compatibility forms and (unless allowed)
+ * segments ending in a dot. What passes means the
  * same to the gateway and to any upstream, so a route with weaker controls cannot be reached by a
  * spelling trick; and the raw path can be forwarded as it is.
  */
-export function parseRequestTarget(url: string): RequestTarget {
+export function parseRequestTarget(url: string, options: { allowTrailingDots?: boolean } = {}): RequestTarget {
   if (url.charCodeAt(0) !== 47 /* "/" */ || url.startsWith("//")) throw invalid();
   const q = url.indexOf("?");
   const rawPath = q === -1 ? url : url.slice(0, q);
@@ -61,6 +62,8 @@ export function parseRequestTarget(url: string): RequestTarget {
       if (ESCAPE.test(segment)) throw invalid();
     }
     if (segment === "." || segment === "..") throw invalid();
+    // IIS and Windows file APIs strip a trailing dot: `/admin./x` would be `/admin/x` there.
+    if (segment.endsWith(".") && options.allowTrailingDots !== true) throw invalid();
     const nonAscii = NON_ASCII.test(segment);
     if ((segment !== raw || nonAscii) && UNSEEN.test(segment)) throw invalid();
     // Fullwidth `ａｄｍｉｎ` or a ligature is another route here but the same to a stack that

@@ -54,6 +54,11 @@ export class Router<T> {
     this.routes.push({ segments, methods: methods && new Set(methods), value, order: this.routes.length });
   }
 
+  /** Every route's value, in the order added. */
+  values(): T[] {
+    return this.routes.map((r) => r.value);
+  }
+
   match(method: string, segments: readonly string[]): Match<T> | undefined {
     const folded = this.caseSensitive ? segments : segments.map((s) => s.toLowerCase());
     let best: Compiled<T> | undefined;

@@ -1,21 +1,18 @@
-import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { OutgoingHttpHeaders } from "node:http";
 import { GATEWAY_CSP } from "../headers/security-headers.js";
+import type { Answer } from "../pipeline/context.js";
 
-/** A JSON answer written by the gateway itself (health, key sets, admin API). */
-export function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: OutgoingHttpHeaders = {},
-  contentType = "application/json",
-): void {
+/** A JSON answer written by Portcullis itself (health, key sets, admin API, the vault). */
+export function jsonAnswer(status: number, body: unknown, contentType = "application/json"): Answer {
   const text = JSON.stringify(body);
-  res.writeHead(status, {
-    ...headers,
+  return { outcome: "served", status, headers: jsonHeaders(text, contentType), body: text };
+}
+
+function jsonHeaders(text: string, contentType: string): OutgoingHttpHeaders {
+  return {
     "content-type": contentType,
     "content-length": Buffer.byteLength(text),
     "cache-control": "no-store",
     "content-security-policy": GATEWAY_CSP,
-  });
-  res.end(text);
+  };
 }

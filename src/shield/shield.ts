@@ -1,14 +1,15 @@
-import type { IncomingMessage } from "node:http";
+import type { IncomingHttpHeaders } from "node:http";
 import { Readable } from "node:stream";
 import type { Logger } from "../observability/logger.js";
-import type { Control, RequestContext } from "../pipeline/context.js";
-import type { ShieldPolicy } from "../policy/schema.js";
+import type { RequestContext } from "../pipeline/context.js";
+import type { Control } from "../pipeline/control.js";
 import { Problem } from "../problem/index.js";
 import { cookiePairs } from "./cookies.js";
 import { Detector, type AttackClass } from "./detectors.js";
 import { Inspection, type Finding, type ShieldCheck } from "./inspect.js";
 import { hasDuplicateKeys } from "./json-keys.js";
 import { inspectMultipart } from "./multipart.js";
+import type { ShieldPolicy } from "./schema.js";
 
 const ATTACK_CLASSES: readonly AttackClass[] = ["sqli", "xss", "traversal", "cmdi"];
 /**
@@ -28,7 +29,7 @@ type Mode = "block" | "monitor" | "off";
  * the route says. A body it inspects is read whole (up to `maxBodyBytes`) and forwarded from
  * memory; other bodies stream as usual.
  */
-export function shieldControl(routeName: string, policy: ShieldPolicy, logger: Logger): Control {
+export function shieldControl(policy: ShieldPolicy, logger: Logger): Control {
   const modeOf = (check: ShieldCheck): Mode => policy.checks[check] ?? policy.mode;
   const limits = { ...policy, detector: new Detector(new Set(ATTACK_CLASSES.filter((c) => modeOf(c) !== "off"))) };
   const conclude = (ctx: RequestContext, inspection: Inspection): void => {
@@ -38,8 +39,8 @@ export function shieldControl(routeName: string, policy: ShieldPolicy, logger: L
     logger.warn(
       {
         req_id: ctx.requestId,
-        route: routeName,
-        client: ctx.clientIp,
+        route: ctx.route?.name,
+        client: ctx.clientAddress.text,
         tenant_id: ctx.principal?.tenantId,
         shield_findings: findings.map((f) => ({ check: f.check, rule: f.rule, field: f.field, class: classOf(f), mode: modeOf(f.check) })),
       },
@@ -48,25 +49,31 @@ export function shieldControl(routeName: string, policy: ShieldPolicy, logger: L
     if (blocking !== undefined) throw problemFor(blocking);
   };
   // Synchronous unless there is a body to read.
-  return (ctx) => {
+  const run = (ctx: RequestContext): void | Promise<void> => {
     const inspection = new Inspection(limits);
-    const { req } = ctx;
-    if ((req.url ?? "").length > policy.maxUrlLength) inspection.add("urlLength", `max ${policy.maxUrlLength} characters`, "url");
+    if (ctx.url.length > policy.maxUrlLength) inspection.add("urlLength", `max ${policy.maxUrlLength} characters`, "url");
     let headerBytes = 0;
-    for (const part of req.rawHeaders) headerBytes += part.length + 2;
+    for (const part of ctx.rawHeaders) headerBytes += part.length + 2;
     if (headerBytes > policy.maxHeaderBytes) inspection.add("headerSize", `max ${policy.maxHeaderBytes} bytes`, "headers");
     // A decided refusal on size needs no further reading; everything else is inspected.
     refuseEarly(inspection, modeOf);
     for (const segment of ctx.target.segments) inspection.text("path", segment);
     inspectQuery(ctx.target.query, inspection);
-    for (const name in req.headers) {
+    const { headers } = ctx;
+    for (const name in headers) {
       if (UNINSPECTED_HEADERS.has(name)) continue;
-      const value = req.headers[name];
+      const value = headers[name];
       for (const v of Array.isArray(value) ? value : [value ?? ""]) inspection.text(`header.${name}`, v, "header");
     }
-    if (req.headers.cookie !== undefined) inspectCookies(req.headers.cookie, inspection);
-    if (hasBody(req)) return inspectBody(ctx, policy, modeOf, inspection).then(() => conclude(ctx, inspection));
+    if (headers.cookie !== undefined) inspectCookies(headers.cookie, inspection);
+    if (policy.inspectBody && hasBody(headers)) return inspectBody(ctx, policy, modeOf, inspection).then(() => conclude(ctx, inspection));
     conclude(ctx, inspection);
+  };
+  return {
+    name: "shield",
+    stage: "shield",
+    needsBody: policy.inspectBody ? "the shield inspects request bodies (set shield.inspectBody: false to run its other checks)" : undefined,
+    run,
   };
 }
 
@@ -75,8 +82,8 @@ function refuseEarly(inspection: Inspection, modeOf: (check: ShieldCheck) => Mod
   if (blocking !== undefined) throw problemFor(blocking);
 }
 
-function hasBody(req: IncomingMessage): boolean {
-  return (req.headers["content-length"] !== undefined && req.headers["content-length"] !== "0") || req.headers["transfer-encoding"] !== undefined;
+function hasBody(headers: IncomingHttpHeaders): boolean {
+  return (headers["content-length"] !== undefined && headers["content-length"] !== "0") || headers["transfer-encoding"] !== undefined;
 }
 
 /**
@@ -111,25 +118,27 @@ function inspectCookies(header: string, inspection: Inspection): void {
 }
 
 async function inspectBody(ctx: RequestContext, policy: ShieldPolicy, modeOf: (check: ShieldCheck) => Mode, inspection: Inspection): Promise<void> {
-  const { req } = ctx;
+  const { headers, body: source } = ctx;
   const limit = policy.maxBodyBytes;
   const tooLarge = () => {
     inspection.add("bodySize", `max ${limit} bytes`, "body");
     refuseEarly(inspection, modeOf);
   };
-  if (Number(req.headers["content-length"] ?? 0) > limit) return tooLarge();
+  if (source === undefined) throw new Error("shield: this front end does not give controls the body");
+  if (Number(headers["content-length"] ?? 0) > limit) return tooLarge();
   // Node keeps the first of two Content-Types, an upstream may keep the last: the shield could
   // read a body as binary that the upstream parses as a form or multipart.
-  if (headerCount(req.rawHeaders, "content-type") > 1) {
+  if (headerCount(ctx.rawHeaders, "content-type") > 1) {
     inspection.add("encoding", "more than one Content-Type", "body");
     return;
   }
   const chunks: Buffer[] = [];
   let size = 0;
-  const stream = req[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const stream = source[Symbol.asyncIterator]();
   for (let next = await stream.next(); !next.done; next = await stream.next()) {
-    chunks.push(next.value);
-    size += next.value.length;
+    const chunk = Buffer.isBuffer(next.value) ? next.value : Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
+    chunks.push(chunk);
+    size += chunk.length;
     if (size > limit) {
       tooLarge();
       // Monitor mode: what was read goes on first, then the rest of the stream, uninspected.
@@ -145,12 +154,12 @@ async function inspectBody(ctx: RequestContext, policy: ShieldPolicy, modeOf: (c
   const body = Buffer.concat(chunks);
   ctx.forwardBody = body;
   // A compressed body cannot be read here, and the upstream may well inflate it: refused, not waved through.
-  const contentEncoding = (req.headers["content-encoding"] ?? "identity").trim().toLowerCase();
+  const contentEncoding = (headers["content-encoding"] ?? "identity").trim().toLowerCase();
   if (contentEncoding !== "identity" && contentEncoding !== "") {
     inspection.add("encoding", "compressed bodies cannot be inspected", "body");
     return;
   }
-  const type = (req.headers["content-type"] ?? "").toLowerCase();
+  const type = (headers["content-type"] ?? "").toLowerCase();
   const declared = /^application\/([a-z0-9.+-]*\+)?json\b/.test(type)
     ? "json"
     : type.startsWith("application/x-www-form-urlencoded")
@@ -169,7 +178,7 @@ async function inspectBody(ctx: RequestContext, policy: ShieldPolicy, modeOf: (c
     return;
   }
   // Multipart is read part by part: one binary file part must not make its text fields uninspectable.
-  if (declared === "multipart") return inspectMultipart(body, req.headers["content-type"]!, inspection);
+  if (declared === "multipart") return inspectMultipart(body, headers["content-type"]!, inspection);
   let text: string;
   try {
     text = STRICT_UTF8.decode(body);

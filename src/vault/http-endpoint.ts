@@ -1,13 +1,14 @@
-import type { OutgoingHttpHeaders } from "node:http";
 import type { Logger } from "../observability/logger.js";
-import type { Control, RequestContext } from "../pipeline/context.js";
+import type { Answer, RequestContext } from "../pipeline/context.js";
+import type { Control } from "../pipeline/control.js";
 import { isProblem, Problem } from "../problem/index.js";
 import { readBody } from "../server/read-body.js";
-import { sendJson } from "../server/respond.js";
+import { jsonAnswer } from "../server/respond.js";
 import type { Vault } from "./vault.js";
 
 export const VAULT_PATH = ["portcullis", "v1", "vault", "secrets"] as const;
 const MAX_SECRET_BYTES = 64 * 1024;
+const VAULT_ROUTE = Object.freeze({ name: "(vault)", params: Object.freeze({}) });
 
 type Action = "list" | "read" | "write" | "delete";
 const ACTIONS = new Map<string, Action>([
@@ -17,34 +18,46 @@ const ACTIONS = new Map<string, Action>([
 ]);
 
 /**
- * The vault for upstream services, through the gateway: `/portcullis/v1/vault/secrets/{name}`.
- * The caller's credential decides the tenant, so a service reaches only its own tenant's secrets;
+ * The vault for upstream services, through the gateway: `/portcullis/v1/vault/secrets/{name}`,
+ * served in the pipeline's "endpoints" stage (after address lists and blocks, before routes). The
+ * caller's credential decides the tenant, so a service reaches only its own tenant's secrets;
  * `vault:read` lists and reads, `vault:write` writes and deletes. Every access is logged as an
- * event (who, which secret, what, how it ended), never with the value.
+ * event (who, which secret, what, how it ended), never with the value. The prefix matches as
+ * routes do (case-insensitively unless the policy says otherwise), so `/Portcullis/v1/…` cannot
+ * slip past it to a catch-all route and the upstream.
  */
-export function vaultEndpoint(deps: { vault: Vault; authenticate: Control; logger: Logger }) {
-  return (ctx: RequestContext, headers: OutgoingHttpHeaders): boolean | Promise<boolean> => {
-    const { segments } = ctx.target;
-    // Every proxied request passes here: the answer for other paths is synchronous.
-    if (!VAULT_PATH.every((part, i) => segments[i] === part)) return false;
-    return serve(ctx, headers).then(() => true);
+export function vaultEndpointControl(deps: { vault: Vault; authenticate: readonly Control[]; logger: Logger; caseSensitive: boolean }): Control {
+  const prefix = deps.caseSensitive ? VAULT_PATH : VAULT_PATH.map((p) => p.toLowerCase());
+  const fold = deps.caseSensitive ? (s: string) => s : (s: string) => s.toLowerCase();
+  return {
+    name: "vault",
+    stage: "endpoints",
+    run(ctx) {
+      const { segments } = ctx.target;
+      // Every proxied request passes here: the answer for other paths is synchronous.
+      if (!prefix.every((part, i) => segments[i] !== undefined && fold(segments[i]!) === part)) return;
+      ctx.route = VAULT_ROUTE;
+      return serve(ctx).then((answer) => {
+        ctx.answer = answer;
+      });
+    },
   };
 
-  async function serve(ctx: RequestContext, headers: OutgoingHttpHeaders): Promise<void> {
+  async function serve(ctx: RequestContext): Promise<Answer> {
     const { segments } = ctx.target;
     const name = segments.slice(VAULT_PATH.length).join("/");
-    const method = ctx.req.method ?? "";
-    const action: Action | undefined = name === "" ? (method === "GET" ? "list" : undefined) : ACTIONS.get(method);
+    const action: Action | undefined = name === "" ? (ctx.method === "GET" ? "list" : undefined) : ACTIONS.get(ctx.method);
     if (action === undefined) throw new Problem("METHOD_NOT_ALLOWED", "Use GET, PUT or DELETE on a secret, GET on the collection.");
-    await deps.authenticate(ctx);
+    for (const control of deps.authenticate) await control.run(ctx);
     const principal = ctx.principal!;
     let outcome = "denied";
     try {
       const scope = action === "list" || action === "read" ? "vault:read" : "vault:write";
       if (!principal.scopes.has(scope)) throw new Problem("FORBIDDEN", `This needs the ${scope} scope.`);
       outcome = "error";
-      await perform(deps.vault, action, principal.tenantId, name, ctx, headers);
+      const answer = await perform(deps.vault, action, principal.tenantId, name, ctx);
       outcome = "ok";
+      return answer;
     } catch (error) {
       if (isProblem(error) && error.code === "NOT_FOUND") outcome = "not_found";
       throw error;
@@ -57,30 +70,23 @@ export function vaultEndpoint(deps: { vault: Vault; authenticate: Control; logge
   }
 }
 
-async function perform(vault: Vault, action: Action, tenantId: string, name: string, ctx: RequestContext, headers: OutgoingHttpHeaders) {
-  const { res } = ctx;
-  const own = { ...headers, "x-request-id": ctx.requestId, "cache-control": "no-store" };
+async function perform(vault: Vault, action: Action, tenantId: string, name: string, ctx: RequestContext): Promise<Answer> {
   switch (action) {
     case "list":
-      sendJson(res, 200, { secrets: (await vault.list(tenantId)).map((s) => ({ ...s, created_at: s.created_at.toISOString(), updated_at: s.updated_at.toISOString() })) }, own);
-      return;
+      return jsonAnswer(200, { secrets: (await vault.list(tenantId)).map((s) => ({ ...s, created_at: s.created_at.toISOString(), updated_at: s.updated_at.toISOString() })) });
     case "read": {
       const value = await vault.get(tenantId, name);
-      res.writeHead(200, { ...own, "content-type": "application/octet-stream", "content-length": value.length });
-      res.end(value);
-      return;
+      return { outcome: "served", status: 200, headers: { "content-type": "application/octet-stream", "content-length": value.length, "cache-control": "no-store" }, body: value };
     }
     case "write": {
       const purpose = new URLSearchParams(ctx.target.query).get("purpose") ?? "secret";
-      const value = await readBody(ctx.req, MAX_SECRET_BYTES);
+      const value = await readBody(ctx, MAX_SECRET_BYTES);
       const info = await vault.put(tenantId, name, value, purpose);
       value.fill(0);
-      sendJson(res, 200, { ...info, created_at: info.created_at.toISOString(), updated_at: info.updated_at.toISOString() }, own);
-      return;
+      return jsonAnswer(200, { ...info, created_at: info.created_at.toISOString(), updated_at: info.updated_at.toISOString() });
     }
     case "delete":
       if (!(await vault.delete(tenantId, name))) throw new Problem("NOT_FOUND", "No such secret.");
-      res.writeHead(204, own);
-      res.end();
+      return { outcome: "served", status: 204, headers: { "cache-control": "no-store" } };
   }
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
-import { quotaPeriod } from "../../src/limits/quota.js";
+import { quotaPeriod } from "../../src/quota/quota.js";
 import { startTestGateway, tenantWithKey, type TestGateway } from "../helpers/gateway.js";
 
 /** An upstream that prices each request: `?cost=N` comes back as `x-cost: N`. */

@@ -54,7 +54,7 @@ export async function startTestGateway(
   const listening = await gateway.listen({ port: 0, host: "127.0.0.1", adminPort: 0, adminHost: "127.0.0.1" });
   return {
     gateway,
-    url: listening.url,
+    url: listening.url!,
     adminUrl: listening.adminUrl,
     upstreamUrl: options.upstreamUrl ?? echo!.url,
     logs,

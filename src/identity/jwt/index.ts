@@ -1,2 +1,3 @@
 export { JwtVerifier, JWT_ALGORITHMS, type IssuerConfig, type JwtAlgorithm } from "./verifier.js";
 export type { Principal } from "../principal.js";
+export { issuerSchema, type IssuerPolicy } from "./schema.js";

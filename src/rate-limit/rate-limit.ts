@@ -1,11 +1,41 @@
 import type { CounterStore, GcraDecision, GcraRule } from "../counters/counter-store.js";
 import type { MemoryCounterStore } from "../counters/memory-store.js";
 import type { OutageReporter, SecurityEvents } from "../events/security-events.js";
+import { z } from "zod";
 import { callerId } from "../identity/principal.js";
-import { setResponseHeader, type Control, type RequestContext } from "../pipeline/context.js";
-import { LIMIT_PERIODS, type RateLimitPolicy } from "../policy/schema.js";
+import { setResponseHeader, type RequestContext } from "../pipeline/context.js";
+import type { Control } from "../pipeline/control.js";
+import { policyName } from "../pipeline/names.js";
 import { Problem } from "../problem/index.js";
 import type { LimitOverride, LimitOverrideStore } from "./overrides.js";
+
+export const LIMIT_PERIODS = { second: 1, minute: 60, hour: 3_600, day: 86_400 } as const;
+
+export const rateLimitSchema = z
+  .strictObject({
+    /** Names the limit in headers, events and per-tenant overrides; routes may share one. */
+    name: policyName("limit"),
+    /** What one bucket is for: the parts together form its key. */
+    by: z
+      .array(z.union([z.enum(["ip", "key", "tenant", "route"]), z.string().regex(/^claim:[A-Za-z0-9_.:-]{1,64}$/, "claim parts look like claim:NAME")]))
+      .min(1),
+    rate: z.number().int().min(1).max(1_000_000),
+    per: z.enum(Object.keys(LIMIT_PERIODS) as [keyof typeof LIMIT_PERIODS]),
+    /** How many requests may come at once from a full bucket; defaults to `rate`. */
+    burst: z.number().int().min(1).max(1_000_000).optional(),
+    /** Units each request spends. */
+    cost: z.number().int().min(1).max(1_000).default(1),
+    /** When the counter store cannot answer: `closed` refuses (503), `open` falls back to this node's own limiter. */
+    onStoreError: z.enum(["closed", "open"]).default("closed"),
+  })
+  .refine((limit) => limit.cost <= (limit.burst ?? limit.rate), {
+    path: ["cost"],
+    message: "cost must not exceed burst (rate, when burst is not set): no request could ever be admitted",
+  });
+export type RateLimitPolicy = z.infer<typeof rateLimitSchema>;
+
+/** The route's limits, every one of which must admit the request. */
+export const rateLimitsSchema = z.array(rateLimitSchema).max(10).default([]);
 
 export interface RateLimitDeps {
   store: CounterStore;
@@ -37,7 +67,7 @@ interface Outcome {
  * costs nothing and a client that keeps retrying is admitted as soon as its allowance returns.
  * Answers carry `RateLimit-Policy` and `RateLimit` (IETF httpapi draft), refusals `Retry-After`.
  */
-export function rateLimitControl(routeName: string, limits: readonly RateLimitPolicy[], deps: RateLimitDeps): Control {
+export function rateLimitControl(limits: readonly RateLimitPolicy[], deps: RateLimitDeps): Control {
   const defaults = limits.map((limit) => effective(limit, undefined));
   const defaultPolicyHeader = policyHeader(defaults);
 
@@ -50,6 +80,7 @@ export function rateLimitControl(routeName: string, limits: readonly RateLimitPo
       chosen = limits.map((limit) => effective(limit, overrides.get(limit.name)));
       policy = policyHeader(chosen);
     }
+    const routeName = ctx.route?.name ?? "";
     const decided = chosen.map((e) => decide(e, bucketKey(e.limit, routeName, ctx), routeName, deps));
     if (decided.some((d) => d instanceof Promise)) return Promise.all(decided).then((outcomes) => settle(ctx, outcomes, policy));
     return settle(ctx, decided as Outcome[], policy);
@@ -83,7 +114,7 @@ export function rateLimitControl(routeName: string, limits: readonly RateLimitPo
         severity: "warning",
         client: ctx.clientAddress.holder,
         tenant_id: ctx.principal?.tenantId,
-        route: routeName,
+        route: ctx.route?.name,
         detail: { limit: first.effective.limit.name },
       });
     }
@@ -93,10 +124,14 @@ export function rateLimitControl(routeName: string, limits: readonly RateLimitPo
     });
   };
 
-  return (ctx) => {
-    if (ctx.principal === undefined) return limitWith(ctx, undefined);
-    const overrides = deps.overrides.forTenant(ctx.principal.tenantId);
-    return overrides instanceof Promise ? overrides.then((o) => limitWith(ctx, o)) : limitWith(ctx, overrides);
+  return {
+    name: "rate-limit",
+    stage: "limit",
+    run(ctx) {
+      if (ctx.principal === undefined) return limitWith(ctx, undefined);
+      const overrides = deps.overrides.forTenant(ctx.principal.tenantId);
+      return overrides instanceof Promise ? overrides.then((o) => limitWith(ctx, o)) : limitWith(ctx, overrides);
+    },
   };
 }
 

@@ -1,10 +1,50 @@
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
+import { z } from "zod";
 import type { CounterStore } from "../counters/counter-store.js";
 import type { SecurityEvents } from "../events/security-events.js";
 import { callerId, type Principal } from "../identity/principal.js";
 import type { Logger } from "../observability/logger.js";
-import type { Control } from "../pipeline/context.js";
-import type { Policy, QuotaPolicy } from "../policy/schema.js";
+import type { Control } from "../pipeline/control.js";
+import { policyName } from "../pipeline/names.js";
 import { Problem } from "../problem/index.js";
+
+export const quotaSchema = z.strictObject({
+  /** Names the quota in usage reports, events and errors. */
+  name: policyName("quota"),
+  by: z.enum(["tenant", "key"]),
+  /** Units per calendar day or month (UTC). */
+  limit: z.number().int().min(1).max(1e12),
+  per: z.enum(["day", "month"]),
+  /** Units a request costs: a fixed number, charged on admission, or read from a header of the upstream's answer. */
+  cost: z.union([z.number().int().min(1).max(1e9), z.strictObject({ header: z.string().regex(/^[A-Za-z0-9-]{1,64}$/).transform((h) => h.toLowerCase()) })]).default(1),
+  /** Fractions of the limit that raise a warning event once per period, e.g. 0.8 for 80 %. */
+  warnAt: z.array(z.number().gt(0).lt(1)).max(5).default([0.8]),
+});
+export type QuotaPolicy = z.infer<typeof quotaSchema>;
+
+/** A route's quotas: the request that would pass one is refused. */
+export const quotasSchema = z.array(quotaSchema).max(5).default([]);
+
+/**
+ * The quotas of one route. A fixed cost is charged on admission; a cost the upstream states in a
+ * header of its answer is charged when that answer's head is seen (`onResponse`), which the
+ * decision API never sees: such a quota is refused there at load.
+ */
+export function quotaControl(quotas: readonly QuotaPolicy[], ledger: QuotaLedger): Control {
+  const priced = quotas.filter((q): q is QuotaPolicy & { cost: { header: string } } => typeof q.cost !== "number");
+  return {
+    name: "quota",
+    stage: "quota",
+    needsResponse: priced.length === 0 ? undefined : `quota "${priced[0]!.name}" is charged from the upstream's ${priced[0]!.cost.header} header`,
+    run: (ctx) => ledger.admit(ctx.principal!, quotas),
+    onResponse:
+      priced.length === 0
+        ? undefined
+        : (ctx, head) => {
+            for (const quota of priced) ledger.chargeFromResponse(quota, ctx.principal!, head.headers[quota.cost.header]);
+          },
+  };
+}
 
 export interface QuotaUsage {
   name: string;
@@ -53,35 +93,46 @@ export class QuotaLedger {
     private readonly now: () => number = Date.now,
   ) {}
 
-  control(quotas: readonly QuotaPolicy[]): Control {
-    return async (ctx) => {
-      const principal = ctx.principal!;
-      const charged: { key: string; cost: number; windowMs: number }[] = [];
-      try {
-        for (const quota of quotas) {
-          const bucket = this.bucket(quota, principal);
-          if (typeof quota.cost === "number") {
-            const total = await this.counted(() => this.store.count(bucket.key, quota.cost as number, bucket.windowMs));
-            charged.push({ key: bucket.key, cost: quota.cost, windowMs: bucket.windowMs });
-            this.listSubject(quota, principal, bucket, quota.cost, total);
-            if (total > quota.limit) throw exhausted(quota);
-            this.crossed(quota, principal, total - quota.cost, total);
-          } else {
-            if ((await this.counted(() => this.store.peek(bucket.key))) >= quota.limit) throw exhausted(quota);
-            this.chargeFromResponse(ctx, quota, principal, quota.cost.header, bucket);
-          }
+  /** Charges the fixed costs and checks the upstream-priced quotas still have room; all or nothing. */
+  async admit(principal: Principal, quotas: readonly QuotaPolicy[]): Promise<void> {
+    const charged: { key: string; cost: number; windowMs: number }[] = [];
+    try {
+      for (const quota of quotas) {
+        const bucket = this.bucket(quota, principal);
+        if (typeof quota.cost === "number") {
+          const total = await this.counted(() => this.store.count(bucket.key, quota.cost as number, bucket.windowMs));
+          charged.push({ key: bucket.key, cost: quota.cost, windowMs: bucket.windowMs });
+          this.listSubject(quota, principal, bucket, quota.cost, total);
+          if (total > quota.limit) throw exhausted(quota);
+          this.crossed(quota, principal, total - quota.cost, total);
+        } else if ((await this.counted(() => this.store.peek(bucket.key))) >= quota.limit) {
+          throw exhausted(quota);
         }
-      } catch (error) {
-        await Promise.all(charged.map((c) => this.store.count(c.key, -c.cost, c.windowMs).catch(() => undefined)));
-        throw error;
       }
-    };
+    } catch (error) {
+      await Promise.all(charged.map((c) => this.store.count(c.key, -c.cost, c.windowMs).catch(() => undefined)));
+      throw error;
+    }
   }
 
-  /** Usage of every quota the policy names, for one tenant and its keys. */
-  async usage(policy: Policy, tenantId: string, keyIds: readonly string[]): Promise<QuotaUsage[]> {
+  /** Charges what the upstream's answer says the request cost (a whole number in the quota's header). */
+  chargeFromResponse(quota: QuotaPolicy, principal: Principal, raw: IncomingHttpHeaders[string] | OutgoingHttpHeaders[string]): void {
+    const cost = typeof raw === "string" && /^\d{1,12}$/.test(raw) ? Number(raw) : 0;
+    if (cost === 0) return;
+    const bucket = this.bucket(quota, principal);
+    this.store.count(bucket.key, cost, bucket.windowMs).then(
+      (total) => {
+        this.listSubject(quota, principal, bucket, cost, total);
+        this.crossed(quota, principal, total - cost, total);
+      },
+      () => this.logger.error({ quota: quota.name, tenant_id: principal.tenantId, cost }, "quota charge lost: counter store unavailable"),
+    );
+  }
+
+  /** Usage of every quota named, for one tenant and its keys. */
+  async usage(quotas: Iterable<QuotaPolicy>, tenantId: string, keyIds: readonly string[]): Promise<QuotaUsage[]> {
     const seen = new Map<string, QuotaPolicy>();
-    for (const route of policy.routes) for (const quota of route.quotas) seen.set(quota.name, quota);
+    for (const quota of quotas) seen.set(quota.name, quota);
     const usage: QuotaUsage[] = [];
     for (const quota of seen.values()) {
       const period = quotaPeriod(quota.per, this.now());
@@ -99,23 +150,6 @@ export class QuotaLedger {
     const period = quotaPeriod(quota.per, now);
     // Kept a minute past the period's end, then gone: the next period starts from zero.
     return { key: bucketKey(quota, subjectOf(quota, principal), period), windowMs: period.endsAt - now + 60_000, period };
-  }
-
-  private chargeFromResponse(ctx: Parameters<Control>[0], quota: QuotaPolicy, principal: Principal, header: string, bucket: Bucket): void {
-    const previous = ctx.onUpstreamHead;
-    ctx.onUpstreamHead = (status, headers) => {
-      previous?.(status, headers);
-      const raw = headers[header];
-      const cost = typeof raw === "string" && /^\d{1,12}$/.test(raw) ? Number(raw) : 0;
-      if (cost === 0) return;
-      this.store.count(bucket.key, cost, bucket.windowMs).then(
-        (total) => {
-          this.listSubject(quota, principal, bucket, cost, total);
-          this.crossed(quota, principal, total - cost, total);
-        },
-        () => this.logger.error({ quota: quota.name, tenant_id: principal.tenantId, cost }, "quota charge lost: counter store unavailable"),
-      );
-    };
   }
 
   /**

@@ -1,0 +1,1 @@
+export { addressListControl, addressListsSchema, IpAccessList, tenantAddressListControl, TenantIpRuleStore, type IpRules } from "./ip-access.js";

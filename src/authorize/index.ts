@@ -1,0 +1,1 @@
+export { authorizeControl, authorizeSchema, type AuthorizeSpec } from "./scopes.js";

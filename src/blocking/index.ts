@@ -1,0 +1,1 @@
+export { blockingControl, blockingSchema, ClientBlocking, type BlockingPolicy } from "./client-blocking.js";

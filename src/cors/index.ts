@@ -1,0 +1,1 @@
+export { corsControl, corsSchema, type CorsPolicy } from "./cors.js";

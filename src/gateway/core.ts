@@ -1,0 +1,152 @@
+import { addressListControl, tenantAddressListControl, TenantIpRuleStore } from "../access/ip-access.js";
+import { blockingControl, ClientBlocking } from "../blocking/client-blocking.js";
+import { VERSION } from "../config/version.js";
+import { corsControl } from "../cors/cors.js";
+import type { CounterStore } from "../counters/counter-store.js";
+import { MemoryCounterStore } from "../counters/memory-store.js";
+import { RedisCounterStore } from "../counters/redis-store.js";
+import { OutageReporter, SecurityEvents } from "../events/security-events.js";
+import { IdentitySigner } from "../forward/identity-assertion.js";
+import type { HealthSources } from "../health/health.js";
+import { ApiKeyAuthenticator } from "../identity/api-keys/authenticator.js";
+import { ApiKeyStore } from "../identity/api-keys/store.js";
+import { authenticateControl } from "../identity/authenticate.js";
+import { JwtVerifier } from "../identity/jwt/verifier.js";
+import { ClientIpResolver } from "../net/client-ip.js";
+import { createLogger, type Logger } from "../observability/logger.js";
+import { GatewayMetrics } from "../observability/metrics.js";
+import type { Control } from "../pipeline/control.js";
+import type { Policy } from "../policy/schema.js";
+import { QuotaLedger } from "../quota/quota.js";
+import { LimitOverrideStore } from "../rate-limit/overrides.js";
+import { methodControl } from "../routing/method.js";
+import { openDatabase, type Database } from "../store/index.js";
+import { TenantDirectory } from "../tenants/directory.js";
+import { TenantStore } from "../tenants/store.js";
+import type { KeyProvider } from "../vault/providers/key-provider.js";
+import { Vault } from "../vault/vault.js";
+import { configuredMethods, type ControlDeps } from "./routes.js";
+
+export interface CoreOptions {
+  policy: Policy;
+  /** A Postgres server; embedded PGlite when absent. */
+  databaseUrl?: string | undefined;
+  /** PGlite files and generated keys; everything in memory when absent. */
+  dataDir?: string | undefined;
+  logger?: Logger | undefined;
+  /** How long a revocation made on another node may take to apply here. */
+  keyStalenessMs?: number | undefined;
+  /** Enables the vault; absent, the vault is off. */
+  keyProvider?: KeyProvider | undefined;
+  /** Hot counters (limits, blocks, events) shared with other nodes; this node's memory when absent. */
+  redisUrl?: string | undefined;
+  /** Prefix of every Redis key, so deployments or test runs sharing one Redis stay apart. */
+  redisPrefix?: string | undefined;
+}
+
+/**
+ * What every front end runs on: the stores, the services the controls use, and the controls that
+ * come before routing. The gateway, the decision API and the framework adapters each build their
+ * pipeline from one of these, so a policy means the same whichever of them serves it.
+ */
+export class PortcullisCore {
+  readonly deps: ControlDeps;
+  readonly clientIps: ClientIpResolver;
+  readonly health: HealthSources;
+
+  private constructor(
+    readonly policy: Policy,
+    readonly logger: Logger,
+    readonly db: Database,
+    readonly counters: CounterStore,
+    readonly events: SecurityEvents,
+    readonly blocking: ClientBlocking,
+    readonly tenants: TenantStore,
+    readonly tenantDirectory: TenantDirectory,
+    readonly keys: ApiKeyStore,
+    readonly keyAuthenticator: ApiKeyAuthenticator,
+    readonly limitOverrides: LimitOverrideStore,
+    readonly quotas: QuotaLedger,
+    readonly ipRules: TenantIpRuleStore,
+    readonly signer: IdentitySigner,
+    readonly metrics: GatewayMetrics,
+    readonly vault: Vault | undefined,
+    jwt: JwtVerifier,
+    keyProvider: KeyProvider | undefined,
+  ) {
+    this.clientIps = new ClientIpResolver(policy.clients.trustedProxies, policy.clients.ipv6Prefix);
+    this.deps = {
+      authenticators: { apiKeys: keyAuthenticator, jwt },
+      limits: { store: counters, fallback: new MemoryCounterStore(), overrides: limitOverrides, events, outage: new OutageReporter(events, counters.kind) },
+      quotas,
+      ipRules,
+      logger,
+    };
+    this.health = {
+      version: VERSION,
+      startedAt: Date.now(),
+      stores: { durable: db.kind, counters: counters.kind, vault: keyProvider?.name ?? "disabled" },
+      ping: () => db.ping(),
+      checks: {
+        counters: () => counters.ping(),
+        ...(keyProvider === undefined ? {} : { key_provider: () => keyProvider.health() }),
+      },
+      metrics,
+    };
+  }
+
+  static async open(options: CoreOptions): Promise<PortcullisCore> {
+    const { policy } = options;
+    const logger = options.logger ?? createLogger();
+    const db = await openDatabase({ databaseUrl: options.databaseUrl, dataDir: options.dataDir });
+    let counters: CounterStore | undefined;
+    try {
+      counters = options.redisUrl === undefined ? new MemoryCounterStore() : await RedisCounterStore.connect({ url: options.redisUrl, prefix: options.redisPrefix });
+      const events = new SecurityEvents({ store: counters, logger, alertWebhook: policy.events.alertWebhook });
+      const tenants = new TenantStore(db);
+      const tenantDirectory = new TenantDirectory(tenants, options.keyStalenessMs);
+      const keys = new ApiKeyStore(db);
+      return new PortcullisCore(
+        policy,
+        logger,
+        db,
+        counters,
+        events,
+        new ClientBlocking(policy.blocking, counters, events),
+        tenants,
+        tenantDirectory,
+        keys,
+        new ApiKeyAuthenticator(keys, { maxStalenessMs: options.keyStalenessMs }),
+        new LimitOverrideStore(db, options.keyStalenessMs),
+        new QuotaLedger(counters, events, logger),
+        new TenantIpRuleStore(db, options.keyStalenessMs),
+        await IdentitySigner.load(options.dataDir),
+        new GatewayMetrics(),
+        options.keyProvider === undefined ? undefined : new Vault(db, options.keyProvider),
+        new JwtVerifier(policy.jwt.issuers, tenantDirectory),
+        options.keyProvider,
+      );
+    } catch (error) {
+      await counters?.close();
+      await db.close();
+      throw error;
+    }
+  }
+
+  /** The stages before routing every front end runs: address lists, blocks, CORS, method. */
+  beforeRouting(): Control[] {
+    return [addressListControl(this.policy.ipAccess), blockingControl(this.blocking), corsControl(this.policy.cors), methodControl()];
+  }
+
+  /** Any credential by any configured method, then the tenant's address lists: for endpoints outside the routes (the vault). */
+  anyCredential(): Control[] {
+    return [authenticateControl({ methods: configuredMethods(this.policy), keyEnv: "any" }, this.deps.authenticators), tenantAddressListControl(this.ipRules)];
+  }
+
+  async close(): Promise<void> {
+    await this.keyAuthenticator.close();
+    this.vault?.close();
+    await this.counters.close();
+    await this.db.close();
+  }
+}

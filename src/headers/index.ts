@@ -1,0 +1,1 @@
+export { GATEWAY_CSP, headersSchema, securityHeaders, type HeadersPolicy } from "./security-headers.js";

@@ -1,0 +1,1 @@
+export { quotaControl, QuotaLedger, quotaPeriod, quotaSchema, quotasSchema, type QuotaPolicy, type QuotaUsage } from "./quota.js";
