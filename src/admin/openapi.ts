@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { POLICY_NAME } from "../pipeline/names.js";
 import type { AdminOperation } from "./operations.js";
 
 const problem = {
@@ -14,7 +15,8 @@ export function openApiDocument(operations: readonly AdminOperation[], version: 
       name: m[1],
       in: "path",
       required: true,
-      schema: { type: "string", format: "uuid" },
+      // Ids are UUIDs; names (limits) follow the policy's name pattern.
+      schema: m[1] === "id" ? { type: "string", format: "uuid" } : { type: "string", pattern: POLICY_NAME.source },
     }));
     (paths[path] ??= {})[op.method.toLowerCase()] = {
       operationId: op.operationId,

@@ -122,7 +122,10 @@ function limitOperations(s: AdminServices): AdminOperation[] {
         await tenant(id);
         if (!POLICY_NAME.test(name!)) throw new Problem("BAD_REQUEST", "Limit names are 1-64 characters of letters, digits and . _ -.");
         const b = body as { rate: number; period_seconds: number; burst?: number };
-        const cost = Math.max(0, ...s.policy.routes.flatMap((route) => route.limits.filter((limit) => limit.name === name).map((limit) => limit.cost)));
+        const named = s.policy.routes.flatMap((route) => route.limits.filter((limit) => limit.name === name));
+        // An override of a limit no route has would be stored and never applied.
+        if (named.length === 0) throw new Problem("NOT_FOUND", `The policy has no rate limit named "${name!}".`);
+        const cost = Math.max(...named.map((limit) => limit.cost));
         if ((b.burst ?? b.rate) < cost) {
           throw new Problem("BAD_REQUEST", `A request under limit "${name!}" costs ${cost}: burst (rate, when burst is not set) must be at least that.`);
         }

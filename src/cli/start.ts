@@ -14,13 +14,16 @@ import { CliError, intOption } from "./errors.js";
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
 
-export const START_HELP = `Usage: portcullis start (--upstream URL | --echo) [options]
+export const START_HELP = `Usage: portcullis start (--upstream URL | --echo | --decision-port N) [options]
 
 Starts the gateway in front of an HTTP API. With no --policy, every route requires a valid key.
 
 Options:
   --upstream URL      the API to protect (a route's forward.upstream overrides it)
   --echo              put a built-in echo API behind the gateway and print a working curl line
+  --decision-port N   also answer nginx auth_request / Caddy forward_auth / Traefik forwardAuth
+                      on this port (any path); without an upstream, only this is served
+  --decision-host H   decision API address (default: --host)
   --policy FILE       policy file, YAML or JSON (see README "Policy reference")
   --port N            gateway port (default 8080; 0 picks a free one)
   --host H            gateway address (default 127.0.0.1)
@@ -45,6 +48,8 @@ export async function start(argv: string[]): Promise<void> {
       "admin-port": { type: "string", default: "8081" },
       "admin-host": { type: "string", default: "127.0.0.1" },
       "data-dir": { type: "string", default: ".portcullis" },
+      "decision-port": { type: "string" },
+      "decision-host": { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -56,8 +61,9 @@ export async function start(argv: string[]): Promise<void> {
   const dataDir = resolve(values["data-dir"]);
   const policy = values.policy === undefined ? defaultPolicy() : await loadPolicyFile(values.policy);
   if (values.echo && values.upstream !== undefined) throw new CliError("use either --upstream or --echo, not both");
-  if (!values.echo && values.upstream === undefined && policy.upstream === undefined) {
-    throw new CliError("an upstream is required: pass --upstream URL (or --echo to try it out)");
+  const decisionPort = values["decision-port"] === undefined ? undefined : intOption(values["decision-port"], "--decision-port");
+  if (!values.echo && values.upstream === undefined && policy.upstream === undefined && decisionPort === undefined) {
+    throw new CliError("an upstream is required: pass --upstream URL (or --echo to try it out, or --decision-port N to serve only the decision API)");
   }
   if (values.upstream !== undefined && !/^https?:\/\/[^/]/.test(values.upstream)) throw new CliError("--upstream must be an http(s) URL");
   const port = intOption(values.port, "--port");
@@ -98,21 +104,39 @@ export async function start(argv: string[]): Promise<void> {
     production,
     logger,
     keyProvider,
+    decision: decisionPort !== undefined,
   });
-  const listening = await gateway.listen({ port, host: values.host, adminPort, adminHost: values["admin-host"] });
+  const listening = await gateway.listen({
+    port,
+    host: values.host,
+    adminPort,
+    adminHost: values["admin-host"],
+    decisionPort,
+    decisionHost: values["decision-host"],
+  });
 
   const banner = [
-    `portcullis gateway listening on ${listening.url}`,
+    ...(listening.url === undefined ? [] : [`portcullis gateway listening on ${listening.url}`]),
+    ...(listening.decisionUrl === undefined ? [] : [`portcullis decision API listening on ${listening.decisionUrl}`]),
     `portcullis admin API listening on ${listening.adminUrl}`,
     `store: ${gateway.db.kind}${gateway.db.kind === "pglite" ? ` (${dataDir})` : ""}`,
   ];
+  // Secrets go to a person at a terminal, never into a stream a log collector keeps.
+  const toPerson = process.stderr.isTTY === true && !production;
   if (admin.generatedAt !== undefined) {
-    banner.push(`admin token (shown once; also in ${admin.generatedAt}, mode 0600): ${admin.token}`);
+    banner.push(
+      toPerson
+        ? `admin token (shown once; also in ${admin.generatedAt}, mode 0600): ${admin.token}`
+        : `admin token (shown once on a terminal, never in a log; read it from ${admin.generatedAt}, mode 0600)`,
+    );
   }
   if (echo !== undefined) {
     const tenantId = await demoTenant(gateway, dataDir);
     const issued = await gateway.keys.create(tenantId, { env: "test", scopes: ["demo"] });
-    banner.push(`echo upstream at ${echo.url}; demo tenant ${tenantId}`, `try: curl -s -H 'Authorization: Bearer ${issued.key}' ${listening.url}/hello`);
+    const keyFile = join(dataDir, "demo-key");
+    await writeFile(keyFile, issued.key, { mode: 0o600 });
+    const credential = toPerson ? issued.key : `$(cat ${keyFile})`;
+    banner.push(`echo upstream at ${echo.url}; demo tenant ${tenantId}`, `try: curl -s -H "Authorization: Bearer ${credential}" ${listening.url}/hello`);
   }
   console.error(banner.join("\n"));
 

@@ -123,7 +123,9 @@ export class PortcullisCore {
         await IdentitySigner.load(options.dataDir),
         new GatewayMetrics(),
         options.keyProvider === undefined ? undefined : new Vault(db, options.keyProvider),
-        new JwtVerifier(policy.jwt.issuers, tenantDirectory),
+        new JwtVerifier(policy.jwt.issuers, tenantDirectory, (issuer, kid, reason) =>
+          events.emit({ type: "jwks_key_refused", severity: "high", detail: { issuer, kid: kid ?? "(none)", reason } }),
+        ),
         options.keyProvider,
       );
     } catch (error) {

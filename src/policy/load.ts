@@ -60,10 +60,35 @@ function crossChecks(policy: Policy): string[] {
       issues.push(`routes[${i}].authorize: scopes cannot be checked on a route with authenticate: none`);
     }
   });
+  issues.push(...unreachableRoutes(policy));
   const issuers = new Set<string>();
   policy.jwt.issuers.forEach((issuer, i) => {
     if (issuers.has(issuer.issuer)) issues.push(`jwt.issuers[${i}].issuer: duplicate issuer "${issuer.issuer}"`);
     issuers.add(issuer.issuer);
+  });
+  return issues;
+}
+
+/**
+ * A route that another, earlier route with the same pattern shape always wins over would never
+ * run: its controls would be dead configuration that a reader trusts. Parameters match alike
+ * whatever their names, and literals fold case unless paths are case-sensitive.
+ */
+function unreachableRoutes(policy: Policy): string[] {
+  const shape = (path: string) =>
+    (path === "/" ? [] : path.slice(1).split("/"))
+      .map((part) => (part === "**" ? "**" : part === "*" || part.startsWith(":") ? ":" : `=${policy.paths.caseSensitive ? part : part.toLowerCase()}`))
+      .join("/");
+  const issues: string[] = [];
+  policy.routes.forEach((route, i) => {
+    const mine = shape(route.match.path);
+    const shadow = policy.routes.slice(0, i).find((earlier) => {
+      if (shape(earlier.match.path) !== mine) return false;
+      const [theirs, ours] = [earlier.match.methods, route.match.methods];
+      if (theirs === undefined) return ours === undefined;
+      return ours !== undefined && ours.every((m) => theirs.includes(m));
+    });
+    if (shadow !== undefined) issues.push(`routes[${i}].match: route "${route.name}" can never be reached: route "${shadow.name}" matches the same requests and comes first`);
   });
   return issues;
 }

@@ -1,9 +1,10 @@
-import { createRemoteJWKSet, decodeJwt, errors, jwtVerify, type JWTPayload } from "jose";
+import { createRemoteJWKSet, customFetch, decodeJwt, errors, jwtVerify, type JWTPayload } from "jose";
 import { Problem } from "../../problem/index.js";
 import { isUuid } from "../../store/index.js";
 import type { TenantDirectory } from "../../tenants/directory.js";
 import { unauthenticated } from "../credentials.js";
 import type { Principal } from "../principal.js";
+import { keyWeakness } from "./key-vetting.js";
 
 /** Asymmetric algorithms only: with no HS* here, a public key can never be used as an HMAC secret. */
 export const JWT_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"] as const;
@@ -30,6 +31,12 @@ interface Issuer {
   keys: ReturnType<typeof createRemoteJWKSet>;
 }
 
+/** The key set could not be fetched at all: the IdP's failure, not the token's. */
+class JwksUnreachable extends Error {}
+
+/** Told of every key a JWKS publishes that is refused, and why. */
+export type RefusedKeyListener = (issuer: string, kid: string | undefined, reason: string) => void;
+
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 /**
@@ -44,12 +51,14 @@ export class JwtVerifier {
   constructor(
     configs: readonly IssuerConfig[],
     private readonly tenants: TenantDirectory,
+    onRefusedKey: RefusedKeyListener = () => undefined,
   ) {
     for (const config of configs) {
       const keys = createRemoteJWKSet(new URL(config.jwksUri), {
         cacheMaxAge: 10 * 60_000,
         cooldownDuration: config.jwksCooldownSeconds * 1000,
         timeoutDuration: 5_000,
+        [customFetch]: (url, init) => fetchVettedKeys(url, init, (kid, reason) => onRefusedKey(config.issuer, kid, reason)),
       });
       this.issuers.set(config.issuer, { config, keys });
     }
@@ -99,13 +108,43 @@ export class JwtVerifier {
       });
       return payload;
     } catch (error) {
-      // Only a failure to reach the key set is ours to own; anything else is a bad token.
-      if (error instanceof errors.JWKSTimeout || !(error instanceof errors.JOSEError)) {
+      // Only a failure to reach the key set is the IdP's; anything else is a bad token (a key
+      // that cannot be used among them: the token is refused, not the IdP called down).
+      if (error instanceof errors.JWKSTimeout || error instanceof JwksUnreachable) {
         throw new Problem("IDP_UNAVAILABLE", "The identity provider's keys cannot be fetched right now.");
       }
       throw unauthenticated();
     }
   }
+}
+
+/**
+ * Fetches the key set and leaves out every key that must not verify anything (`keyWeakness`), so
+ * a token signed with one finds no key and is refused like any bad token.
+ */
+async function fetchVettedKeys(url: string, init: RequestInit, refused: (kid: string | undefined, reason: string) => void): Promise<Response> {
+  let response: Response;
+  try {
+    response = await fetch(url, init);
+  } catch (error) {
+    if ((error as Error).name === "TimeoutError") throw error;
+    throw new JwksUnreachable("the key set could not be fetched", { cause: error });
+  }
+  if (response.status !== 200) return response;
+  let body: unknown;
+  try {
+    body = await response.json();
+  } catch {
+    return new Response("not JSON", { status: 200 });
+  }
+  const keys = (body as { keys?: unknown }).keys;
+  if (!Array.isArray(keys)) return Response.json(body);
+  const kept = keys.filter((jwk: unknown) => {
+    const reason = keyWeakness(jwk);
+    if (reason !== undefined) refused(typeof (jwk as { kid?: unknown })?.kid === "string" ? (jwk as { kid: string }).kid : undefined, reason);
+    return reason === undefined;
+  });
+  return Response.json({ ...(body as object), keys: kept });
 }
 
 function readScopes(claim: unknown): ReadonlySet<string> {
