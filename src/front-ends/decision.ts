@@ -58,7 +58,9 @@ export function decisionHandler(deps: { core: PortcullisCore; pipeline: Pipeline
     const headers: Record<string, string> = { ...ctx.responseHeaders, "cache-control": "no-store" };
     const principal = ctx.principal;
     const finish = (assertion: string | undefined) => {
-      if (assertion !== undefined) headers[IDENTITY_HEADER] = assertion;
+      // Always sent, empty when there is no caller: Caddy before 2.10 copies a header missing
+      // from this answer as its own placeholder text, and from 2.10 leaves the client's copy.
+      headers[IDENTITY_HEADER] = assertion ?? "";
       ctx.answer = { outcome: ctx.answer?.outcome ?? "served", status: 200, headers };
     };
     if (principal === undefined || ctx.route === undefined) return finish(undefined);
@@ -70,7 +72,7 @@ export function decisionHandler(deps: { core: PortcullisCore; pipeline: Pipeline
     ownHeaders: gatewayHeaders,
     outcome: "allowed",
     context(req, requestId) {
-      const description = describe(req.headers);
+      const description = describe(req.headers, req.rawHeaders);
       const ctx = createContext({
         requestId,
         method: description?.method ?? "",
@@ -124,13 +126,23 @@ export function decisionHandler(deps: { core: PortcullisCore; pipeline: Pipeline
 const DEFAULT_AUDIENCE = "portcullis";
 const LIVENESS: ReadonlySet<string> = new Set(["live", "ready"]);
 
+const DESCRIBING = new Set(["x-original-uri", "x-original-url", "x-original-method", "x-forwarded-uri", "x-forwarded-method"]);
+
 /** The request the proxy asks about, or undefined when the sub-request names none. */
-function describe(headers: IncomingHttpHeaders): Described | undefined {
+function describe(headers: IncomingHttpHeaders, rawHeaders: readonly string[]): Described | undefined {
   const originalUrl = headers["x-original-url"];
   const nginxUri = headers["x-original-uri"] ?? (typeof originalUrl === "string" ? pathOf(originalUrl) : originalUrl);
   const forwardedUri = headers["x-forwarded-uri"];
   if (nginxUri === undefined && forwardedUri === undefined) return undefined;
   const nginx = nginxUri !== undefined;
+  // Node joins a repeated header into one value: the raw list shows a description given twice.
+  const seen = new Set<string>();
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!.toLowerCase();
+    if (!DESCRIBING.has(name)) continue;
+    if (seen.has(name)) return { method: "", url: "", nginx, error: `${rawHeaders[i]} is sent more than once.` };
+    seen.add(name);
+  }
   const uri = agreed(nginxUri, forwardedUri);
   const method = agreed(headers["x-original-method"], headers["x-forwarded-method"]);
   if (uri === CONFLICT || method === CONFLICT) {
@@ -142,10 +154,7 @@ function describe(headers: IncomingHttpHeaders): Described | undefined {
 
 const CONFLICT = Symbol("conflict");
 
-/**
- * One value from the two header families. A header sent twice, or the families disagreeing, is a
- * conflict: one of them was written by the client, and neither can be believed.
- */
+/** One value from the two header families: when they disagree, one was written by the client, and neither can be believed. */
 function agreed(a: string | string[] | undefined, b: string | string[] | undefined): string | undefined | typeof CONFLICT {
   if (Array.isArray(a) || Array.isArray(b)) return CONFLICT;
   if (a !== undefined && b !== undefined && a !== b) return CONFLICT;

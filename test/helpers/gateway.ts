@@ -13,6 +13,8 @@ export interface TestGateway {
   url: string;
   adminUrl: string;
   upstreamUrl: string;
+  /** The decision API, when started with `decision: true`. */
+  decisionUrl: string | undefined;
   /** Every log line the gateway wrote, raw. */
   logs: string[];
   admin(method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }>;
@@ -26,7 +28,7 @@ export interface TestGateway {
  */
 export async function startTestGateway(
   policyDocument: unknown = { version: 1, routes: [{ name: "default", match: { path: "/**" } }] },
-  options: { upstreamUrl?: string; keyStalenessMs?: number; production?: boolean; databaseUrl?: string; redisUrl?: string; redisPrefix?: string } = {},
+  options: { upstreamUrl?: string; keyStalenessMs?: number; production?: boolean; databaseUrl?: string; redisUrl?: string; redisPrefix?: string; decision?: boolean } = {},
 ): Promise<TestGateway> {
   const logs: string[] = [];
   const destination = new Writable({
@@ -50,12 +52,14 @@ export async function startTestGateway(
     logger: createLogger({ level: "info", destination }),
     keyStalenessMs: options.keyStalenessMs,
     keyProvider: LocalKeyProvider.fromKeys(randomBytes(32)),
+    decision: options.decision,
   });
   const listening = await gateway.listen({ port: 0, host: "127.0.0.1", adminPort: 0, adminHost: "127.0.0.1" });
   return {
     gateway,
     url: listening.url!,
     adminUrl: listening.adminUrl,
+    decisionUrl: listening.decisionUrl,
     upstreamUrl: options.upstreamUrl ?? echo!.url,
     logs,
     async admin(method, path, body) {

@@ -1,0 +1,135 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { decodeJwt } from "jose";
+import { startTestGateway, tenantWithKey, type TestGateway } from "../helpers/gateway.js";
+import { proxyAvailable, startCaddy, startNginx, type RunningProxy } from "../helpers/proxies.js";
+
+/**
+ * The decision API behind real nginx (auth_request) and Caddy (forward_auth), each run with the
+ * configuration shipped in examples/: clients must get what the gateway would answer, and must not
+ * be able to steer the decision with headers of their own.
+ */
+const POLICY = {
+  version: 1,
+  clients: { trustedProxies: ["127.0.0.1/32"] },
+  routes: [
+    { name: "public", match: { path: "/public/**", methods: ["GET"] }, authenticate: "none" },
+    { name: "limited", match: { path: "/limited/**" }, limits: [{ name: "tight", by: ["key"], rate: 2, per: "minute" }] },
+    { name: "api", match: { path: "/api/**" }, authorize: { scopes: ["read"] }, shield: { inspectBody: false } },
+  ],
+};
+
+interface Echoed {
+  method: string;
+  url: string;
+  headers: Record<string, string | undefined>;
+}
+
+for (const [name, start] of [
+  ["nginx", startNginx],
+  ["caddy", startCaddy],
+] as const) {
+  describe(`decision API behind ${name}`, { skip: !proxyAvailable(name) && `${name} is not installed` }, () => {
+    let gw: TestGateway;
+    let proxy: RunningProxy;
+    let key: string;
+    let tenantId: string;
+
+    before(async () => {
+      gw = await startTestGateway(POLICY, { decision: true });
+      proxy = await start({ decisionUrl: gw.decisionUrl!, upstreamUrl: gw.upstreamUrl });
+      ({ key, tenantId } = await tenantWithKey(gw, { scopes: ["read"] }));
+    });
+    after(async () => {
+      await proxy?.close();
+      await gw?.close();
+    });
+
+    const get = (path: string, headers: Record<string, string> = {}, method = "GET") => fetch(proxy.url + path, { method, headers });
+
+    test("a valid key passes; the upstream gets the signed identity and not the credential", async () => {
+      const response = await get("/api/items?q=1", { authorization: `Bearer ${key}`, "x-portcullis-identity": "forged" });
+      assert.equal(response.status, 200, proxy.output());
+      const echoed = (await response.json()) as Echoed;
+      assert.equal(echoed.url, "/api/items?q=1");
+      assert.equal(echoed.headers.authorization, undefined);
+      const claims = decodeJwt(echoed.headers["x-portcullis-identity"]!);
+      assert.equal(claims.tenant_id, tenantId);
+      assert.equal(claims.scope, "read");
+    });
+
+    test("an open route passes without a credential, and a client's own identity header never reaches the upstream", async () => {
+      const response = await get("/public/page", { "x-portcullis-identity": "forged" });
+      assert.equal(response.status, 200);
+      // Absent (nginx) or empty (Caddy copies the decision's empty header): never the client's.
+      assert.equal(((await response.json()) as Echoed).headers["x-portcullis-identity"] ?? "", "");
+    });
+
+    test("refusals reach the client as the gateway writes them: status, problem+json, Retry-After", async () => {
+      const missing = await get("/api/items");
+      assert.equal(missing.status, 401);
+      assert.match(missing.headers.get("content-type") ?? "", /^application\/problem\+json/);
+      assert.equal(((await missing.json()) as { code: string }).code, "UNAUTHENTICATED");
+
+      const attack = await get("/api/items?q=1'%20OR%201=1--", { authorization: `Bearer ${key}` });
+      assert.equal(attack.status, 400);
+      assert.equal(((await attack.json()) as { code: string }).code, "MALICIOUS_INPUT");
+
+      const { key: limitedKey } = await tenantWithKey(gw);
+      for (let i = 0; i < 2; i++) assert.equal((await get("/limited/x", { "x-api-key": limitedKey })).status, 200);
+      const limited = await get("/limited/x", { "x-api-key": limitedKey });
+      assert.equal(limited.status, 429);
+      assert.ok(Number(limited.headers.get("retry-after")) >= 1);
+      const body = (await limited.json()) as { code: string; status: number; limit: string; request_id: string };
+      assert.deepEqual([body.code, body.status, body.limit], ["RATE_LIMITED", 429, "tight"]);
+      assert.match(body.request_id, /^[0-9a-f-]{36}$/);
+
+      const unknown = await get("/nowhere", { "x-api-key": key });
+      assert.equal(unknown.status, 404);
+    });
+
+    test("a client cannot describe another request: forged X-Original-* and X-Forwarded-* pick no other route or method", async () => {
+      const forged = {
+        "x-original-uri": "/public/page",
+        "x-original-method": "GET",
+        "x-forwarded-uri": "/public/page",
+        "x-forwarded-method": "GET",
+        "x-original-url": "http://example.com/public/page",
+      };
+      const response = await get("/api/items", forged);
+      assert.ok(response.status === 401 || response.status === 400, `got ${response.status}`);
+      assert.notEqual(response.status, 200);
+      // POST is not open on the public route, whatever the client says the method is.
+      const post = await get("/public/page", forged, "POST");
+      assert.notEqual(post.status, 200);
+    });
+
+    test("address lists and blocks hold, and a forged X-Forwarded-For does not get around them", async () => {
+      const other = await tenantWithKey(gw, { scopes: ["read"] });
+      assert.equal((await gw.admin("PUT", `/admin/v1/tenants/${other.tenantId}/ip-rules`, { allow: ["192.0.2.0/24"], deny: [] })).status, 200);
+      const denied = await get("/api/items", { "x-api-key": other.key, "x-forwarded-for": "192.0.2.7", "x-real-ip": "192.0.2.7" });
+      assert.equal(denied.status, 403);
+      assert.equal(((await denied.json()) as { code: string }).code, "IP_DENIED");
+
+      assert.equal((await gw.admin("POST", "/admin/v1/blocks", { client: "127.0.0.1", seconds: 60 })).status, 201);
+      try {
+        const blocked = await get("/public/page", { "x-forwarded-for": "198.51.100.1" });
+        assert.equal(blocked.status, 403);
+        assert.ok(Number(blocked.headers.get("retry-after")) >= 1);
+        assert.equal(((await blocked.json()) as { code: string }).code, "BLOCKED");
+      } finally {
+        await gw.admin("POST", "/admin/v1/blocks/lift", { client: "127.0.0.1" });
+      }
+      assert.equal((await get("/public/page")).status, 200);
+    });
+
+    // Caddy's forward_auth copies the decision's headers to the upstream request only.
+    if (name === "nginx") test("RateLimit state reaches the client on an admitted request", async () => {
+      const { key: limitedKey } = await tenantWithKey(gw);
+      const response = await get("/limited/x", { "x-api-key": limitedKey });
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get("ratelimit-policy"), '"tight";q=2;w=60');
+      assert.match(response.headers.get("ratelimit") ?? "", /^"tight";r=1;t=\d+$/);
+    });
+  });
+}
