@@ -1,0 +1,71 @@
+import type { OutgoingHttpHeaders } from "node:http";
+import { Readable } from "node:stream";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { CoreOptions } from "../gateway/core.js";
+import type { RequestContext } from "../pipeline/context.js";
+import { InProcessPortcullis, type PortcullisRequest, type Verdict } from "./in-process.js";
+
+export { InProcessPortcullis, parsePolicy, loadPolicyFile, defaultPolicy, type PortcullisRequest, type Policy, type Verdict } from "./in-process.js";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** Set by the Portcullis plugin on every request it let through. */
+    portcullis: PortcullisRequest | null;
+  }
+}
+
+export type PortcullisFastifyOptions = CoreOptions | { instance: InProcessPortcullis };
+
+const CONTEXT = Symbol("portcullis.context");
+type WithContext = FastifyRequest & { [CONTEXT]?: RequestContext };
+
+/**
+ * Portcullis as a Fastify plugin, on every route of the instance it is registered on (it is not
+ * encapsulated). It runs in `preParsing`, where the body is still a stream: a shield that reads it
+ * hands Fastify's own parsers the very bytes it inspected. The controls' headers are added in
+ * `onSend`; a quota priced by a response header is charged there too.
+ */
+export async function portcullisFastify(fastify: FastifyInstance, options: PortcullisFastifyOptions): Promise<void> {
+  const instance = "instance" in options ? options.instance : await InProcessPortcullis.create(options);
+  fastify.decorateRequest("portcullis", null);
+  fastify.addHook("preParsing", (request: WithContext, reply, payload, done) => {
+    const ctx = instance.context({
+      method: request.method,
+      url: request.raw.url ?? "",
+      headers: request.headers,
+      rawHeaders: request.raw.rawHeaders,
+      message: request.raw,
+      body: payload,
+    });
+    request[CONTEXT] = ctx;
+    const apply = (verdict: Verdict): void => {
+      if (!verdict.passed) {
+        void reply.code(verdict.status).headers(verdict.headers).send(verdict.body);
+        return done(null);
+      }
+      if (verdict.headers !== undefined) void reply.headers(verdict.headers);
+      request.portcullis = verdict.request;
+      if (verdict.replay !== undefined) return done(null, verdict.replay);
+      const body = verdict.request.body;
+      if (body === undefined) return done(null, payload);
+      const replay = Readable.from([body]) as Readable & { receivedEncodedLength?: number };
+      replay.receivedEncodedLength = body.length;
+      done(null, replay);
+    };
+    const verdict = instance.decide(ctx);
+    if (verdict instanceof Promise) verdict.then(apply, (error: Error) => done(error));
+    else apply(verdict);
+  });
+  fastify.addHook("onSend", (request: WithContext, reply: FastifyReply, payload, done) => {
+    const ctx = request[CONTEXT];
+    if (ctx !== undefined && request.portcullis !== null && instance.watchesResponse(ctx)) {
+      instance.responded(ctx, { status: reply.statusCode, headers: reply.getHeaders() as OutgoingHttpHeaders });
+    }
+    done(null, payload);
+  });
+  if (!("instance" in options)) fastify.addHook("onClose", () => instance.close());
+}
+
+// Hooks apply to the whole instance, as fastify-plugin's `skip-override` makes them, without the dependency.
+(portcullisFastify as unknown as Record<symbol, boolean>)[Symbol.for("skip-override")] = true;
+(portcullisFastify as unknown as Record<symbol, string>)[Symbol.for("fastify.display-name")] = "portcullis";

@@ -1,0 +1,51 @@
+import type { HttpBindings } from "@hono/node-server";
+import type { MiddlewareHandler } from "hono";
+import type { CoreOptions } from "../gateway/core.js";
+import { InProcessPortcullis, type PortcullisRequest } from "./in-process.js";
+
+export { InProcessPortcullis, parsePolicy, loadPolicyFile, defaultPolicy, type PortcullisRequest, type Policy, type Verdict } from "./in-process.js";
+
+/** The environment the middleware runs in: Node (`@hono/node-server`), with the caller set as `portcullis`. */
+export interface PortcullisEnv {
+  Bindings: HttpBindings;
+  Variables: { portcullis: PortcullisRequest };
+}
+
+export interface HonoMiddleware {
+  handle: MiddlewareHandler<PortcullisEnv>;
+  readonly instance: InProcessPortcullis;
+  close(): Promise<void>;
+}
+
+/**
+ * Portcullis as Hono middleware on `@hono/node-server` (the client's address and the raw request
+ * target come from the Node message). A shield reads a copy of the body (`Request.clone()`), so
+ * the handler still reads it with `c.req.json()` and the like, and sees the bytes inspected.
+ */
+export async function createHonoMiddleware(options: CoreOptions | { instance: InProcessPortcullis }): Promise<HonoMiddleware> {
+  const instance = "instance" in options ? options.instance : await InProcessPortcullis.create(options);
+  const handle: MiddlewareHandler<PortcullisEnv> = async (c, next) => {
+    const message = c.env.incoming;
+    const raw = c.req.raw;
+    const ctx = instance.context({
+      method: raw.method,
+      url: message.url ?? "",
+      headers: message.headers,
+      rawHeaders: message.rawHeaders,
+      message,
+      body: raw.body === null ? undefined : (raw.clone().body as AsyncIterable<Uint8Array> | null) ?? undefined,
+    });
+    const verdict = await instance.decide(ctx);
+    if (!verdict.passed) {
+      const headers = new Headers();
+      for (const [name, value] of Object.entries(verdict.headers)) if (value !== undefined) headers.set(name, String(value));
+      return new Response(verdict.body ?? null, { status: verdict.status, headers });
+    }
+    c.set("portcullis", verdict.request);
+    await next();
+    if (verdict.headers !== undefined) for (const name in verdict.headers) c.res.headers.set(name, verdict.headers[name]!);
+    if (instance.watchesResponse(ctx)) instance.responded(ctx, { status: c.res.status, headers: Object.fromEntries(c.res.headers) });
+    return undefined;
+  };
+  return { handle, instance, close: () => instance.close() };
+}

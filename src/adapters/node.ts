@@ -1,0 +1,78 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { CoreOptions } from "../gateway/core.js";
+import { Problem, problemBody } from "../problem/index.js";
+import { InProcessPortcullis, type PortcullisRequest, type Verdict } from "./in-process.js";
+
+export { InProcessPortcullis, parsePolicy, loadPolicyFile, defaultPolicy, type PortcullisRequest, type Policy, type Verdict } from "./in-process.js";
+
+declare module "node:http" {
+  interface IncomingMessage {
+    /** Set by Portcullis's middleware on every request it let through. */
+    portcullis?: PortcullisRequest;
+  }
+}
+
+export type Next = (error?: unknown) => void;
+
+export interface NodeMiddleware {
+  /** `(req, res, next)`: for node:http handlers and Express (`app.use(portcullis.handle)`). */
+  handle(req: IncomingMessage, res: ServerResponse, next: Next): void;
+  readonly instance: InProcessPortcullis;
+  close(): Promise<void>;
+}
+
+/**
+ * Portcullis as `(req, res, next)` middleware for node:http and Express. Put it first: a route
+ * whose shield inspects bodies needs to read the body itself, and refuses the request (500, logged)
+ * if an earlier middleware already consumed it, rather than letting an uninspected body through.
+ * Once it has read a body it leaves the bytes on `req.portcullis.body` and, for JSON, the parsed
+ * value on `req.body`, which Express's body parsers then keep (they skip a body already read).
+ */
+export async function createNodeMiddleware(options: CoreOptions | { instance: InProcessPortcullis }): Promise<NodeMiddleware> {
+  const instance = "instance" in options ? options.instance : await InProcessPortcullis.create(options);
+  const handle = (req: IncomingMessage, res: ServerResponse, next: Next): void => {
+    const unread = bodyUnread(req);
+    if (!unread) instance.core.logger.warn({ path: (req.url ?? "").split("?", 1)[0] }, "the request body was read before Portcullis's middleware ran: put it first");
+    const ctx = instance.context({
+      method: req.method ?? "",
+      url: req.url ?? "",
+      headers: req.headers,
+      rawHeaders: req.rawHeaders,
+      message: req,
+      body: unread ? req : undefined,
+    });
+    const apply = (verdict: Verdict): void => {
+      if (!verdict.passed) {
+        res.writeHead(verdict.status, verdict.headers);
+        res.end(verdict.body);
+        return;
+      }
+      if (verdict.replay !== undefined) {
+        // A shield in monitor mode let an oversized body through half read: the rest of the
+        // stream is all the handler could still read, so it is refused rather than cut short.
+        verdict.replay.destroy();
+        const problem = problemBody(new Problem("PAYLOAD_TOO_LARGE", "The body is larger than this route inspects."), verdict.request.requestId);
+        res.writeHead(413, { "content-type": "application/problem+json", "content-length": Buffer.byteLength(problem), "x-request-id": verdict.request.requestId });
+        res.end(problem);
+        return;
+      }
+      if (verdict.headers !== undefined) for (const name in verdict.headers) res.setHeader(name, verdict.headers[name]!);
+      req.portcullis = verdict.request;
+      const body = verdict.request.body;
+      if (body !== undefined && /^application\/([a-z0-9.+-]*\+)?json\b/i.test(req.headers["content-type"] ?? "")) {
+        (req as IncomingMessage & { body?: unknown }).body = JSON.parse(body.toString("utf8"));
+      }
+      if (instance.watchesResponse(ctx)) res.once("finish", () => instance.responded(ctx, { status: res.statusCode, headers: res.getHeaders() }));
+      next();
+    };
+    const verdict = instance.decide(ctx);
+    if (verdict instanceof Promise) verdict.then(apply, next);
+    else apply(verdict);
+  };
+  return { handle, instance, close: () => instance.close() };
+}
+
+/** A body that something before us read is gone: the shield refuses to pretend it saw it. */
+function bodyUnread(req: IncomingMessage): boolean {
+  return !req.readableEnded && (req as IncomingMessage & { body?: unknown }).body === undefined;
+}
