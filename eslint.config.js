@@ -18,6 +18,11 @@ export default tseslint.config(
     },
   },
   {
+    // The examples are plain Node modules, as a user would write them.
+    files: ["examples/**/*.mjs"],
+    languageOptions: { globals: { process: "readonly", console: "readonly" } },
+  },
+  {
     files: ["src/**/*.ts"],
     plugins: { "import-x": importX },
     settings: {
