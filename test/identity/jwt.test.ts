@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
-import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWK, type CryptoKey } from "jose";
+import { exportSPKI, generateKeyPair, SignJWT, type CryptoKey } from "jose";
+import { LocalIdp } from "../helpers/idp.js";
 import { createHmac } from "node:crypto";
 import { JwtVerifier, type IssuerConfig } from "../../src/identity/jwt/verifier.js";
 import { openDatabase, type Database } from "../../src/store/index.js";
@@ -10,30 +9,6 @@ import { TenantDirectory } from "../../src/tenants/directory.js";
 import { TenantStore } from "../../src/tenants/store.js";
 
 const ISSUER = "https://idp.example.test/";
-
-/** A local identity provider: serves a key set that the test can rotate, and counts fetches. */
-class LocalIdp {
-  keys: JWK[] = [];
-  fetches = 0;
-  server!: Server;
-  url = "";
-
-  async start() {
-    this.server = createServer((_req, res) => {
-      this.fetches++;
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify({ keys: this.keys }));
-    });
-    await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", r));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/jwks.json`;
-  }
-
-  async newKey(kid: string, alg = "RS256") {
-    const pair = await generateKeyPair(alg, { extractable: true });
-    this.keys.push({ ...(await exportJWK(pair.publicKey)), kid, alg });
-    return { ...pair, kid, alg };
-  }
-}
 
 describe("JWT via JWKS", () => {
   const idp = new LocalIdp();
