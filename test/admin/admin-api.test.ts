@@ -112,4 +112,14 @@ describe("admin API", () => {
     }
     assert.ok(paths["/admin/v1/tenants/{id}/keys"]?.post);
   });
+
+  test("the OpenAPI document gives a limit's name the policy's name pattern, an id the uuid format", async () => {
+    const { json } = await gw.admin("GET", "/admin/v1/openapi.json");
+    const op = (json.paths as Record<string, Record<string, { parameters: { name: string; schema: { format?: string; pattern?: string } }[] }>>)["/admin/v1/tenants/{id}/limits/{name}"]!.put!;
+    const byName = Object.fromEntries(op.parameters.map((p) => [p.name, p.schema]));
+    assert.equal(byName.id!.format, "uuid");
+    assert.equal(byName.name!.format, undefined);
+    assert.ok(new RegExp(byName.name!.pattern!).test("per-key"));
+  });
 });
+

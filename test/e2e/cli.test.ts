@@ -10,6 +10,7 @@ import { CLI, run, startCli, stop } from "../helpers/cli.js";
 describe("CLI end to end", () => {
   let dataDir: string;
   let child: ChildProcess;
+  let banner: string;
   let gatewayUrl: string;
   let adminUrl: string;
   let echo: Awaited<ReturnType<typeof startEchoUpstream>>;
@@ -19,6 +20,7 @@ describe("CLI end to end", () => {
     echo = await startEchoUpstream();
     const started = await startCli(["--upstream", echo.url, "--data-dir", dataDir]);
     child = started.child;
+    banner = started.banner;
     gatewayUrl = /gateway listening on (\S+)/.exec(started.banner)![1]!;
     adminUrl = /admin API listening on (\S+)/.exec(started.banner)![1]!;
     assert.match(started.banner, /admin token \(shown once/);
@@ -27,6 +29,13 @@ describe("CLI end to end", () => {
     await stop(child);
     echo.server.closeAllConnections();
     echo.server.close();
+  });
+
+  test("the banner never carries a secret into a stream that is not a terminal (a log collector keeps it)", async () => {
+    const token = (await readFile(join(dataDir, "admin-token"), "utf8")).trim();
+    assert.ok(token.length >= 32);
+    assert.ok(!banner.includes(token), "the admin token is named by its file, not printed");
+    assert.match(banner, new RegExp(`read it from ${join(dataDir, "admin-token").replaceAll("/", "\\/")}`));
   });
 
   const cli = (...args: string[]) =>
@@ -100,7 +109,10 @@ describe("CLI start: quick start and refusals", () => {
     const dataDir = await mkdtemp(join(tmpdir(), "portcullis-echo-"));
     const { child, banner } = await startCli(["--echo", "--data-dir", dataDir]);
     try {
-      const [, key, url] = /Authorization: Bearer (\S+)' (\S+)/.exec(banner)!;
+      // Not a terminal here, so the line names the key's file instead of printing the key.
+      const [, keyFile, url] = /Authorization: Bearer \$\(cat (\S+)\)" (\S+)/.exec(banner)!;
+      const key = (await readFile(keyFile!, "utf8")).trim();
+      assert.ok(!banner.includes(key), "the demo key is not printed where a log collector would keep it");
       const response = await fetch(url!, { headers: { authorization: `Bearer ${key}` } });
       assert.equal(response.status, 200);
     } finally {

@@ -230,6 +230,21 @@ describe("gateway: authentication, forwarding and the request's path", () => {
     assert.equal(post.status, 401, "the open route is GET only; other methods fall to the default route");
   });
 
+  test("a segment ending in a dot is not another route (IIS strips it): refused unless the policy allows it", async () => {
+    const host = new URL(gw.url).host;
+    for (const path of ["/admin./users", "/admin%2e/users", "/public/docs.", "/admin.../users"]) {
+      const response = await rawRequest(gw.url, `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      assert.equal(response.status, 400, path);
+      assert.match(response.text, /INVALID_PATH/, path);
+    }
+    const lenient = await startTestGateway({ version: 1, paths: { allowTrailingDots: true }, routes: [{ name: "open", match: { path: "/**" }, authenticate: "none" }] });
+    try {
+      assert.equal((await fetch(`${lenient.url}/hosts/example.com.`)).status, 200);
+    } finally {
+      await lenient.close();
+    }
+  });
+
   test("the upstream runs the method the route was chosen by: no overrides, no TRACE", async () => {
     const overrides: [string, Record<string, string>][] = [
       ["/public/docs", { "x-http-method-override": "DELETE" }],

@@ -96,6 +96,9 @@ describe("rate limits through the gateway", () => {
     assert.equal((await gw.admin("PUT", `/admin/v1/tenants/${tenantId}/limits/per-key`, { rate: 5, period_seconds: 60, extra: 1 })).status, 422);
     assert.equal((await gw.admin("PUT", `/admin/v1/tenants/${tenantId}/limits/bad name`, { rate: 5, period_seconds: 60 })).status, 400);
     assert.equal((await gw.admin("PUT", `/admin/v1/tenants/00000000-0000-4000-8000-000000000000/limits/per-key`, { rate: 5, period_seconds: 60 })).status, 404);
+    const unknown = await gw.admin("PUT", `/admin/v1/tenants/${tenantId}/limits/no-such-limit`, { rate: 5, period_seconds: 60 });
+    assert.equal(unknown.status, 404, "an override of a limit the policy lacks would never apply");
+    assert.equal(unknown.json.code, "NOT_FOUND");
     assert.deepEqual((await gw.admin("DELETE", `/admin/v1/tenants/${tenantId}/limits/per-key`)).json, { removed: true });
 
     // An override that leaves no room for one request's cost would refuse the tenant everything.

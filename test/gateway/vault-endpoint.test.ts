@@ -86,4 +86,13 @@ describe("vault through the gateway", () => {
     assert.equal(response.status, 404);
     assert.equal(response.headers.get("content-type"), "application/problem+json");
   });
+
+  test("the vault prefix matches as routes do: another spelling of it is the vault, never the upstream", async () => {
+    for (const prefix of ["/Portcullis/v1/vault/secrets", "/PORTCULLIS/V1/VAULT/SECRETS"]) {
+      const response = await fetch(`${gw.url}${prefix}/nothing-here`, { headers: { authorization: `Bearer ${writer}` } });
+      assert.equal(response.status, 404, prefix);
+      assert.equal(response.headers.get("content-type"), "application/problem+json", prefix);
+    }
+    assert.equal((await fetch(`${gw.url}/Portcullis/v1/vault/secrets/x`)).status, 401, "and it needs a credential");
+  });
 });

@@ -129,3 +129,21 @@ test("malformed YAML, duplicate keys and unreadable files are clear errors", asy
   const [empty] = await issuesOf("p.yaml", "");
   assert.match(empty!, /top level/);
 });
+
+test("a route that can never be reached, and a word range no text fits, are refused at load", () => {
+  const refused = (routes: unknown[]) => {
+    try {
+      parsePolicy({ version: 1, routes }, "p");
+    } catch (error) {
+      assert.ok(error instanceof PolicyError);
+      return error.issues.join("\n");
+    }
+    return "";
+  };
+  assert.match(refused([{ name: "a", match: { path: "/x/:id" } }, { name: "b", match: { path: "/X/:other" } }]), /route "b" can never be reached: route "a"/);
+  assert.match(refused([{ name: "a", match: { path: "/x", methods: ["GET", "POST"] } }, { name: "b", match: { path: "/x", methods: ["POST"] } }]), /route "b" can never be reached/);
+  assert.equal(refused([{ name: "a", match: { path: "/x", methods: ["GET"] } }, { name: "b", match: { path: "/x", methods: ["POST"] } }]), "");
+  assert.equal(refused([{ name: "a", match: { path: "/x", methods: ["GET"] } }, { name: "b", match: { path: "/x" } }]), "", "b still takes every other method");
+  assert.equal(refused([{ name: "a", match: { path: "/x" } }, { name: "b", match: { path: "/x", methods: ["GET"] } }]), "", "b is more specific and wins for GET");
+  assert.match(refused([{ name: "a", match: { path: "/**" }, shield: { words: { fields: ["bio"], min: 10, max: 5 } } }]), /routes\[0\]\.shield\.words\.min: min must not exceed max/);
+});
