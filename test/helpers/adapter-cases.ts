@@ -163,3 +163,15 @@ export function view(request: import("../../src/adapters/in-process.js").Portcul
     requestId: request.requestId,
   };
 }
+
+/** Listens on a free loopback port; the URL, and how to close it (connections and all). */
+export async function serveOnLoopback(server: import("node:http").Server): Promise<{ url: string; close(): Promise<void> }> {
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as import("node:net").AddressInfo).port}`,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}

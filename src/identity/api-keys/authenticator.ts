@@ -2,7 +2,7 @@ import { Problem } from "../../problem/index.js";
 import { RefreshingCache } from "../../util/refreshing-cache.js";
 import { unauthenticated } from "../credentials.js";
 import type { Principal } from "../principal.js";
-import { hashApiKey, parseApiKey } from "./format.js";
+import { apiKeyDigest, parseApiKey } from "./format.js";
 import type { ApiKeyStore, KeyRecord } from "./store.js";
 
 export interface ApiKeyAuthenticatorOptions {
@@ -47,7 +47,7 @@ export class ApiKeyAuthenticator {
   authenticate(presented: string): Principal | Promise<Principal> {
     // The checksum turns away typos and random strings before any lookup.
     if (parseApiKey(presented) === undefined) throw unauthenticated();
-    const verified = this.cache.get(hashApiKey(presented).toString("base64"));
+    const verified = this.cache.get(apiKeyDigest(presented));
     return verified instanceof Promise ? verified.then((v) => this.admit(v)) : this.admit(verified);
   }
 

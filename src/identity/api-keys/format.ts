@@ -46,8 +46,12 @@ export function looksLikeApiKey(candidate: string): boolean {
  * lets the store find the key by an index and keeps verification cheap on every request.
  */
 export function hashApiKey(key: string): Buffer {
-  // One-shot `hash` rather than a Hash object: it runs on every request.
   return hash("sha256", key, "buffer");
+}
+
+/** The same hash as base64 text, as the verification cache keys it: straight to text, it runs on every request. */
+export function apiKeyDigest(key: string): string {
+  return hash("sha256", key, "base64");
 }
 
 function checksum(body: string): string {
