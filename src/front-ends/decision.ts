@@ -55,7 +55,9 @@ export function decisionHandler(deps: { core: PortcullisCore; pipeline: Pipeline
   }
   const described = new WeakMap<RequestContext, Described>();
   const allow = (ctx: RequestContext): void | Promise<void> => {
-    const headers: Record<string, string> = { ...ctx.responseHeaders, "cache-control": "no-store" };
+    // An explicit empty body: nginx never reads an auth sub-request's body, so an answer whose
+    // length it cannot see (chunked) costs it the connection, and the next decision a new one.
+    const headers: Record<string, string> = { ...ctx.responseHeaders, "cache-control": "no-store", "content-length": "0" };
     const principal = ctx.principal;
     const finish = (assertion: string | undefined) => {
       // Always sent, empty when there is no caller: Caddy before 2.10 copies a header missing
@@ -110,7 +112,9 @@ export function decisionHandler(deps: { core: PortcullisCore; pipeline: Pipeline
         if (typeof value === "string") carried[name] = value;
       }
       const encoded = Buffer.from(JSON.stringify({ code: problem.code, detail: problem.detail, extra: problem.extra, request_id: ctx.requestId, headers: carried })).toString("base64url");
-      sendProblem(res, problem, ctx.requestId, { ...headers, [PROBLEM_HEADER]: encoded }, problem.status === 401 ? 401 : 403);
+      // The body goes to the error page in the header; nginx would not read one (see `allow`).
+      res.writeHead(problem.status === 401 ? 401 : 403, { ...headers, [PROBLEM_HEADER]: encoded, "content-length": "0", "cache-control": "no-store", "x-request-id": ctx.requestId });
+      res.end();
     },
   });
   return (req: IncomingMessage, res: ServerResponse): Promise<void> => {

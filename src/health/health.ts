@@ -1,3 +1,4 @@
+import { z } from "zod";
 import type { GatewayMetrics } from "../observability/metrics.js";
 import type { Answer } from "../pipeline/context.js";
 import type { Control } from "../pipeline/control.js";
@@ -5,6 +6,14 @@ import { Problem } from "../problem/index.js";
 import { jsonAnswer } from "../server/respond.js";
 
 export const HEALTH_ENDPOINTS = ["live", "ready", "status", "metrics"] as const;
+
+export const healthSchema = z
+  .strictObject({
+    /** Health endpoints served on the gateway's public port; the admin port serves them all. */
+    public: z.array(z.enum(HEALTH_ENDPOINTS)).default(["live", "ready"]),
+  })
+  .default({ public: ["live", "ready"] });
+export type HealthPolicy = z.infer<typeof healthSchema>;
 export type HealthEndpoint = (typeof HEALTH_ENDPOINTS)[number];
 /** The admin port serves every endpoint; the gateway's public port only those the policy names. */
 export const ALL_HEALTH_ENDPOINTS: ReadonlySet<HealthEndpoint> = new Set(HEALTH_ENDPOINTS);

@@ -5,7 +5,7 @@ import { blockingSchema } from "../blocking/client-blocking.js";
 import { corsSchema } from "../cors/cors.js";
 import { forwardSchema } from "../forward/schema.js";
 import { headersSchema } from "../headers/security-headers.js";
-import { HEALTH_ENDPOINTS } from "../health/health.js";
+import { healthSchema } from "../health/health.js";
 import { authenticateSchema } from "../identity/authenticate.js";
 import { issuerSchema } from "../identity/jwt/schema.js";
 import { clientsSchema } from "../net/schema.js";
@@ -68,12 +68,7 @@ export const policySchema = z.strictObject({
       allowTrailingDots: z.boolean().default(false),
     })
     .default({ caseSensitive: false, allowTrailingDots: false }),
-  health: z
-    .strictObject({
-      /** Health endpoints served on the gateway's public port; the admin port serves them all. */
-      public: z.array(z.enum(HEALTH_ENDPOINTS)).default(["live", "ready"]),
-    })
-    .default({ public: ["live", "ready"] }),
+  health: healthSchema,
   clients: clientsSchema,
   /** Global address lists, checked before anything else. A non-empty allow list admits only its members. */
   ipAccess: addressListsSchema,

@@ -32,3 +32,29 @@ test("the limits and shield library entry points work as the README shows", asyn
   inspection.json("body", { comment: "<svg onload=alert(1)>" });
   assert.deepEqual(inspection.finish().map((f) => [f.check, f.field]), [["xss", "body.comment"]]);
 });
+
+test("every control is its own export: its factory, its options schema, nothing of another folder's", async () => {
+  const controls: Record<string, string[]> = {
+    "portcullis/address-lists": ["addressListControl", "tenantAddressListControl", "addressListsSchema"],
+    "portcullis/blocking": ["blockingControl", "blockingSchema"],
+    "portcullis/cors": ["corsControl", "corsSchema"],
+    "portcullis/routing": ["methodControl", "Router", "parseRequestTarget"],
+    "portcullis/authenticate": ["authenticateControl", "authenticateSchema", "extractCredential"],
+    "portcullis/authorize": ["authorizeControl", "authorizeSchema"],
+    "portcullis/rate-limit": ["rateLimitControl", "rateLimitSchema", "LimitOverrideStore"],
+    "portcullis/shield": ["shieldControl", "shieldSchema"],
+    "portcullis/quota": ["quotaControl", "quotaSchema", "QuotaLedger"],
+    "portcullis/forward": ["Forwarder", "forwardSchema", "IdentitySigner"],
+    "portcullis/security-headers": ["securityHeaders", "headersSchema"],
+    "portcullis/health": ["healthControl", "healthSchema"],
+    "portcullis/pipeline": ["Pipeline", "routePlan", "createContext", "STAGES"],
+    "portcullis/counters": ["MemoryCounterStore", "RedisCounterStore"],
+    "portcullis/node": ["createNodeMiddleware", "InProcessPortcullis", "parsePolicy"],
+    "portcullis/fastify": ["portcullisFastify", "InProcessPortcullis"],
+    "portcullis/hono": ["createHonoMiddleware", "InProcessPortcullis"],
+  };
+  for (const [specifier, names] of Object.entries(controls)) {
+    const module = (await import(specifier)) as Record<string, unknown>;
+    for (const name of names) assert.ok(module[name] !== undefined, `${specifier} exports ${name}`);
+  }
+});
