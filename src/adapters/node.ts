@@ -60,7 +60,7 @@ export async function createNodeMiddleware(options: CoreOptions | { instance: In
       req.portcullis = verdict.request;
       const body = verdict.request.body;
       if (body !== undefined && /^application\/([a-z0-9.+-]*\+)?json\b/i.test(req.headers["content-type"] ?? "")) {
-        (req as IncomingMessage & { body?: unknown }).body = JSON.parse(body.toString("utf8"));
+        (req as IncomingMessage & { body?: unknown }).body = parsedJson(body);
       }
       if (instance.watchesResponse(ctx)) res.once("finish", () => instance.responded(ctx, { status: res.statusCode, headers: res.getHeaders() }));
       next();
@@ -70,6 +70,18 @@ export async function createNodeMiddleware(options: CoreOptions | { instance: In
     else apply(verdict);
   };
   return { handle, instance, close: () => instance.close() };
+}
+
+/**
+ * The body as JSON, or undefined where it is not (a shield whose encoding check only monitors lets
+ * such a body through): the handler sees no value rather than the middleware throwing.
+ */
+function parsedJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString("utf8"));
+  } catch {
+    return undefined;
+  }
 }
 
 /** A body that something before us read is gone: the shield refuses to pretend it saw it. */

@@ -48,4 +48,11 @@ describe("portcullis/node on node:http", () => {
       await early.close();
     }
   });
+
+  test("node:http: a body that is not the JSON it claims, let through by a monitoring shield, reaches the handler as no value", async () => {
+    const response = await fetch(`${served.url}/lenient`, { method: "POST", headers: { "content-type": "application/json" }, body: "{not json" });
+    assert.equal(response.status, 200);
+    assert.equal(((await response.json()) as { body: unknown }).body, null);
+    assert.equal((await fetch(`${served.url}/open`)).status, 200, "the server is still up");
+  });
 });

@@ -13,6 +13,7 @@ export const ADAPTER_POLICY = parsePolicy(
     routes: [
       { name: "open", match: { path: "/open" }, authenticate: "none" },
       { name: "big", match: { path: "/big" }, authenticate: "none", shield: { maxBodyBytes: 64, checks: { bodySize: "monitor" } } },
+      { name: "lenient", match: { path: "/lenient" }, authenticate: "none", shield: { checks: { encoding: "monitor" } } },
       {
         name: "api",
         match: { path: "/api/:thing" },
