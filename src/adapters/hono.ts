@@ -25,7 +25,10 @@ export interface HonoMiddleware {
 export async function createHonoMiddleware(options: CoreOptions | { instance: InProcessPortcullis }): Promise<HonoMiddleware> {
   const instance = "instance" in options ? options.instance : await InProcessPortcullis.create(options);
   const handle: MiddlewareHandler<PortcullisEnv> = async (c, next) => {
-    const message = c.env.incoming;
+    const message = c.env?.incoming;
+    // The client's address and the raw target come from the Node message: without it there is
+    // nothing to decide with, and nothing passes.
+    if (message === undefined) throw new Error("portcullis/hono needs @hono/node-server (c.env.incoming)");
     const raw = c.req.raw;
     const ctx = instance.context({
       method: raw.method,

@@ -1,4 +1,5 @@
-import { after, before, describe } from "node:test";
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
 import type { AddressInfo } from "node:net";
 import { serve, type ServerType } from "@hono/node-server";
 import { Hono } from "hono";
@@ -30,4 +31,14 @@ describe("portcullis/hono on Hono 4 (@hono/node-server)", () => {
     await instance.close();
   });
   adapterCases("hono", () => ({ url, instance }));
+
+  test("hono: outside @hono/node-server (no Node message to decide with) nothing reaches the handler", async () => {
+    const portcullis = await createHonoMiddleware({ instance });
+    const app = new Hono<PortcullisEnv>();
+    app.use(portcullis.handle);
+    app.get("*", (c) => c.text("handler ran"));
+    const response = await app.request("/open");
+    assert.equal(response.status, 500);
+    assert.notEqual(await response.text(), "handler ran");
+  });
 });
