@@ -3,6 +3,7 @@ import { after, before, describe, test } from "node:test";
 import { decodeJwt } from "jose";
 import { startTestGateway, tenantWithKey, type TestGateway } from "../helpers/gateway.js";
 import { proxyAvailable, startCaddy, startNginx, type RunningProxy } from "../helpers/proxies.js";
+import { rawRequest } from "../helpers/raw-http.js";
 
 /**
  * The decision API behind real nginx (auth_request) and Caddy (forward_auth), each run with the
@@ -102,6 +103,15 @@ for (const [name, start] of [
       // POST is not open on the public route, whatever the client says the method is.
       const post = await get("/public/page", forged, "POST");
       assert.notEqual(post.status, 200);
+    });
+
+    test("a path the proxy normalises is decided as sent: dot segments and encodings cannot reach a route through the open one", async () => {
+      const host = new URL(proxy.url).host;
+      for (const target of ["/public/../api/items", "/public/%2e%2e/api/items", "/public/%2E%2E%2Fapi/items", "/public/..;/api/items", "/public//../api/items", `http://${host}/api/items`]) {
+        const { status, text } = await rawRequest(proxy.url, `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+        assert.ok(status === 400 || status === 401, `${target}: ${status}`);
+        assert.doesNotMatch(text, /x-portcullis-identity/i, `${target} reached the upstream`);
+      }
     });
 
     test("address lists and blocks hold, and a forged X-Forwarded-For does not get around them", async () => {
