@@ -103,7 +103,7 @@ export class Gateway {
         const routes = compileRoutes(policy, core.deps);
         const refused = [...controlsNeedingMore(routes, "body"), ...controlsNeedingMore(routes, "response")];
         if (refused.length > 0) {
-          throw new PolicyError("policy", refused.map((r) => `${r}, which the decision API never sees: serve this route through the gateway, or change it`));
+          throw new PolicyError("the policy, served by the decision API", refused.map((r) => `${r}, which the decision API never sees: serve this route through the gateway, or change it`));
         }
         decision = decisionHandler({ core, pipeline: new Pipeline(core.beforeRouting(), routes, pathOptions), gatewayHeaders });
       }
