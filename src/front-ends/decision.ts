@@ -63,7 +63,7 @@ export function decisionHandler(deps: { core: PortcullisCore; pipeline: Pipeline
       // Always sent, empty when there is no caller: Caddy before 2.10 copies a header missing
       // from this answer as its own placeholder text, and from 2.10 leaves the client's copy.
       headers[IDENTITY_HEADER] = assertion ?? "";
-      ctx.answer = { outcome: ctx.answer?.outcome ?? "served", status: 200, headers };
+      ctx.answer = { outcome: ctx.answer?.outcome ?? "allowed", status: 200, headers };
     };
     if (principal === undefined || ctx.route === undefined) return finish(undefined);
     const assertion = core.signer.assertionFor(principal, audiences.get(ctx.route.name) ?? DEFAULT_AUDIENCE);

@@ -18,7 +18,7 @@ export interface MatchedRoute {
  */
 export interface Answer {
   /** How the access log and metrics name the way the request ended. */
-  readonly outcome: "served" | "preflight";
+  readonly outcome: "served" | "preflight" | "allowed";
   readonly status: number;
   readonly headers: OutgoingHttpHeaders;
   readonly body?: string | Buffer | undefined;

@@ -59,6 +59,9 @@ describe("decision API protocol", () => {
     assert.match(allowed.headers.get("x-portcullis-identity") ?? "", /^ey/);
     assert.match(allowed.headers.get("x-request-id") ?? "", /^[0-9a-f-]{36}$/);
     assert.equal(await allowed.text(), "");
+    const line = gw.logs.find((l) => l.includes(`"req_id":"${allowed.headers.get("x-request-id")}"`)) ?? "";
+    assert.match(line, /"outcome":"allowed"/, "the access log says the decision, not that something was served");
+    assert.match(line, /"path":"\/api\/y"/, "and the decided request's path, not the sub-request's");
     const open = await decide({ "x-original-uri": "/open", "x-original-method": "GET" });
     assert.equal(open.status, 200);
     assert.equal(open.headers.get("x-portcullis-identity"), "");
