@@ -35,7 +35,9 @@ export async function createNodeMiddleware(options: CoreOptions | { instance: In
     if (!unread) instance.core.logger.warn({ path: (req.url ?? "").split("?", 1)[0] }, "the request body was read before Portcullis's middleware ran: put it first");
     const ctx = instance.context({
       method: req.method ?? "",
-      url: req.url ?? "",
+      // Express strips a mount path from `req.url` (`app.use("/v1", …)`): the decision is about
+      // the target as the client sent it, which Express keeps as `originalUrl`.
+      url: (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? "",
       headers: req.headers,
       rawHeaders: req.rawHeaders,
       message: req,
