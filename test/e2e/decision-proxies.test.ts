@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { decodeJwt } from "jose";
+import { decodeJwt, SignJWT } from "jose";
 import { startTestGateway, tenantWithKey, type TestGateway } from "../helpers/gateway.js";
+import { LocalIdp } from "../helpers/idp.js";
 import { proxyAvailable, startCaddy, startNginx, type RunningProxy } from "../helpers/proxies.js";
 import { rawRequest } from "../helpers/raw-http.js";
 
@@ -10,15 +11,17 @@ import { rawRequest } from "../helpers/raw-http.js";
  * configuration shipped in examples/: clients must get what the gateway would answer, and must not
  * be able to steer the decision with headers of their own.
  */
-const POLICY = {
+const ISSUER = "https://idp.decision.test/";
+const policy = (jwksUri: string) => ({
   version: 1,
   clients: { trustedProxies: ["127.0.0.1/32"] },
+  jwt: { issuers: [{ issuer: ISSUER, jwksUri, audience: "api" }] },
   routes: [
     { name: "public", match: { path: "/public/**", methods: ["GET"] }, authenticate: "none" },
     { name: "limited", match: { path: "/limited/**" }, limits: [{ name: "tight", by: ["key"], rate: 2, per: "minute" }] },
     { name: "api", match: { path: "/api/**" }, authorize: { scopes: ["read"] }, shield: { inspectBody: false } },
   ],
-};
+});
 
 interface Echoed {
   method: string;
@@ -35,15 +38,18 @@ for (const [name, start] of [
     let proxy: RunningProxy;
     let key: string;
     let tenantId: string;
+    const idp = new LocalIdp();
 
     before(async () => {
-      gw = await startTestGateway(POLICY, { decision: true });
+      await idp.start();
+      gw = await startTestGateway(policy(idp.url), { decision: true });
       proxy = await start({ decisionUrl: gw.decisionUrl!, upstreamUrl: gw.upstreamUrl });
       ({ key, tenantId } = await tenantWithKey(gw, { scopes: ["read"] }));
     });
     after(async () => {
       await proxy?.close();
       await gw?.close();
+      idp.server?.close();
     });
 
     const get = (path: string, headers: Record<string, string> = {}, method = "GET") => fetch(proxy.url + path, { method, headers });
@@ -57,6 +63,24 @@ for (const [name, start] of [
       const claims = decodeJwt(echoed.headers["x-portcullis-identity"]!);
       assert.equal(claims.tenant_id, tenantId);
       assert.equal(claims.scope, "read");
+    });
+
+    test("a JWT from the configured issuer passes and the identity names its subject; one for another audience does not", async () => {
+      const signing = await idp.newKey(`k-${name}`);
+      const sign = (audience: string) =>
+        new SignJWT({ org_id: tenantId, scope: "read" })
+          .setProtectedHeader({ alg: "RS256", kid: signing.kid })
+          .setIssuer(ISSUER)
+          .setSubject("user-7")
+          .setAudience(audience)
+          .setExpirationTime("1m")
+          .sign(signing.privateKey);
+      const response = await get("/api/items", { authorization: `Bearer ${await sign("api")}` });
+      assert.equal(response.status, 200, proxy.output());
+      const claims = decodeJwt(((await response.json()) as Echoed).headers["x-portcullis-identity"]!);
+      assert.deepEqual([claims.sub, claims.tenant_id, claims.auth], ["user-7", tenantId, "jwt"]);
+      const other = await get("/api/items", { authorization: `Bearer ${await sign("another-api")}` });
+      assert.equal(other.status, 401);
     });
 
     test("an open route passes without a credential, and a client's own identity header never reaches the upstream", async () => {
