@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { startEchoUpstream } from "../../src/echo/echo-upstream.js";
 import { decodeJwt, SignJWT } from "jose";
 import { startTestGateway, tenantWithKey, type TestGateway } from "../helpers/gateway.js";
 import { LocalIdp } from "../helpers/idp.js";
 import { proxyAvailable, startCaddy, startNginx, type RunningProxy } from "../helpers/proxies.js";
+import { freePort } from "../helpers/ports.js";
 import { rawRequest } from "../helpers/raw-http.js";
 
 /**
@@ -167,3 +169,24 @@ for (const [name, start] of [
     });
   });
 }
+
+for (const [name, start] of [
+  ["nginx", startNginx],
+  ["caddy", startCaddy],
+] as const) {
+  test(`with the decision API unreachable, nothing passes ${name}`, { skip: !proxyAvailable(name) && `${name} is not installed` }, async () => {
+    const upstream = await startEchoUpstream();
+    const proxy = await start({ decisionUrl: `http://127.0.0.1:${await freePort()}`, upstreamUrl: upstream.url });
+    try {
+      const response = await fetch(`${proxy.url}/public/page`);
+      assert.ok(response.status >= 500, `got ${response.status}`);
+      assert.doesNotMatch(await response.text(), /"url":/, "the echo upstream never answered");
+      if (name === "nginx") assert.equal(response.status, 503, "the example's error page answers as the gateway would");
+    } finally {
+      await proxy.close();
+      upstream.server.closeAllConnections();
+      upstream.server.close();
+    }
+  });
+}
+
