@@ -32,7 +32,6 @@ export async function createNodeMiddleware(options: CoreOptions | { instance: In
   const instance = "instance" in options ? options.instance : await InProcessPortcullis.create(options);
   const handle = (req: IncomingMessage, res: ServerResponse, next: Next): void => {
     const unread = bodyUnread(req);
-    if (!unread) instance.core.logger.warn({ path: (req.url ?? "").split("?", 1)[0] }, "the request body was read before Portcullis's middleware ran: put it first");
     const ctx = instance.context({
       method: req.method ?? "",
       // Express strips a mount path from `req.url` (`app.use("/v1", …)`): the decision is about

@@ -66,7 +66,15 @@ export function shieldControl(policy: ShieldPolicy, logger: Logger): Control {
       for (const v of Array.isArray(value) ? value : [value ?? ""]) inspection.text(`header.${name}`, v, "header");
     }
     if (headers.cookie !== undefined) inspectCookies(headers.cookie, inspection);
-    if (policy.inspectBody && hasBody(headers)) return inspectBody(ctx, policy, modeOf, inspection).then(() => conclude(ctx, inspection));
+    if (policy.inspectBody && hasBody(headers)) {
+      if (ctx.body === undefined) {
+        // Something before the shield consumed the body (a framework's body parser run first):
+        // what the handler will act on cannot be inspected, so nothing passes.
+        logger.error({ req_id: ctx.requestId, route: ctx.route?.name }, "the request body was read before the shield could inspect it: run Portcullis before any body parser");
+        throw new Problem("INTERNAL");
+      }
+      return inspectBody(ctx, ctx.body, policy, modeOf, inspection).then(() => conclude(ctx, inspection));
+    }
     conclude(ctx, inspection);
   };
   return {
@@ -117,14 +125,13 @@ function inspectCookies(header: string, inspection: Inspection): void {
   }
 }
 
-async function inspectBody(ctx: RequestContext, policy: ShieldPolicy, modeOf: (check: ShieldCheck) => Mode, inspection: Inspection): Promise<void> {
-  const { headers, body: source } = ctx;
+async function inspectBody(ctx: RequestContext, source: AsyncIterable<Uint8Array>, policy: ShieldPolicy, modeOf: (check: ShieldCheck) => Mode, inspection: Inspection): Promise<void> {
+  const { headers } = ctx;
   const limit = policy.maxBodyBytes;
   const tooLarge = () => {
     inspection.add("bodySize", `max ${limit} bytes`, "body");
     refuseEarly(inspection, modeOf);
   };
-  if (source === undefined) throw new Error("shield: this front end does not give controls the body");
   if (Number(headers["content-length"] ?? 0) > limit) return tooLarge();
   // Node keeps the first of two Content-Types, an upstream may keep the last: the shield could
   // read a body as binary that the upstream parses as a form or multipart.

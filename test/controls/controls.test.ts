@@ -190,6 +190,8 @@ describe("controls, one at a time, against constructed contexts", () => {
     assert.equal(String(clean.forwardBody), '{"name":"widget"}', "the body goes on as the shield read it");
     const monitor = shieldControl(shieldSchema.parse({ mode: "monitor" }), logger);
     assert.equal(await outcome(() => monitor.run(contextFor({ url: "/?q=1'%20OR%201=1--" }))), "passed");
+    const consumed = contextFor({ method: "POST", headers: [["content-type", "application/json"], ["content-length", "12"]] });
+    assert.equal(await outcome(() => block.run(consumed)), "INTERNAL", "a body someone else already read is not passed as inspected");
     const headersOnly = shieldControl(shieldSchema.parse({ inspectBody: false }), logger);
     assert.equal(headersOnly.needsBody, undefined);
     assert.equal(await outcome(() => headersOnly.run(contextFor({ method: "POST", headers: [["content-type", "application/json"]], body: '{"a":1,"a":2}' }))), "passed", "inspectBody: false reads no body");
