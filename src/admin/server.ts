@@ -1,5 +1,6 @@
 import type { OutgoingHttpHeaders } from "node:http";
 import { ALL_HEALTH_ENDPOINTS, healthAnswer, type HealthSources } from "../health/health.js";
+import { UNKNOWN_ADDRESS } from "../net/client-ip.js";
 import type { Logger } from "../observability/logger.js";
 import { createContext, type RequestContext } from "../pipeline/context.js";
 import { Problem } from "../problem/index.js";
@@ -13,8 +14,6 @@ import type { AdminOperation } from "./operations.js";
 import { adminTokenChecker } from "./token.js";
 
 const MAX_BODY_BYTES = 64 * 1024;
-/** The admin port's callers are operators: their address is the socket's, never a header's. */
-const UNCOUNTED = { family: 4, value: 0n, text: "0.0.0.0", holder: "0.0.0.0" } as const;
 
 export interface AdminHandlerDeps {
   operations: readonly AdminOperation[];
@@ -63,8 +62,9 @@ export function createAdminHandler(deps: AdminHandlerDeps) {
     logger: deps.logger,
     ownHeaders: deps.gatewayHeaders,
     outcome: "served",
+    // No control of the admin API counts or lists clients by their address.
     context: (req, requestId) =>
-      createContext({ requestId, method: req.method ?? "", url: req.url ?? "", headers: req.headers, rawHeaders: req.rawHeaders, clientAddress: UNCOUNTED, body: req }),
+      createContext({ requestId, method: req.method ?? "", url: req.url ?? "", headers: req.headers, rawHeaders: req.rawHeaders, clientAddress: UNKNOWN_ADDRESS, body: req }),
     handle: run,
   });
 }

@@ -46,11 +46,17 @@ interface Described {
   error?: string;
 }
 
-export function decisionHandler(deps: { core: PortcullisCore; pipeline: Pipeline<CompiledRoute>; gatewayHeaders: Readonly<OutgoingHttpHeaders> }) {
+export function decisionHandler(deps: {
+  core: PortcullisCore;
+  pipeline: Pipeline<CompiledRoute>;
+  gatewayHeaders: Readonly<OutgoingHttpHeaders>;
+  /** `--upstream`: the identity names the same audience as the gateway's for the same route. */
+  upstream: string | undefined;
+}) {
   const { core, pipeline, gatewayHeaders } = deps;
   const audiences = new Map<string, string>();
   for (const route of core.policy.routes) {
-    const upstream = route.forward.upstream ?? core.policy.upstream;
+    const upstream = route.forward.upstream ?? deps.upstream ?? core.policy.upstream;
     audiences.set(route.name, upstream === undefined ? DEFAULT_AUDIENCE : new URL(upstream).origin);
   }
   const described = new WeakMap<RequestContext, Described>();
@@ -119,7 +125,8 @@ export function decisionHandler(deps: { core: PortcullisCore; pipeline: Pipeline
   });
   return (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const carried = req.headers[PROBLEM_HEADER];
-    if (typeof carried === "string" && req.headers["x-original-uri"] === undefined && req.headers["x-forwarded-uri"] === undefined) {
+    // Only a request that describes no other one is nginx's error page asking for the refusal.
+    if (typeof carried === "string" && req.headers["x-original-uri"] === undefined && req.headers["x-original-url"] === undefined && req.headers["x-forwarded-uri"] === undefined) {
       renderProblem(carried, res, gatewayHeaders);
       return Promise.resolve();
     }
@@ -135,10 +142,11 @@ const DESCRIBING = new Set(["x-original-uri", "x-original-url", "x-original-meth
 /** The request the proxy asks about, or undefined when the sub-request names none. */
 function describe(headers: IncomingHttpHeaders, rawHeaders: readonly string[]): Described | undefined {
   const originalUrl = headers["x-original-url"];
-  const nginxUri = headers["x-original-uri"] ?? (typeof originalUrl === "string" ? pathOf(originalUrl) : originalUrl);
-  const forwardedUri = headers["x-forwarded-uri"];
-  if (nginxUri === undefined && forwardedUri === undefined) return undefined;
-  const nginx = nginxUri !== undefined;
+  // ingress-nginx sends the absolute X-Original-URL and passes a client's X-Original-URI on:
+  // every target named must be the same one, whichever header names it.
+  const uris = [headers["x-original-uri"], typeof originalUrl === "string" ? pathOf(originalUrl) : originalUrl, headers["x-forwarded-uri"]];
+  if (uris.every((u) => u === undefined)) return undefined;
+  const nginx = uris[0] !== undefined || uris[1] !== undefined;
   // Node joins a repeated header into one value: the raw list shows a description given twice.
   const seen = new Set<string>();
   for (let i = 0; i < rawHeaders.length; i += 2) {
@@ -147,8 +155,8 @@ function describe(headers: IncomingHttpHeaders, rawHeaders: readonly string[]): 
     if (seen.has(name)) return { method: "", url: "", nginx, error: `${rawHeaders[i]} is sent more than once.` };
     seen.add(name);
   }
-  const uri = agreed(nginxUri, forwardedUri);
-  const method = agreed(headers["x-original-method"], headers["x-forwarded-method"]);
+  const uri = agreed(uris);
+  const method = agreed([headers["x-original-method"], headers["x-forwarded-method"]]);
   if (uri === CONFLICT || method === CONFLICT) {
     return { method: "", url: "", nginx, error: "The request is described twice, and the descriptions differ." };
   }
@@ -158,11 +166,16 @@ function describe(headers: IncomingHttpHeaders, rawHeaders: readonly string[]): 
 
 const CONFLICT = Symbol("conflict");
 
-/** One value from the two header families: when they disagree, one was written by the client, and neither can be believed. */
-function agreed(a: string | string[] | undefined, b: string | string[] | undefined): string | undefined | typeof CONFLICT {
-  if (Array.isArray(a) || Array.isArray(b)) return CONFLICT;
-  if (a !== undefined && b !== undefined && a !== b) return CONFLICT;
-  return a ?? b;
+/** One value from the headers that name it: when they disagree, one was written by the client, and none can be believed. */
+function agreed(values: readonly (string | string[] | undefined)[]): string | undefined | typeof CONFLICT {
+  let found: string | undefined;
+  for (const value of values) {
+    if (Array.isArray(value)) return CONFLICT;
+    if (value === undefined) continue;
+    if (found !== undefined && found !== value) return CONFLICT;
+    found = value;
+  }
+  return found;
 }
 
 /** `X-Original-URL` is absolute (`https://host/path?query`); the decision needs its target. */

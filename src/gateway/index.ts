@@ -105,7 +105,7 @@ export class Gateway {
         if (refused.length > 0) {
           throw new PolicyError("the policy, served by the decision API", refused.map((r) => `${r}, which the decision API never sees: serve this route through the gateway, or change it`));
         }
-        decision = decisionHandler({ core, pipeline: new Pipeline(core.beforeRouting(), routes, pathOptions), gatewayHeaders });
+        decision = decisionHandler({ core, pipeline: new Pipeline(core.beforeRouting(), routes, pathOptions), gatewayHeaders, upstream: options.upstream });
       }
       if (handler === undefined && decision === undefined) {
         throw new Error(`route "${policy.routes.find((r) => r.forward.upstream === undefined)!.name}" has no upstream: pass --upstream or set upstream in the policy`);

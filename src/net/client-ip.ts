@@ -25,9 +25,9 @@ export class ClientIpResolver {
   resolve(req: IncomingMessage): IpAddress {
     let socket = this.sockets.get(req.socket);
     if (socket === undefined) {
-      socket = parseIp(req.socket.remoteAddress ?? "", this.ipv6HolderPrefix) ?? UNKNOWN;
+      socket = parseIp(req.socket.remoteAddress ?? "", this.ipv6HolderPrefix) ?? UNKNOWN_ADDRESS;
       // A socket that has lost its address (closed) is not remembered as unknown.
-      if (socket !== UNKNOWN) this.sockets.set(req.socket, socket);
+      if (socket !== UNKNOWN_ADDRESS) this.sockets.set(req.socket, socket);
     }
     if (this.trusted.size === 0 || !this.trusted.has(socket)) return socket;
     const header = req.headers["x-forwarded-for"];
@@ -47,4 +47,4 @@ export class ClientIpResolver {
 }
 
 /** A socket without an address (already closed): one shared bucket, never a free pass. */
-const UNKNOWN: IpAddress = { family: 4, value: 0n, text: "0.0.0.0", holder: "0.0.0.0" };
+export const UNKNOWN_ADDRESS: IpAddress = { family: 4, value: 0n, text: "0.0.0.0", holder: "0.0.0.0" };

@@ -131,6 +131,28 @@ for (const [name, start] of [
       assert.notEqual(post.status, 200);
     });
 
+    test("headers by which a framework would serve another path or believe another client never reach the upstream", async () => {
+      const forged = {
+        "x-original-url": "/admin",
+        "x-rewrite-url": "/admin",
+        "x-original-host": "admin.internal",
+        "x-host": "admin.internal",
+        forwarded: "for=10.0.0.1;proto=https",
+        "x-client-ip": "10.0.0.1",
+        "true-client-ip": "10.0.0.1",
+        "cf-connecting-ip": "10.0.0.1",
+        "x-real-ip": "10.0.0.1",
+        "x-forwarded-proto": "https",
+        "x-forwarded-port": "443",
+        "x-forwarded-prefix": "/admin",
+      };
+      const response = await get("/public/page", forged);
+      assert.equal(response.status, 200, proxy.output());
+      const seen = ((await response.json()) as Echoed).headers;
+      for (const [name, value] of Object.entries(forged)) assert.notEqual(seen[name], value, `${name} reached the upstream as the client sent it`);
+      assert.equal(seen["x-forwarded-for"], "127.0.0.1");
+    });
+
     test("a path the proxy normalises is decided as sent: dot segments and encodings cannot reach a route through the open one", async () => {
       const host = new URL(proxy.url).host;
       for (const target of ["/public/../api/items", "/public/%2e%2e/api/items", "/public/%2E%2E%2Fapi/items", "/public/..;/api/items", "/public//../api/items", `http://${host}/api/items`]) {

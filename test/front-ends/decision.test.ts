@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { decodeJwt } from "jose";
 import { Gateway, parsePolicy, PolicyError } from "../../src/gateway/index.js";
 import { createLogger } from "../../src/observability/logger.js";
 import { startTestGateway, tenantWithKey, ADMIN_TOKEN, type TestGateway } from "../helpers/gateway.js";
@@ -57,6 +58,7 @@ describe("decision API protocol", () => {
     const allowed = await decide({ "x-original-uri": "/api/y?x=1", "x-original-method": "POST", authorization: `Bearer ${fresh}` });
     assert.equal(allowed.status, 200);
     assert.match(allowed.headers.get("x-portcullis-identity") ?? "", /^ey/);
+    assert.equal(decodeJwt(allowed.headers.get("x-portcullis-identity")!).aud, new URL(gw.upstreamUrl).origin, "the same audience as the gateway's for this route");
     assert.match(allowed.headers.get("x-request-id") ?? "", /^[0-9a-f-]{36}$/);
     assert.equal(await allowed.text(), "");
     const line = gw.logs.find((l) => l.includes(`"req_id":"${allowed.headers.get("x-request-id")}"`)) ?? "";
@@ -72,6 +74,8 @@ describe("decision API protocol", () => {
       { "x-original-uri": "/open", "x-forwarded-uri": "/api/x", "x-original-method": "GET" },
       { "x-original-uri": "/open", "x-original-method": "GET", "x-forwarded-method": "DELETE" },
       { "x-forwarded-uri": "/open", "x-forwarded-method": "GET", "x-original-method": "POST" },
+      // ingress-nginx names the target in X-Original-URL and passes a client's X-Original-URI on.
+      { "x-original-url": "https://api.example.com/api/x", "x-original-uri": "/open", "x-original-method": "GET" },
       { "x-forwarded-uri": "/open" },
     ];
     for (const headers of conflicts) {
