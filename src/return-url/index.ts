@@ -1,0 +1,1 @@
+export { isAllowedReturnUrl, returnUrlControl, returnUrlSchema, type ReturnUrlPolicy } from "./return-url.js";

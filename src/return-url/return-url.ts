@@ -1,0 +1,141 @@
+import { z } from "zod";
+import type { RequestContext } from "../pipeline/context.js";
+import type { Control } from "../pipeline/control.js";
+import { Problem } from "../problem/index.js";
+import { bufferedBody } from "../server/read-body.js";
+
+const origin = z.string().transform((value, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    ctx.addIssue({ code: "custom", message: `"${value}" is not a URL` });
+    return z.NEVER;
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") ctx.addIssue({ code: "custom", message: `"${value}" must be an http(s) origin` });
+  else if (url.origin !== value.replace(/\/$/, "")) ctx.addIssue({ code: "custom", message: `"${value}" must be an origin alone (scheme, host, port), written as the browser writes it: ${url.origin}` });
+  return url.origin;
+});
+
+export const returnUrlSchema = z.strictObject({
+  /** The query parameters and body fields (form or JSON, `a.b` for nested members) that carry a URL to send the user to. */
+  params: z.array(z.string().min(1).max(100)).min(1),
+  /** The origins a return URL may point to, exactly: scheme, host and port. */
+  allow: z.array(origin).min(1),
+  /** Paths on the caller's own site (`/account`) pass; off, only absolute URLs to the listed origins do. */
+  allowRelative: z.boolean().default(true),
+  /** Where to look. The decision API never sees bodies, so it needs `[query]`. */
+  in: z.array(z.enum(["query", "body"])).min(1).default(["query", "body"]),
+  /** A body larger than this is refused rather than let through unread. */
+  maxBodyBytes: z.number().int().min(1).max(16 * 1024 * 1024).default(1024 * 1024),
+});
+export type ReturnUrlPolicy = z.infer<typeof returnUrlSchema>;
+
+/** No real return URL is this long; a longer value is refused, not parsed. */
+const MAX_URL_LENGTH = 4096;
+/** Percent-decoding is repeated this many times at most: each layer an app might peel off is checked. */
+const MAX_DECODINGS = 3;
+/** Stands for the caller's own site when a relative URL is resolved: never a real host. */
+const OWN_SITE = "https://own-site.portcullis.invalid";
+/** C0 controls, DEL, and spaces other than a plain one: browsers strip some (`\t`, `\n`) inside a URL, which is how `/\t/evil` becomes `//evil`. */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f\u0080-\u009f\u00a0\u1680\u2000-\u200f\u2028\u2029\u202f\u205f\u3000\ufeff]/;
+
+/**
+ * Whether a browser told to go to `value` would land on one of `allowed` (or, with
+ * `allowRelative`, on the page's own site). The URL is read as a browser reads it (WHATWG URL:
+ * `\` as `/`, `https:evil` as `https://evil/`, default ports dropped, hosts lower-cased and
+ * IDNA-mapped), so what is checked is where the browser goes, not how the string looks. Every
+ * layer of percent-decoding an application might still apply is checked too: `%2F%2Fevil`
+ * decoded once more is `//evil`.
+ */
+export function isAllowedReturnUrl(value: string, allowed: ReadonlySet<string>, allowRelative: boolean): boolean {
+  if (value.length > MAX_URL_LENGTH) return false;
+  let candidate = value;
+  for (let layer = 0; layer <= MAX_DECODINGS; layer++) {
+    if (!landsOnAllowedOrigin(candidate, allowed, allowRelative)) return false;
+    if (!candidate.includes("%")) return true;
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(candidate);
+    } catch {
+      return false;
+    }
+    if (decoded === candidate) return true;
+    candidate = decoded;
+  }
+  // Still encoded after every layer checked: nobody needs that many.
+  return false;
+}
+
+function landsOnAllowedOrigin(value: string, allowed: ReadonlySet<string>, allowRelative: boolean): boolean {
+  if (CONTROL_CHARACTERS.test(value) || value.trim() !== value) return false;
+  let url: URL;
+  try {
+    url = new URL(value, OWN_SITE);
+  } catch {
+    return false;
+  }
+  // `https://app.example.com@evil` lands on evil; `https://user@app.example.com` is refused too:
+  // nobody sends a user home with a password in the address.
+  if (url.username !== "" || url.password !== "") return false;
+  if (url.origin === OWN_SITE) return allowRelative && !/^[a-z][a-z0-9+.-]*:/i.test(value);
+  return (url.protocol === "https:" || url.protocol === "http:") && allowed.has(url.origin);
+}
+
+/**
+ * Refuses a request that carries a return URL (`?next=…`, a form's `return_to`) pointing anywhere
+ * but the listed origins, so that the API behind can never be used to send a signed-in user to a
+ * look-alike site (an open redirect).
+ */
+export function returnUrlControl(policy: ReturnUrlPolicy): Control {
+  const allowed = new Set(policy.allow);
+  const names = new Set(policy.params);
+  const inQuery = policy.in.includes("query");
+  const inBody = policy.in.includes("body");
+  const check = (value: unknown, where: string): void => {
+    if (value === undefined || value === null || value === "") return;
+    if (typeof value !== "string" || !isAllowedReturnUrl(value, allowed, policy.allowRelative)) {
+      throw new Problem("INVALID_RETURN_URL", `The return URL in ${where} is not one this service redirects to.`);
+    }
+  };
+  const checkBody = (ctx: RequestContext, body: Buffer): void => {
+    if (body.length === 0) return;
+    const type = (ctx.headers["content-type"] ?? "").toLowerCase();
+    if (type.startsWith("application/x-www-form-urlencoded")) {
+      for (const [name, value] of new URLSearchParams(body.toString("utf8"))) if (names.has(name)) check(value, `body.${name}`);
+    } else if (/^application\/([a-z0-9.+-]*\+)?json\b/.test(type)) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(body.toString("utf8"));
+      } catch {
+        throw new Problem("BAD_REQUEST", "The body is not valid JSON.");
+      }
+      for (const name of names) check(member(parsed, name), `body.${name}`);
+    }
+  };
+  return {
+    name: "returnUrl",
+    stage: "return-url",
+    needsBody: inBody ? "returnUrl reads body fields (set returnUrl.in: [query] to check the query alone)" : undefined,
+    run(ctx) {
+      if (inQuery && ctx.target.query !== "") {
+        for (const [name, value] of new URLSearchParams(ctx.target.query)) if (names.has(name)) check(value, `query.${name}`);
+      }
+      if (!inBody) return;
+      const body = bufferedBody(ctx, policy.maxBodyBytes);
+      if (body instanceof Promise) return body.then((b) => checkBody(ctx, b));
+      checkBody(ctx, body);
+    },
+  };
+}
+
+/** `a.b` names member `b` of member `a`; a value that is not a plain string is refused by the caller. */
+function member(value: unknown, path: string): unknown {
+  let current = value;
+  for (const key of path.split(".")) {
+    if (current === null || typeof current !== "object" || Array.isArray(current) || !Object.hasOwn(current, key)) return undefined;
+    current = (current as Record<string, unknown>)[key];
+  }
+  return current;
+}

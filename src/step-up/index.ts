@@ -1,0 +1,1 @@
+export { stepUpControl, stepUpSchema, type StepUpPolicy } from "./step-up.js";

@@ -1,0 +1,124 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { isAllowedReturnUrl, returnUrlControl, returnUrlSchema } from "../../src/return-url/index.js";
+import { contextFor, outcome } from "../helpers/context.js";
+
+const allowed = new Set(["https://app.example.com", "http://localhost:3000"]);
+const ok = (value: string, relative = true) => isAllowedReturnUrl(value, allowed, relative);
+
+describe("return URLs: only the listed origins, read as a browser reads them", () => {
+  test("what a real app sends passes", () => {
+    for (const value of [
+      "https://app.example.com",
+      "https://app.example.com/",
+      "https://app.example.com/account?tab=billing#top",
+      "https://APP.example.com/x",
+      "https://app.example.com:443/x",
+      "http://localhost:3000/cb",
+      "/dashboard",
+      "/search?q=a%20b",
+      "settings",
+      "https://app.example.com/next?url=https%3A%2F%2Fapp.example.com%2Fx",
+    ]) {
+      assert.equal(ok(value), true, value);
+    }
+  });
+
+  test("the known open-redirect bypasses are refused", () => {
+    for (const value of [
+      "https://evil.example",
+      "//evil.example",
+      "///evil.example",
+      "/\\evil.example",
+      "\\\\evil.example",
+      "\\/evil.example",
+      "https:evil.example",
+      "https:/evil.example",
+      "https:\\\\evil.example",
+      "HTTPS://evil.example",
+      "https://app.example.com@evil.example",
+      "https://app.example.com:pass@evil.example",
+      "https://user@app.example.com/",
+      "https://evil.example\\@app.example.com",
+      "https://evil.example#@app.example.com",
+      "https://evil.example?@app.example.com",
+      "https://app.example.com.evil.example",
+      "https://app.example.com./",
+      "https://app.example.com:8443/",
+      "http://app.example.com/",
+      "https://аpp.example.com/", // Cyrillic а: another host (xn--pp-…)
+      "https://app.exаmple.com/",
+      "%2F%2Fevil.example",
+      "%252F%252Fevil.example",
+      "%25252F%25252Fevil.example",
+      "/%2F/evil.example",
+      "/%5Cevil.example",
+      "https%3A%2F%2Fevil.example",
+      "/\t/evil.example",
+      "/\n/evil.example",
+      "h\ttps://evil.example",
+      "ht\rtps://evil.example",
+      " //evil.example",
+      "//evil.example ",
+      "\u0000//evil.example",
+      "/\u3000/evil.example",
+      "javascript:alert(1)",
+      "JavaScript:alert(1)",
+      "java\tscript:alert(1)",
+      "javascript://app.example.com/%0aalert(1)",
+      "data:text/html,<script>alert(1)</script>",
+      "vbscript:msgbox(1)",
+      "file:///etc/passwd",
+      "https://own-site.portcullis.invalid/x",
+      "https://[::1]/",
+      "https://%65vil.example",
+      "x".repeat(5000),
+      "%E0%A4%A",
+    ]) {
+      assert.equal(ok(value), false, JSON.stringify(value));
+    }
+  });
+
+  test("with allowRelative off, only absolute URLs to the listed origins pass", () => {
+    assert.equal(ok("/dashboard", false), false);
+    assert.equal(ok("https://app.example.com/dashboard", false), true);
+  });
+
+  test("the schema refuses allow entries that are not bare origins", () => {
+    for (const allow of ["https://app.example.com/path", "app.example.com", "javascript:alert(1)", "https://APP.example.com", "https://app.example.com:443"]) {
+      assert.equal(returnUrlSchema.safeParse({ params: ["next"], allow: [allow] }).success, false, allow);
+    }
+    assert.equal(returnUrlSchema.safeParse({ params: ["next"], allow: ["https://app.example.com/"] }).success, true);
+  });
+
+  test("the control checks every occurrence in the query, form and JSON bodies, and nested members", async () => {
+    const control = returnUrlControl(returnUrlSchema.parse({ params: ["next", "redirect.to"], allow: ["https://app.example.com"] }));
+    const run = (spec: Parameters<typeof contextFor>[0]) => outcome(() => control.run(contextFor(spec)));
+    assert.equal(await run({ url: "/login?next=/home" }), "passed");
+    assert.equal(await run({ url: "/login?next=/home&next=//evil.example" }), "INVALID_RETURN_URL");
+    assert.equal(await run({ url: "/login?next=%2F%2Fevil.example" }), "INVALID_RETURN_URL");
+    assert.equal(await run({ url: "/login?other=//evil.example" }), "passed");
+    const form = (body: string) => run({ method: "POST", url: "/login", headers: [["content-type", "application/x-www-form-urlencoded"]], body });
+    assert.equal(await form("user=a&next=https%3A%2F%2Fapp.example.com%2Fx"), "passed");
+    assert.equal(await form("user=a&next=https%3A%2F%2Fevil.example"), "INVALID_RETURN_URL");
+    const json = (body: unknown) => run({ method: "POST", url: "/login", headers: [["content-type", "application/json; charset=utf-8"]], body: JSON.stringify(body) });
+    assert.equal(await json({ redirect: { to: "/ok" } }), "passed");
+    assert.equal(await json({ redirect: { to: "https://evil.example" } }), "INVALID_RETURN_URL");
+    assert.equal(await json({ next: ["https://evil.example"] }), "INVALID_RETURN_URL");
+    assert.equal(await json({ next: { href: "https://evil.example" } }), "INVALID_RETURN_URL");
+    assert.equal(await run({ method: "POST", url: "/login", headers: [["content-type", "application/json"]], body: "{" }), "BAD_REQUEST");
+  });
+
+  test("the body read for the check is the body passed on", async () => {
+    const control = returnUrlControl(returnUrlSchema.parse({ params: ["next"], allow: ["https://app.example.com"] }));
+    const ctx = contextFor({ method: "POST", url: "/login", headers: [["content-type", "application/json"]], body: '{"next":"/a"}' });
+    assert.equal(await outcome(() => control.run(ctx)), "passed");
+    assert.equal((ctx.forwardBody as Buffer).toString(), '{"next":"/a"}');
+  });
+
+  test("in: [query] never reads the body, so the decision API can run it", async () => {
+    const control = returnUrlControl(returnUrlSchema.parse({ params: ["next"], allow: ["https://app.example.com"], in: ["query"] }));
+    assert.equal(control.needsBody, undefined);
+    assert.ok(returnUrlControl(returnUrlSchema.parse({ params: ["next"], allow: ["https://app.example.com"] })).needsBody);
+  });
+});
