@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage, OutgoingHttpHeaders } from "node:http";
 import type { Readable } from "node:stream";
 import { PortcullisCore, type CoreOptions } from "../gateway/core.js";
-import { compileRoutes, type CompiledRoute } from "../gateway/routes.js";
+import { compileRoutes, controlsNeedingMore, type CompiledRoute } from "../gateway/routes.js";
 import { GATEWAY_CSP } from "../headers/security-headers.js";
 import type { Principal } from "../identity/principal.js";
 import { createContext, type RequestContext, type ResponseHead } from "../pipeline/context.js";
@@ -75,7 +75,13 @@ export class InProcessPortcullis {
   static async create(options: CoreOptions): Promise<InProcessPortcullis> {
     const core = await PortcullisCore.open(options);
     const { policy } = core;
-    const pipeline = new Pipeline(core.beforeRouting(), compileRoutes(policy, core.deps), { allowTrailingDots: policy.paths.allowTrailingDots });
+    const routes = compileRoutes(policy, core.deps);
+    const refused = controlsNeedingMore(routes, "responseBody");
+    if (refused.length > 0) {
+      await core.close();
+      throw new Error(`this policy needs the gateway (portcullis start): ${refused.join("; ")}`);
+    }
+    const pipeline = new Pipeline(core.beforeRouting(), routes, { allowTrailingDots: policy.paths.allowTrailingDots });
     return new InProcessPortcullis(core, pipeline);
   }
 
@@ -108,7 +114,7 @@ export class InProcessPortcullis {
 
   /** Whether the matched route wants to see the answer's head (`responded`). */
   watchesResponse(ctx: RequestContext): boolean {
-    return (ctx.route?.plan?.responseHooks.length ?? 0) > 0;
+    return (this.pipeline.planOf(ctx)?.responseHooks.length ?? 0) > 0;
   }
 
   /** The answer's head, for the route's response hooks (a quota priced by the handler's header). */

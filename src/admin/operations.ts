@@ -8,11 +8,14 @@ import { POLICY_NAME } from "../pipeline/names.js";
 import type { Policy } from "../policy/schema.js";
 import { parseIp } from "../net/ip.js";
 import { Problem } from "../problem/index.js";
+import { isUuid } from "../store/index.js";
 import type { ApiKeyAuthenticator } from "../identity/api-keys/authenticator.js";
 import type { ApiKeyInfo, ApiKeyStore } from "../identity/api-keys/store.js";
 import type { TenantDirectory } from "../tenants/directory.js";
 import type { Tenant, TenantStore } from "../tenants/store.js";
 import type { Vault } from "../vault/vault.js";
+import type { Sessions } from "../sessions/sessions.js";
+import type { SessionRow } from "../sessions/store.js";
 
 export interface AdminServices {
   tenants: TenantStore;
@@ -26,6 +29,7 @@ export interface AdminServices {
   blocking: ClientBlocking;
   events: SecurityEvents;
   quotas: QuotaLedger;
+  sessions: Sessions;
   /** For the quotas it names. */
   policy: Policy;
 }
@@ -77,7 +81,7 @@ const dekStatusSchema = z.object({
 
 /** The admin API, declared once: the server dispatches on it and the OpenAPI document is made from it. */
 export function adminOperations(s: AdminServices): AdminOperation[] {
-  return [...tenantAndKeyOperations(s), ...limitOperations(s), ...(s.vault === undefined ? [] : vaultOperations(s.vault, s.tenants))];
+  return [...tenantAndKeyOperations(s), ...limitOperations(s), ...sessionOperations(s), ...(s.vault === undefined ? [] : vaultOperations(s.vault, s.tenants))];
 }
 
 const overrideSchema = z.object({
@@ -90,6 +94,83 @@ const cidrList = z.array(z.string().max(64)).max(100_000);
 const ipRulesSchema = z.object({ allow: z.array(z.string()), deny: z.array(z.string()) });
 const blockSchema = z.object({ client: z.string(), until: z.string() });
 const clientAddress = z.string().refine((v) => parseIp(v) !== undefined, "must be an IPv4 or IPv6 address");
+
+const sessionSchema = z.object({
+  id: z.uuid(),
+  subject: z.string(),
+  client_id: z.string().nullable(),
+  roles: z.array(z.string()),
+  scopes: z.array(z.string()),
+  acr: z.string().nullable(),
+  amr: z.array(z.string()),
+  auth_time: z.string(),
+  created_at: z.string(),
+  last_rotated_at: z.string(),
+  idle_expires_at: z.string(),
+  absolute_expires_at: z.string(),
+});
+
+function sessionView(r: SessionRow) {
+  return {
+    id: r.id,
+    subject: r.subject,
+    client_id: r.client_id,
+    roles: r.roles,
+    scopes: r.scopes,
+    acr: r.acr,
+    amr: r.amr,
+    auth_time: r.auth_time.toISOString(),
+    created_at: r.created_at.toISOString(),
+    last_rotated_at: r.rotated_at.toISOString(),
+    idle_expires_at: r.idle_expires_at.toISOString(),
+    absolute_expires_at: r.absolute_expires_at.toISOString(),
+  };
+}
+
+function sessionOperations(s: AdminServices): AdminOperation[] {
+  const tenant = async (id: string | undefined) => void (await s.tenants.get(id!));
+  return [
+    ...(["/admin/v1/tenants/:id/sessions", "/admin/v1/tenants/:id/subjects/:subject/sessions"] as const).map(
+      (path): AdminOperation => ({
+        method: "GET",
+        path,
+        operationId: path.includes(":subject") ? "listSubjectSessions" : "listSessions",
+        summary: path.includes(":subject") ? "One user's live gateway sessions, newest first" : "The tenant's live gateway sessions, newest first",
+        status: 200,
+        response: z.object({ sessions: z.array(sessionSchema) }),
+        run: async ({ id, subject }) => {
+          await tenant(id);
+          return { sessions: (await s.sessions.list(id!, subject)).map(sessionView) };
+        },
+      }),
+    ),
+    {
+      method: "POST",
+      path: "/admin/v1/tenants/:id/sessions/:session/revoke",
+      operationId: "revokeSession",
+      summary: "End one session: its refresh token and live access tokens stop working within a second on every node",
+      status: 200,
+      response: z.object({ revoked: z.boolean() }),
+      run: async ({ id, session }) => {
+        await tenant(id);
+        if (!isUuid(session!)) throw new Problem("NOT_FOUND", "No such session.");
+        return { revoked: await s.sessions.revoke(id!, session!) };
+      },
+    },
+    {
+      method: "POST",
+      path: "/admin/v1/tenants/:id/subjects/:subject/sessions/revoke",
+      operationId: "revokeSubjectSessions",
+      summary: "Sign a user out everywhere: every live session of the subject ends",
+      status: 200,
+      response: z.object({ revoked: z.array(z.uuid()) }),
+      run: async ({ id, subject }) => {
+        await tenant(id);
+        return { revoked: await s.sessions.revokeSubject(id!, subject!) };
+      },
+    },
+  ];
+}
 
 function limitOperations(s: AdminServices): AdminOperation[] {
   const tenant = async (id: string | undefined) => void (await s.tenants.get(id!));

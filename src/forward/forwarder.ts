@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import { Pool } from "undici";
 import type { RequestContext } from "../pipeline/context.js";
+import type { BodyTap } from "../pipeline/control.js";
 import type { ForwardPolicy } from "./schema.js";
 import { Problem } from "../problem/index.js";
 import { errorType } from "../util/error-type.js";
@@ -40,8 +41,17 @@ const GATEWAY_OWNED = new Set([
 ]);
 const CREDENTIAL_HEADERS = new Set(["authorization", "x-api-key"]);
 const TIMEOUT_CODES = new Set(["UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT"]);
+/** Failures before a connection existed: the upstream cannot have seen the request. */
+const NOT_SENT_CODES = new Set(["UND_ERR_CONNECT_TIMEOUT", "ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
 
-export type UpstreamHeadHook = (statusCode: number, headers: IncomingHttpHeaders) => void;
+/** Sees the upstream's head before it is passed on; returns whatever wants to see the body. */
+export type UpstreamHeadHook = (statusCode: number, headers: IncomingHttpHeaders) => BodyTap[] | undefined;
+
+/** Whether a forward that failed with `problem` could have reached the upstream: only a failure to connect rules it out. */
+export function mayHaveReachedUpstream(problem: Problem): boolean {
+  if (problem.code !== "UPSTREAM_UNAVAILABLE" && problem.code !== "UPSTREAM_TIMEOUT") return false;
+  return !NOT_SENT_CODES.has(String(problem.cause));
+}
 
 /** Where and how one route forwards, resolved once when the policy is compiled. */
 export interface ForwardTarget {
@@ -111,11 +121,12 @@ export class Forwarder {
         },
         res,
         (statusCode, upstreamHeaders) => {
-          onHead(statusCode, upstreamHeaders);
+          const taps = onHead(statusCode, upstreamHeaders);
           const head = responseHeaders(upstreamHeaders, target.own);
           if (ctx.responseHeaders !== undefined) addControlHeaders(head, ctx.responseHeaders);
           head["x-request-id"] = ctx.requestId;
           res.writeHead(statusCode, head);
+          return taps;
         },
       );
     } catch (error) {

@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
+import { createPrivateKey, createPublicKey, generateKeyPairSync, hkdfSync, type KeyObject } from "node:crypto";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { calculateJwkThumbprint, createRemoteJWKSet, exportJWK, jwtVerify, SignJWT, type JWK, type JWTPayload } from "jose";
@@ -65,6 +65,15 @@ export class IdentitySigner {
     await writeFile(file, key.export({ type: "pkcs8", format: "pem" }), { mode: 0o600, flag: "wx" });
     await chmod(file, 0o600);
     return IdentitySigner.fromKey(key);
+  }
+
+  /**
+   * A secret for another purpose, derived from this key (HKDF-SHA256): nodes that share the
+   * identity key, as a deployment's nodes must, share every key derived from it, with no second
+   * secret to distribute.
+   */
+  deriveKey(purpose: string): Buffer {
+    return Buffer.from(hkdfSync("sha256", this.privateKey.export({ type: "pkcs8", format: "der" }), "portcullis", purpose, 32));
   }
 
   jwks(): { keys: JWK[] } {

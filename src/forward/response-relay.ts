@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, ServerResponse } from "node:http";
 import type { Dispatcher } from "undici";
+import type { BodyTap } from "../pipeline/control.js";
 
 /** Logged for a request whose client left before the answer began (nginx's convention). */
 const CLIENT_CLOSED_REQUEST = 499;
@@ -21,10 +22,11 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined;
   private started = false;
   private settled = false;
+  private taps: BodyTap[] | undefined;
 
   constructor(
     private readonly res: ServerResponse,
-    private readonly writeHead: (statusCode: number, headers: IncomingHttpHeaders) => void,
+    private readonly writeHead: HeadWriter,
     private readonly fail: (error: Error) => void,
   ) {}
 
@@ -36,12 +38,13 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
     // An interim 1xx answer is not the answer.
     if (statusCode < 200) return;
     this.started = true;
-    this.writeHead(statusCode, headers);
+    this.taps = this.writeHead(statusCode, headers);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     // Data undici had in hand when the client left has nowhere to go.
     if (this.settled) return;
+    if (this.taps !== undefined) for (const tap of this.taps) tap.write(chunk);
     if (!this.res.write(chunk)) {
       controller.pause();
       this.res.once("drain", () => controller.resume());
@@ -50,6 +53,7 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     this.settled = true;
+    if (this.taps !== undefined) for (const tap of this.taps) tap.end();
     this.res.end();
   }
 
@@ -71,6 +75,9 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
   }
 }
 
+/** Writes the answer's head; returns whatever wants to see its body. */
+export type HeadWriter = (statusCode: number, headers: IncomingHttpHeaders) => BodyTap[] | undefined;
+
 /**
  * Sends one request upstream and relays the answer. Resolves once the client's response is
  * closed (sent, or cut); rejects with undici's error when the upstream fails before answering,
@@ -80,7 +87,7 @@ export function relayResponse(
   dispatcher: Dispatcher,
   options: Dispatcher.DispatchOptions,
   res: ServerResponse,
-  writeHead: (statusCode: number, headers: IncomingHttpHeaders) => void,
+  writeHead: HeadWriter,
 ): Promise<void> {
   return new Promise((resolve, reject) => {
     const relay = new ResponseRelay(res, writeHead, reject);

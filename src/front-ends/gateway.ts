@@ -1,6 +1,6 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { ClientBlocking } from "../blocking/client-blocking.js";
-import type { Forwarder } from "../forward/forwarder.js";
+import { mayHaveReachedUpstream, type Forwarder } from "../forward/forwarder.js";
 import type { CompiledRoute } from "../gateway/routes.js";
 import type { ClientIpResolver } from "../net/client-ip.js";
 import { AccessLog } from "../observability/access-log.js";
@@ -40,8 +40,18 @@ export function gatewayHandler(deps: GatewayHandlerDeps) {
       return pending === undefined ? forward(ctx, req, res) : pending.then(() => forward(ctx, req, res));
     },
     rejected: (ctx, problem) => deps.blocking.recordRejection(ctx.clientAddress.holder, problem.code, { route: ctx.route?.name ?? UNMATCHED, tenantId: ctx.principal?.tenantId }),
-    finished: observer(deps.metrics, new AccessLog(deps.logger)),
+    finished: ended(pipeline, observer(deps.metrics, new AccessLog(deps.logger))),
   });
+}
+
+/** The route's controls end what they began (an idempotency claim), then the observer sees the request. */
+function ended(pipeline: Pipeline<CompiledRoute>, observe: (done: Finished) => void) {
+  return (done: Finished): void => {
+    const { ctx, problem } = done;
+    const reached = problem === undefined ? ctx.answer === undefined : mayHaveReachedUpstream(problem);
+    pipeline.done(ctx, { upstream: reached ? "reached" : "not_reached" });
+    observe(done);
+  };
 }
 
 /** The context of a request that arrived as it is (gateway, adapters): its own method, target and body. */

@@ -8,6 +8,9 @@ import { RedisCounterStore } from "../counters/redis-store.js";
 import { OutageReporter, SecurityEvents } from "../events/security-events.js";
 import { IdentitySigner } from "../forward/identity-assertion.js";
 import type { HealthSources } from "../health/health.js";
+import { IdempotencyStore } from "../idempotency/store.js";
+import { Sessions } from "../sessions/sessions.js";
+import { SessionStore } from "../sessions/store.js";
 import { ApiKeyAuthenticator } from "../identity/api-keys/authenticator.js";
 import { ApiKeyStore } from "../identity/api-keys/store.js";
 import { authenticateControl } from "../identity/authenticate.js";
@@ -53,6 +56,7 @@ export class PortcullisCore {
   readonly deps: ControlDeps;
   readonly clientIps: ClientIpResolver;
   readonly health: HealthSources;
+  readonly sessions: Sessions;
 
   private constructor(
     readonly policy: Policy,
@@ -68,20 +72,25 @@ export class PortcullisCore {
     readonly limitOverrides: LimitOverrideStore,
     readonly quotas: QuotaLedger,
     readonly ipRules: TenantIpRuleStore,
+    readonly idempotency: IdempotencyStore,
     readonly signer: IdentitySigner,
     readonly metrics: GatewayMetrics,
     readonly vault: Vault | undefined,
     jwt: JwtVerifier,
     keyProvider: KeyProvider | undefined,
+    keyStalenessMs: number | undefined,
   ) {
     this.clientIps = new ClientIpResolver(policy.clients.trustedProxies, policy.clients.ipv6Prefix);
+    this.sessions = new Sessions(new SessionStore(db), policy.sessions, tenantDirectory, events, signer.deriveKey("session tokens v1"), Math.min(1_000, keyStalenessMs ?? 1_000));
     this.deps = {
-      authenticators: { apiKeys: keyAuthenticator, jwt },
+      authenticators: { apiKeys: keyAuthenticator, jwt, sessions: this.sessions },
       limits: { store: counters, fallback: new MemoryCounterStore(), overrides: limitOverrides, events, outage: new OutageReporter(events, counters.kind) },
       quotas,
       ipRules,
+      idempotency,
       logger,
     };
+    if (policy.routes.some((route) => route.idempotency !== undefined)) idempotency.startSweeping();
     this.health = {
       version: VERSION,
       startedAt: Date.now(),
@@ -120,6 +129,7 @@ export class PortcullisCore {
         new LimitOverrideStore(db, options.keyStalenessMs),
         new QuotaLedger(counters, events, logger),
         new TenantIpRuleStore(db, options.keyStalenessMs),
+        new IdempotencyStore(db),
         await IdentitySigner.load(options.dataDir),
         new GatewayMetrics(),
         options.keyProvider === undefined ? undefined : new Vault(db, options.keyProvider),
@@ -127,6 +137,7 @@ export class PortcullisCore {
           events.emit({ type: "jwks_key_refused", severity: "high", detail: { issuer, kid: kid ?? "(none)", reason } }),
         ),
         options.keyProvider,
+        options.keyStalenessMs,
       );
     } catch (error) {
       await counters?.close();
@@ -147,6 +158,7 @@ export class PortcullisCore {
 
   async close(): Promise<void> {
     await this.keyAuthenticator.close();
+    this.idempotency.close();
     this.vault?.close();
     await this.counters.close();
     await this.db.close();

@@ -14,6 +14,7 @@ import { Pipeline } from "../pipeline/pipeline.js";
 import { PolicyError } from "../policy/load.js";
 import { jsonAnswer } from "../server/respond.js";
 import { vaultEndpointControl } from "../vault/http-endpoint.js";
+import { sessionEndpointsControl } from "../sessions/endpoints.js";
 import { PortcullisCore, type CoreOptions } from "./core.js";
 import { compileRoutes, controlsNeedingMore } from "./routes.js";
 
@@ -85,6 +86,7 @@ export class Gateway {
               [
                 ...system,
                 ...core.beforeRouting(),
+                sessionEndpointsControl({ sessions: core.sessions, authenticate: core.anyCredential(), logger, caseSensitive: policy.paths.caseSensitive }),
                 ...(core.vault === undefined ? [] : [vaultEndpointControl({ vault: core.vault, authenticate: core.anyCredential(), logger, caseSensitive: policy.paths.caseSensitive })]),
               ],
               compileRoutes(policy, core.deps, { forwarder, production: options.production, upstream: options.upstream }),
@@ -122,6 +124,7 @@ export class Gateway {
           blocking: core.blocking,
           events: core.events,
           quotas: core.quotas,
+          sessions: core.sessions,
           policy,
         }),
         token: options.adminToken,

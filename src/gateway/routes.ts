@@ -3,6 +3,8 @@ import { authorizeControl } from "../authorize/scopes.js";
 import type { Forwarder, ForwardTarget } from "../forward/forwarder.js";
 import { securityHeaders } from "../headers/security-headers.js";
 import { authenticateControl, type AuthenticationMethod, type Authenticators } from "../identity/authenticate.js";
+import { idempotencyControl } from "../idempotency/idempotency.js";
+import type { IdempotencyStore } from "../idempotency/store.js";
 import type { Logger } from "../observability/logger.js";
 import type { Control } from "../pipeline/control.js";
 import { routePlan, type RoutePlan } from "../pipeline/pipeline.js";
@@ -10,7 +12,10 @@ import type { Policy, RoutePolicy } from "../policy/schema.js";
 import { quotaControl, type QuotaLedger } from "../quota/quota.js";
 import { rateLimitControl, type RateLimitDeps } from "../rate-limit/rate-limit.js";
 import { Router } from "../routing/router.js";
+import { errorType } from "../util/error-type.js";
+import { returnUrlControl } from "../return-url/return-url.js";
 import { shieldControl } from "../shield/shield.js";
+import { stepUpControl } from "../step-up/step-up.js";
 
 /** A route as every front end runs it; the gateway's also knows where to forward. */
 export interface CompiledRoute extends RoutePlan {
@@ -23,6 +28,7 @@ export interface ControlDeps {
   limits: RateLimitDeps;
   quotas: QuotaLedger;
   ipRules: TenantIpRuleStore;
+  idempotency: IdempotencyStore;
   logger: Logger;
 }
 
@@ -33,9 +39,9 @@ export interface ForwardingOptions {
   upstream: string | undefined;
 }
 
-/** Every authentication method the policy can check: JWT only with an issuer configured. */
+/** Every authentication method the policy can check: JWT only with an issuer configured; gateway sessions always. */
 export function configuredMethods(policy: Policy): AuthenticationMethod[] {
-  return policy.jwt.issuers.length > 0 ? ["apiKey", "jwt"] : ["apiKey"];
+  return policy.jwt.issuers.length > 0 ? ["apiKey", "jwt", "session"] : ["apiKey", "session"];
 }
 
 /**
@@ -60,9 +66,15 @@ export function routeControls(route: RoutePolicy, allMethods: readonly Authentic
   const authenticate = route.authenticate ?? { methods: allMethods, keyEnv: "any" as const };
   if (authenticate !== "none") controls.push(authenticateControl(authenticate, deps.authenticators), tenantAddressListControl(deps.ipRules));
   if (route.authorize !== undefined) controls.push(authorizeControl(route.authorize));
+  if (route.stepUp !== undefined) controls.push(stepUpControl(route.stepUp));
   if (route.limits.length > 0) controls.push(rateLimitControl(route.limits, deps.limits));
   // The shield's stage comes before the quota's: a request it refuses is not charged.
   if (route.shield !== undefined) controls.push(shieldControl(route.shield, deps.logger));
+  if (route.returnUrl !== undefined) controls.push(returnUrlControl(route.returnUrl));
+  if (route.idempotency !== undefined) {
+    const { logger } = deps;
+    controls.push(idempotencyControl(route.idempotency, deps.idempotency, (error) => logger.warn({ route: route.name, err_type: errorType(error) }, "idempotency record could not be written")));
+  }
   if (route.quotas.length > 0) controls.push(quotaControl(route.quotas, deps.quotas));
   return controls;
 }
@@ -71,11 +83,11 @@ export function routeControls(route: RoutePolicy, allMethods: readonly Authentic
  * For front ends that never see the body or the answer (the decision API): every control a route
  * runs must work without them, or the route is refused, saying which control and why.
  */
-export function controlsNeedingMore(router: Router<CompiledRoute>, what: "body" | "response"): string[] {
+export function controlsNeedingMore(router: Router<CompiledRoute>, what: "body" | "response" | "responseBody"): string[] {
   const problems: string[] = [];
   for (const route of router.values()) {
     for (const control of route.controls) {
-      const reason = what === "body" ? control.needsBody : control.needsResponse;
+      const reason = what === "body" ? control.needsBody : what === "response" ? control.needsResponse : control.needsResponseBody;
       if (reason !== undefined) problems.push(`route "${route.name}": ${reason}`);
     }
   }

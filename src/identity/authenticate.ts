@@ -7,8 +7,9 @@ import { looksLikeApiKey } from "./api-keys/format.js";
 import { extractCredential, unauthenticated } from "./credentials.js";
 import type { JwtVerifier } from "./jwt/verifier.js";
 import type { Principal } from "./principal.js";
+import { SessionTokens } from "../sessions/tokens.js";
 
-export const AUTHENTICATION_METHODS = ["apiKey", "jwt"] as const;
+export const AUTHENTICATION_METHODS = ["apiKey", "jwt", "session"] as const;
 export type AuthenticationMethod = (typeof AUTHENTICATION_METHODS)[number];
 
 /** Absent on a route means: require a credential, by every configured method. `none` must be said. */
@@ -30,16 +31,20 @@ export interface AuthenticateSpec {
 export interface Authenticators {
   apiKeys: ApiKeyAuthenticator;
   jwt: JwtVerifier;
+  /** Gateway-issued session access tokens. */
+  sessions: { authenticate(token: string): Principal | Promise<Principal> };
 }
 
 /**
  * Requires exactly one valid credential by one of the route's methods. The credential's own
- * shape picks the method (keys start with `sk_live_` / `sk_test_`); a credential of a method the
+ * shape picks the method (keys start with `sk_live_` / `sk_test_`, session tokens with the
+ * gateway's one JWT header, anything else is an IdP's JWT); a credential of a method the
  * route does not accept fails like any other bad credential.
  */
 export function authenticateControl(spec: AuthenticateSpec, authenticators: Authenticators): Control {
   const acceptKeys = spec.methods.includes("apiKey");
   const acceptJwt = spec.methods.includes("jwt");
+  const acceptSessions = spec.methods.includes("session");
   const admitKey = (ctx: RequestContext, principal: Principal): void => {
     if (spec.keyEnv !== "any" && principal.env !== spec.keyEnv) {
       throw new Problem("FORBIDDEN", `This route accepts ${spec.keyEnv} keys only.`);
@@ -57,6 +62,17 @@ export function authenticateControl(spec: AuthenticateSpec, authenticators: Auth
         if (!acceptKeys) throw unauthenticated();
         const principal = authenticators.apiKeys.authenticate(credential);
         return principal instanceof Promise ? principal.then((p) => admitKey(ctx, p)) : admitKey(ctx, principal);
+      }
+      if (SessionTokens.accepts(credential)) {
+        if (!acceptSessions) throw unauthenticated();
+        const principal = authenticators.sessions.authenticate(credential);
+        if (principal instanceof Promise) {
+          return principal.then((p) => {
+            ctx.principal = p;
+          });
+        }
+        ctx.principal = principal;
+        return;
       }
       if (!acceptJwt) throw unauthenticated();
       return authenticators.jwt.authenticate(credential).then((principal) => {

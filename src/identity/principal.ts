@@ -3,16 +3,16 @@
  * changed once made: caches (the identity assertion's among them) rely on that.
  */
 export interface Principal {
-  readonly kind: "api_key" | "jwt";
+  readonly kind: "api_key" | "jwt" | "session";
   readonly tenantId: string;
-  /** The key id for an API key; the `sub` claim for a JWT. */
+  /** The key id for an API key; the subject for a JWT or a gateway session. */
   readonly id: string;
   readonly scopes: ReadonlySet<string>;
   /** API keys only. */
   readonly env?: "live" | "test";
-  /** JWTs only. */
+  /** JWTs and sessions. */
   readonly issuer?: string;
-  /** JWTs only: the verified payload, for limits keyed by a claim. Never forwarded as is. */
+  /** JWTs and sessions: the verified payload, for limits keyed by a claim and step-up. Never forwarded as is. */
   readonly claims?: Readonly<Record<string, unknown>>;
 }
 
@@ -24,5 +24,6 @@ export interface Principal {
  */
 export function callerId(principal: Principal): string {
   if (principal.kind === "api_key") return principal.id;
+  if (principal.kind === "session") return `session:${principal.tenantId}:${encodeURIComponent(principal.id)}`;
   return `jwt:${principal.tenantId}:${encodeURIComponent(principal.issuer ?? "")}:${encodeURIComponent(principal.id)}`;
 }

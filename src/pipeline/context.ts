@@ -9,7 +9,7 @@ export interface MatchedRoute {
   readonly name: string;
   readonly params: Readonly<Record<string, string>>;
   /** The compiled route; absent for what the front end serves itself (health, the vault). */
-  readonly plan?: { readonly responseHooks: readonly { onResponse?(ctx: RequestContext, head: ResponseHead): void }[] } | undefined;
+  readonly plan?: object | undefined;
 }
 
 /**
@@ -18,7 +18,7 @@ export interface MatchedRoute {
  */
 export interface Answer {
   /** How the access log and metrics name the way the request ended. */
-  readonly outcome: "served" | "preflight" | "allowed";
+  readonly outcome: "served" | "preflight" | "allowed" | "replayed";
   readonly status: number;
   readonly headers: OutgoingHttpHeaders;
   readonly body?: string | Buffer | undefined;

@@ -18,8 +18,13 @@ export const STAGES = [
   "authenticate",
   "tenant-address-lists",
   "authorize",
+  "step-up",
   "limit",
   "shield",
+  "return-url",
+  // After every check that can refuse on the request alone, so a refused request claims no key;
+  // before the quota, so a replay is not charged again.
+  "idempotency",
   "quota",
 ] as const;
 export type Stage = (typeof STAGES)[number];
@@ -33,7 +38,9 @@ export const ROUTING_STAGE_INDEX = STAGES.indexOf("authenticate");
  * must wait, since every `await` costs a turn of the microtask queue on every request.
  *
  * `onResponse` sees the answer's head before it goes out (forwarded, or in an adapter the
- * handler's): a quota priced by the upstream is charged there.
+ * handler's): a quota priced by the upstream is charged there. It may return a tap to see the
+ * body as it is relayed (idempotency stores it). `onDone` is told, once the answer is out, whether
+ * the request reached the upstream: what a control set up in `run` for this request ends there.
  */
 export interface Control {
   readonly name: string;
@@ -42,8 +49,26 @@ export interface Control {
   readonly needsBody?: string | undefined;
   /** The control needs the answer's head (`onResponse`), which the decision API never sees. */
   readonly needsResponse?: string | undefined;
+  /** The control reads the answer's body, which only the gateway relays: other front ends refuse it at load. */
+  readonly needsResponseBody?: string | undefined;
   run(ctx: RequestContext): void | Promise<void>;
-  onResponse?(ctx: RequestContext, head: ResponseHead): void;
+  onResponse?(ctx: RequestContext, head: ResponseHead): BodyTap | undefined | void;
+  onDone?(ctx: RequestContext, ending: Ending): void;
+}
+
+/** Sees the answer's body as it is relayed; `end` only when all of it was. */
+export interface BodyTap {
+  write(chunk: Buffer): void;
+  end(): void;
+}
+
+/**
+ * How a request ended, for `onDone`. `not_reached`: refused or answered by Portcullis, or the
+ * upstream could not be connected to. `reached`: sent, so the upstream may have acted on it,
+ * whether or not its answer came back.
+ */
+export interface Ending {
+  readonly upstream: "not_reached" | "reached";
 }
 
 /** Sorts controls into stage order; controls of one stage keep the order they were given in. */

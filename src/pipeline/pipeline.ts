@@ -2,13 +2,14 @@ import { Problem } from "../problem/index.js";
 import { parseRequestTarget } from "../routing/request-target.js";
 import type { Router } from "../routing/router.js";
 import type { RequestContext, ResponseHead } from "./context.js";
-import { inStageOrder, ROUTING_STAGE_INDEX, STAGES, type Control } from "./control.js";
+import { inStageOrder, ROUTING_STAGE_INDEX, STAGES, type BodyTap, type Control, type Ending } from "./control.js";
 
 /** One route, compiled: the controls it runs after routing, and those among them that see the answer. */
 export interface RoutePlan {
   readonly name: string;
   readonly controls: readonly Control[];
   readonly responseHooks: readonly Control[];
+  readonly doneHooks: readonly Control[];
 }
 
 export function routePlan<R extends object>(name: string, controls: readonly Control[], extra: R): RoutePlan & R {
@@ -16,7 +17,13 @@ export function routePlan<R extends object>(name: string, controls: readonly Con
     if (STAGES.indexOf(control.stage) < ROUTING_STAGE_INDEX) throw new Error(`control ${control.name} runs before routing and cannot be a route's`);
   }
   const ordered = inStageOrder(controls);
-  return { ...extra, name, controls: ordered, responseHooks: ordered.filter((c) => c.onResponse !== undefined) };
+  return {
+    ...extra,
+    name,
+    controls: ordered,
+    responseHooks: ordered.filter((c) => c.onResponse !== undefined),
+    doneHooks: ordered.filter((c) => c.onDone !== undefined),
+  };
 }
 
 /**
@@ -51,11 +58,23 @@ export class Pipeline<R extends RoutePlan> {
     return ctx.route?.plan as R | undefined;
   }
 
-  /** Lets the route's controls see the answer's head before it goes out. */
-  respond(ctx: RequestContext, head: ResponseHead): void {
-    const hooks = ctx.route?.plan?.responseHooks;
+  /** Lets the route's controls see the answer's head before it goes out; the taps that want its body. */
+  respond(ctx: RequestContext, head: ResponseHead): BodyTap[] | undefined {
+    const hooks = this.planOf(ctx)?.responseHooks;
+    if (hooks === undefined) return undefined;
+    let taps: BodyTap[] | undefined;
+    for (const hook of hooks) {
+      const tap = hook.onResponse!(ctx, head);
+      if (tap) (taps ??= []).push(tap);
+    }
+    return taps;
+  }
+
+  /** Once the answer is out: the route's controls end what they began for this request. */
+  done(ctx: RequestContext, ending: Ending): void {
+    const hooks = this.planOf(ctx)?.doneHooks;
     if (hooks === undefined) return;
-    for (const hook of hooks) hook.onResponse!(ctx, head);
+    for (const hook of hooks) hook.onDone!(ctx, ending);
   }
 
   private continue(ctx: RequestContext, controls: readonly Control[], from: number, thenRoute: boolean): void | Promise<void> {

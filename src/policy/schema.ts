@@ -8,13 +8,17 @@ import { headersSchema } from "../headers/security-headers.js";
 import { healthSchema } from "../health/health.js";
 import { authenticateSchema } from "../identity/authenticate.js";
 import { issuerSchema } from "../identity/jwt/schema.js";
+import { idempotencySchema } from "../idempotency/idempotency.js";
 import { clientsSchema } from "../net/schema.js";
 import { policyName } from "../pipeline/names.js";
 import { quotasSchema } from "../quota/quota.js";
 import { rateLimitsSchema } from "../rate-limit/rate-limit.js";
 import { HTTP_METHODS } from "../routing/method.js";
 import { validatePattern } from "../routing/router.js";
+import { returnUrlSchema } from "../return-url/return-url.js";
+import { sessionsSchema } from "../sessions/sessions.js";
 import { shieldSchema } from "../shield/schema.js";
+import { stepUpSchema } from "../step-up/step-up.js";
 
 /**
  * The policy: each control's own options schema, composed. Nothing here describes a control;
@@ -34,10 +38,16 @@ const routeFields = z.strictObject({
   /** Absent means: require a credential, by every configured method. `none` must be said. */
   authenticate: authenticateSchema.optional(),
   authorize: authorizeSchema.optional(),
+  /** A recent or stronger sign-in (RFC 9470), from a JWT's or session's `auth_time` and `acr`. */
+  stepUp: stepUpSchema.optional(),
   /** Every limit must admit the request; one that refuses costs the others nothing. */
   limits: rateLimitsSchema,
   /** Input checks and attack detectors; absent, the route has none. */
   shield: shieldSchema.optional(),
+  /** Parameters that carry a URL to send the user to, and the origins they may name. */
+  returnUrl: returnUrlSchema.optional(),
+  /** `Idempotency-Key` on unsafe methods: a retry gets the first answer again instead of running twice. */
+  idempotency: idempotencySchema.optional(),
   /** Hard caps per tenant or key per day or month; the request that would pass one is refused. */
   quotas: quotasSchema,
   headers: headersSchema,
@@ -46,6 +56,8 @@ const routeFields = z.strictObject({
 
 export const routeSchema = routeFields.superRefine((route, ctx) => {
   if (route.authenticate !== "none") return;
+  if (route.idempotency !== undefined) ctx.addIssue({ code: "custom", path: ["idempotency"], message: "idempotency keys are per caller, and this route has authenticate: none" });
+  if (route.stepUp !== undefined) ctx.addIssue({ code: "custom", path: ["stepUp"], message: "step-up needs a signed-in caller, and this route has authenticate: none" });
   if (route.quotas.length > 0) ctx.addIssue({ code: "custom", path: ["quotas"], message: "quotas are per tenant or key, and this route has authenticate: none" });
   route.limits.forEach((limit, i) => {
     const part = limit.by.find((p) => p !== "ip" && p !== "route");
@@ -57,6 +69,8 @@ export const policySchema = z.strictObject({
   version: z.literal(1),
   upstream: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).optional(),
   jwt: z.strictObject({ issuers: z.array(issuerSchema).default([]) }).default({ issuers: [] }),
+  /** Lifetimes of gateway-issued sessions (`POST /portcullis/v1/sessions`). */
+  sessions: sessionsSchema,
   cors: corsSchema,
   paths: z
     .strictObject({

@@ -37,3 +37,26 @@ function isJson(headers: IncomingHttpHeaders): boolean {
 function tooLarge(limit: number): Problem {
   return new Problem("PAYLOAD_TOO_LARGE", `The body may be at most ${limit} bytes.`);
 }
+
+/**
+ * The request body as one buffer, for controls that read it (the shield, return URLs,
+ * idempotency fingerprints): read once, kept on `ctx.forwardBody` so that the next control and the
+ * upstream get the same bytes. Synchronous when there is no body or it has been read already.
+ */
+export function bufferedBody(ctx: RequestContext, limit: number): Buffer | Promise<Buffer> {
+  const kept = ctx.forwardBody;
+  if (Buffer.isBuffer(kept)) return kept;
+  // A shield in monitor mode let an oversized body through unread: it cannot be read whole now.
+  if (kept !== undefined) throw tooLarge(limit);
+  const { headers } = ctx;
+  const declaresBody = (headers["content-length"] !== undefined && headers["content-length"] !== "0") || headers["transfer-encoding"] !== undefined;
+  if (!declaresBody) return EMPTY;
+  // Consumed before Portcullis saw it (a framework's parser run first): nothing can pass unread.
+  if (ctx.body === undefined) throw new Problem("INTERNAL");
+  return readBody(ctx, limit).then((body) => {
+    ctx.forwardBody = body;
+    return body;
+  });
+}
+
+const EMPTY = Buffer.alloc(0);

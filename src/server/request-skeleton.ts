@@ -10,6 +10,8 @@ export interface Finished {
   /** How it ended: the front end's own outcome (`forwarded`, `allowed`), an answer's, or the problem code. */
   outcome: string;
   rejected: boolean;
+  /** The refusal, when there was one. */
+  problem: Problem | undefined;
   seconds: number;
   status: number;
 }
@@ -44,7 +46,7 @@ export function requestSkeleton(options: SkeletonOptions) {
     const started = performance.now();
     const ctx = options.context(req, randomUUID());
     let outcome = options.outcome;
-    let rejected = false;
+    let problem: Problem | undefined;
     try {
       const pending = options.handle(ctx, req, res);
       if (pending !== undefined) await pending;
@@ -53,17 +55,16 @@ export function requestSkeleton(options: SkeletonOptions) {
         outcome = ctx.answer.outcome;
       }
     } catch (error) {
-      const problem = toProblem(error);
+      problem = toProblem(error);
       if (problem.code === "INTERNAL") logger.error({ req_id: ctx.requestId, route: ctx.route?.name, err_type: errorType(error) }, "internal error");
       else if (problem.code === "UPSTREAM_UNAVAILABLE" || problem.code === "UPSTREAM_TIMEOUT") {
         logger.warn({ req_id: ctx.requestId, route: ctx.route?.name, upstream_error: problem.cause }, "upstream request failed");
       }
       outcome = problem.code;
-      rejected = true;
       refuse(ctx, res, problem, ctx.responseHeaders === undefined ? ownHeaders : { ...ownHeaders, ...ctx.responseHeaders });
       if (options.rejected !== undefined) await options.rejected(ctx, problem).catch(() => undefined);
     }
-    options.finished?.({ ctx, outcome, rejected, seconds: (performance.now() - started) / 1000, status: res.statusCode });
+    options.finished?.({ ctx, outcome, rejected: problem !== undefined, problem, seconds: (performance.now() - started) / 1000, status: res.statusCode });
   };
 }
 

@@ -24,6 +24,12 @@ export class TenantDirectory {
     return (await this.cache.get(tenantId)) === "active";
   }
 
+  /** As `isActive`, synchronous while the tenant's status is cached: for checks on every request. */
+  active(tenantId: string): boolean | Promise<boolean> {
+    const status = this.cache.get(tenantId);
+    return status instanceof Promise ? status.then((s) => s === "active") : status === "active";
+  }
+
   forget(tenantId: string): void {
     this.cache.forget(tenantId);
   }

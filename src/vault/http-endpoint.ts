@@ -2,6 +2,7 @@ import type { Logger } from "../observability/logger.js";
 import type { Answer, RequestContext } from "../pipeline/context.js";
 import type { Control } from "../pipeline/control.js";
 import { isProblem, Problem } from "../problem/index.js";
+import { prefixMatcher } from "../routing/prefix.js";
 import { readBody } from "../server/read-body.js";
 import { jsonAnswer } from "../server/respond.js";
 import type { Vault } from "./vault.js";
@@ -27,15 +28,14 @@ const ACTIONS = new Map<string, Action>([
  * slip past it to a catch-all route and the upstream.
  */
 export function vaultEndpointControl(deps: { vault: Vault; authenticate: readonly Control[]; logger: Logger; caseSensitive: boolean }): Control {
-  const prefix = deps.caseSensitive ? VAULT_PATH : VAULT_PATH.map((p) => p.toLowerCase());
-  const fold = deps.caseSensitive ? (s: string) => s : (s: string) => s.toLowerCase();
+  const underVault = prefixMatcher(VAULT_PATH, deps.caseSensitive);
   return {
     name: "vault",
     stage: "endpoints",
     run(ctx) {
       const { segments } = ctx.target;
       // Every proxied request passes here: the answer for other paths is synchronous.
-      if (!prefix.every((part, i) => segments[i] !== undefined && fold(segments[i]!) === part)) return;
+      if (!underVault(segments)) return;
       ctx.route = VAULT_ROUTE;
       return serve(ctx).then((answer) => {
         ctx.answer = answer;

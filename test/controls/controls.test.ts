@@ -22,6 +22,7 @@ import { TenantStore } from "../../src/tenants/store.js";
 import { contextFor, outcome } from "../helpers/context.js";
 
 const logger = createLogger({ level: "silent" });
+const noSessions = { authenticate: (): never => { throw new Error("no sessions here"); } };
 const principal = (over: Partial<Principal> = {}): Principal => ({ kind: "api_key", tenantId: "11111111-1111-4111-8111-111111111111", id: "key-1", scopes: new Set(["read"]), env: "test", ...over });
 
 describe("controls, one at a time, against constructed contexts", () => {
@@ -40,7 +41,7 @@ describe("controls, one at a time, against constructed contexts", () => {
     const keys = new ApiKeyStore(db);
     const tenant = await tenants.create("t");
     const { key } = await keys.create(tenant.id, { env: "test", scopes: [] });
-    const authenticators = { apiKeys: new ApiKeyAuthenticator(keys), jwt: new JwtVerifier([], new TenantDirectory(tenants)) };
+    const authenticators = { apiKeys: new ApiKeyAuthenticator(keys), jwt: new JwtVerifier([], new TenantDirectory(tenants)), sessions: noSessions };
     const any = authenticateControl({ methods: ["apiKey"], keyEnv: "any" }, authenticators);
     const liveOnly = authenticateControl({ methods: ["apiKey"], keyEnv: "live" }, authenticators);
     const jwtOnly = authenticateControl({ methods: ["jwt"], keyEnv: "any" }, authenticators);

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { after, before, describe, test, type TestContext } from "node:test";
 import { startEchoUpstream } from "../../src/echo/echo-upstream.js";
 import { startCli, stop } from "../helpers/cli.js";
+import { startCountingUpstream } from "../helpers/counting-upstream.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.js";
 import { createTestRedis, type TestRedis } from "../helpers/redis.js";
 
@@ -20,6 +21,7 @@ describe("two gateway processes on one Redis", () => {
   let database: TestDatabase | string;
   let redis: TestRedis | string;
   let echo: Awaited<ReturnType<typeof startEchoUpstream>> | undefined;
+  let counting: Awaited<ReturnType<typeof startCountingUpstream>> | undefined;
   const nodes: { child: ChildProcess; url: string; adminUrl: string }[] = [];
 
   before(async () => {
@@ -27,6 +29,7 @@ describe("two gateway processes on one Redis", () => {
     redis = await createTestRedis();
     if (typeof database === "string" || typeof redis === "string") return;
     echo = await startEchoUpstream();
+    counting = await startCountingUpstream();
     const dir = await mkdtemp(join(tmpdir(), "portcullis-multi-"));
     const policyFile = join(dir, "policy.json");
     await writeFile(
@@ -35,6 +38,7 @@ describe("two gateway processes on one Redis", () => {
         version: 1,
         blocking: { threshold: 50, windowSeconds: 60, blockSeconds: 60 },
         routes: [
+          { name: "orders", match: { path: "/orders/**" }, idempotency: {}, forward: { upstream: counting.url } },
           { name: "metered", match: { path: "/metered/**" }, quotas: [{ name: "daily", by: "tenant", limit: 7, per: "day" }] },
           { name: "api", match: { path: "/**" }, limits: [{ name: "per-tenant", by: ["tenant"], rate: TENANT_LIMIT, per: "minute" }] },
         ],
@@ -54,6 +58,8 @@ describe("two gateway processes on one Redis", () => {
     await Promise.all(nodes.map((n) => stop(n.child)));
     echo?.server.closeAllConnections();
     echo?.server.close();
+    counting?.server.closeAllConnections();
+    counting?.server.close();
     if (typeof redis === "object") await redis.cleanup();
     if (typeof database === "object") await database.drop();
   });
@@ -96,6 +102,28 @@ describe("two gateway processes on one Redis", () => {
     );
     assert.equal(statuses.filter((s) => s === 200).length, 7);
     assert.equal(statuses.filter((s) => s === 429).length, 13);
+  });
+
+  test("30 concurrent requests with one Idempotency-Key, half to each node, reach the upstream exactly once", async (t) => {
+    if (!ready(t)) return;
+    const tenant = await admin(0, "/admin/v1/tenants", { name: "orders" });
+    const key = (await admin(0, `/admin/v1/tenants/${tenant.id}/keys`, { env: "test", scopes: [] })).key;
+    const send = (node: number) =>
+      fetch(`${nodes[node]!.url}/orders/slow-pay`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "idempotency-key": "pay-1", "content-type": "application/json" },
+        body: '{"amount":5}',
+      });
+    const statuses = await Promise.all(Array.from({ length: 30 }, (_, i) => send(i % 2).then(async (r) => (await r.arrayBuffer(), r.status))));
+    assert.equal(counting!.hits.get("/orders/slow-pay"), 1);
+    assert.ok(statuses.every((s) => s === 201 || s === 409), statuses.join(" "));
+    const replays = await Promise.all([send(0), send(1)]);
+    for (const r of replays) {
+      assert.equal(r.status, 201);
+      assert.equal(r.headers.get("idempotent-replayed"), "true");
+      assert.match(await r.text(), /"n":1/);
+    }
+    assert.equal(counting!.hits.get("/orders/slow-pay"), 1);
   });
 
   test("a client blocked on one node is blocked on the other, and lifted on both", async (t) => {

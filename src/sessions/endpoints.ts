@@ -1,0 +1,111 @@
+import type { Logger } from "../observability/logger.js";
+import type { Answer, RequestContext } from "../pipeline/context.js";
+import type { Control } from "../pipeline/control.js";
+import { Problem } from "../problem/index.js";
+import { prefixMatcher } from "../routing/prefix.js";
+import { readBody } from "../server/read-body.js";
+import { jsonAnswer } from "../server/respond.js";
+import { errorType } from "../util/error-type.js";
+import { OAuthError, sessionRequestSchema, type Sessions } from "./sessions.js";
+
+export const SESSIONS_PATH = ["portcullis", "v1"] as const;
+const MAX_BODY_BYTES = 16 * 1024;
+const SESSIONS_ROUTE = Object.freeze({ name: "(sessions)", params: Object.freeze({}) });
+const ENDPOINTS = new Set(["sessions", "token", "revoke"]);
+
+/**
+ * The session endpoints, served in the pipeline's "endpoints" stage like the vault:
+ * - `POST /portcullis/v1/sessions`: an upstream holding an API key scoped `sessions:write` asks
+ *   for a session for a user it signed in; the tenant is the key's, never the body's.
+ * - `POST /portcullis/v1/token`: the refresh grant (RFC 6749 §6), form-encoded, answered as §5.1
+ *   and §5.2 say: every refusal is the same `invalid_grant`, whether the token is unknown, forged,
+ *   spent, expired or revoked.
+ * - `POST /portcullis/v1/revoke`: RFC 7009, 200 for any token, known or not.
+ */
+export function sessionEndpointsControl(deps: { sessions: Sessions; authenticate: readonly Control[]; logger: Logger; caseSensitive: boolean }): Control {
+  const underPrefix = prefixMatcher(SESSIONS_PATH, deps.caseSensitive);
+  return {
+    name: "sessions",
+    stage: "endpoints",
+    run(ctx) {
+      const { segments } = ctx.target;
+      if (segments.length !== 3 || !underPrefix(segments)) return;
+      const endpoint = deps.caseSensitive ? segments[2]! : segments[2]!.toLowerCase();
+      if (!ENDPOINTS.has(endpoint)) return;
+      ctx.route = SESSIONS_ROUTE;
+      if (ctx.method !== "POST") throw new Problem("METHOD_NOT_ALLOWED", "Use POST.");
+      return serve(ctx, endpoint).then((answer) => {
+        ctx.answer = answer;
+      });
+    },
+  };
+
+  async function serve(ctx: RequestContext, endpoint: string): Promise<Answer> {
+    if (endpoint === "sessions") return issue(ctx);
+    const form = await formBody(ctx);
+    if (endpoint === "revoke") {
+      const token = form?.get("token");
+      if (form === undefined || token === null || token === undefined) return oauthError(new OAuthError("invalid_request", "Send the token to revoke as form field token."));
+      await deps.sessions.revokeToken(token);
+      return { outcome: "served", status: 200, headers: { "cache-control": "no-store", "content-length": 0 } };
+    }
+    try {
+      if (form === undefined) throw new OAuthError("invalid_request", "Send the grant as application/x-www-form-urlencoded.");
+      const grantType = single(form, "grant_type");
+      if (grantType !== "refresh_token") throw new OAuthError(grantType === undefined ? "invalid_request" : "unsupported_grant_type", "Only grant_type=refresh_token is served here.");
+      const refreshToken = single(form, "refresh_token");
+      if (refreshToken === undefined) throw new OAuthError("invalid_request", "refresh_token is required.");
+      return tokenAnswer(200, await deps.sessions.refresh(refreshToken, single(form, "client_id")));
+    } catch (error) {
+      if (error instanceof OAuthError) return oauthError(error);
+      throw error;
+    }
+  }
+
+  async function issue(ctx: RequestContext): Promise<Answer> {
+    for (const control of deps.authenticate) await control.run(ctx);
+    const principal = ctx.principal!;
+    if (principal.kind !== "api_key" || !principal.scopes.has("sessions:write")) throw new Problem("FORBIDDEN", "Issuing sessions needs an API key with the sessions:write scope.");
+    if (!/^application\/json\s*(;|$)/i.test(ctx.headers["content-type"] ?? "")) throw new Problem("UNSUPPORTED_MEDIA_TYPE", "Send the body as application/json.");
+    let body: unknown;
+    try {
+      body = JSON.parse((await readBody(ctx, MAX_BODY_BYTES)).toString("utf8"));
+    } catch (error) {
+      if (error instanceof Problem) throw error;
+      throw new Problem("BAD_REQUEST", "The body is not valid JSON.");
+    }
+    const parsed = sessionRequestSchema.safeParse(body);
+    if (!parsed.success) throw new Problem("VALIDATION_FAILED", parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; "));
+    try {
+      const pair = await deps.sessions.issue(principal.tenantId, parsed.data);
+      deps.logger.info({ event: "session_issued", req_id: ctx.requestId, tenant_id: principal.tenantId, principal: principal.id }, "session issued");
+      return tokenAnswer(201, pair);
+    } catch (error) {
+      if (error instanceof OAuthError) throw new Problem("VALIDATION_FAILED", error.description);
+      deps.logger.warn({ req_id: ctx.requestId, err_type: errorType(error) }, "session could not be issued");
+      throw error;
+    }
+  }
+}
+
+/** The form's fields; undefined when the body is not a form. A field sent twice is refused by `single`. */
+async function formBody(ctx: RequestContext): Promise<URLSearchParams | undefined> {
+  if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(ctx.headers["content-type"] ?? "")) return undefined;
+  return new URLSearchParams((await readBody(ctx, MAX_BODY_BYTES)).toString("utf8"));
+}
+
+/** RFC 6749 §3.2: parameters must not be included more than once. */
+function single(form: URLSearchParams, name: string): string | undefined {
+  const values = form.getAll(name);
+  if (values.length > 1) throw new OAuthError("invalid_request", `${name} was sent more than once.`);
+  return values[0];
+}
+
+function tokenAnswer(status: number, body: unknown): Answer {
+  const answer = jsonAnswer(status, body);
+  return { ...answer, headers: { ...answer.headers, pragma: "no-cache" } };
+}
+
+function oauthError(error: OAuthError): Answer {
+  return tokenAnswer(error.error === "invalid_client" ? 401 : 400, { error: error.error, error_description: error.description });
+}
