@@ -16,6 +16,7 @@ import type { Tenant, TenantStore } from "../tenants/store.js";
 import type { Vault } from "../vault/vault.js";
 import type { Sessions } from "../sessions/sessions.js";
 import type { SessionRow } from "../sessions/store.js";
+import { ROLE_NAME, type RoleStore, type SubjectKind } from "../roles/roles.js";
 
 export interface AdminServices {
   tenants: TenantStore;
@@ -30,6 +31,7 @@ export interface AdminServices {
   events: SecurityEvents;
   quotas: QuotaLedger;
   sessions: Sessions;
+  roles: RoleStore;
   /** For the quotas it names. */
   policy: Policy;
 }
@@ -81,7 +83,7 @@ const dekStatusSchema = z.object({
 
 /** The admin API, declared once: the server dispatches on it and the OpenAPI document is made from it. */
 export function adminOperations(s: AdminServices): AdminOperation[] {
-  return [...tenantAndKeyOperations(s), ...limitOperations(s), ...sessionOperations(s), ...(s.vault === undefined ? [] : vaultOperations(s.vault, s.tenants))];
+  return [...tenantAndKeyOperations(s), ...limitOperations(s), ...sessionOperations(s), ...roleOperations(s), ...(s.vault === undefined ? [] : vaultOperations(s.vault, s.tenants))];
 }
 
 const overrideSchema = z.object({
@@ -109,6 +111,53 @@ const sessionSchema = z.object({
   idle_expires_at: z.string(),
   absolute_expires_at: z.string(),
 });
+
+const SUBJECT_KINDS = new Map<string, SubjectKind>([
+  ["users", "user"],
+  ["keys", "key"],
+]);
+
+function roleOperations(s: AdminServices): AdminOperation[] {
+  const target = async ({ id, kind, subject }: Record<string, string>) => {
+    await s.tenants.get(id!);
+    const subjectKind = SUBJECT_KINDS.get(kind!);
+    if (subjectKind === undefined) throw new Problem("NOT_FOUND", "Roles are held by users or keys.");
+    if (subject!.length > 256) throw new Problem("BAD_REQUEST", "A subject is at most 256 characters.");
+    return { tenantId: id!, kind: subjectKind, subject: subject! };
+  };
+  const rolesAnswer = z.object({ roles: z.array(z.string()) });
+  return [
+    {
+      method: "GET",
+      path: "/admin/v1/tenants/:id/roles/:kind/:subject",
+      operationId: "getRoles",
+      summary: "The roles a user (kind users, by token subject) or an API key (kind keys, by key id) holds in this tenant",
+      status: 200,
+      response: rolesAnswer,
+      run: async (params) => {
+        const t = await target(params);
+        return { roles: await s.roles.rolesOf(t.tenantId, t.kind, t.subject) };
+      },
+    },
+    {
+      method: "PUT",
+      path: "/admin/v1/tenants/:id/roles/:kind/:subject",
+      operationId: "setRoles",
+      summary: "Replace a user's or key's roles; every node applies the change within a second, whatever tokens claim",
+      status: 200,
+      body: z.strictObject({ roles: z.array(z.string().regex(ROLE_NAME)).max(64) }),
+      response: rolesAnswer,
+      run: async (params, body) => {
+        const t = await target(params);
+        const roles = (body as { roles: string[] }).roles;
+        const unknown = roles.filter((role) => !Object.hasOwn(s.policy.roles, role));
+        // A role the policy does not define would be stored and grant nothing.
+        if (unknown.length > 0) throw new Problem("BAD_REQUEST", `The policy defines no role ${unknown.map((r) => `"${r}"`).join(", ")}.`);
+        return { roles: await s.roles.set(t.tenantId, t.kind, t.subject, roles) };
+      },
+    },
+  ];
+}
 
 function sessionView(r: SessionRow) {
   return {

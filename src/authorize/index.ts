@@ -1,1 +1,1 @@
-export { authorizeControl, authorizeSchema, type AuthorizeSpec } from "./scopes.js";
+export { authorizeControl, authorizeSchema, type AuthorizeSpec, type PermissionSource } from "./scopes.js";

@@ -32,6 +32,18 @@ export const VAULT_HELP = `Usage:
 The vault must be on in the gateway (see README).
 ${COMMON}`;
 
+export const SESSIONS_HELP = `Usage:
+  portcullis sessions list --tenant ID [--subject SUBJECT]   (live gateway sessions, newest first)
+  portcullis sessions revoke SESSION_ID --tenant ID          (ends within a second on every node)
+  portcullis sessions sign-out --tenant ID --subject SUBJECT (every session of that user)
+${COMMON}`;
+
+export const ROLES_HELP = `Usage:
+  portcullis roles get --tenant ID (--user SUBJECT | --key KEY_ID)
+  portcullis roles set --tenant ID (--user SUBJECT | --key KEY_ID) --roles a,b   (replaces; --roles "" removes all)
+The policy's roles map names to permissions; a change applies on every node within a second.
+${COMMON}`;
+
 interface Parsed {
   sub: string | undefined;
   id: string | undefined;
@@ -158,5 +170,46 @@ export async function vault(argv: string[]): Promise<void> {
     }
     default:
       throw new CliError(`unknown command "vault ${parsed.sub}"\n\n${VAULT_HELP}`);
+  }
+}
+
+export async function sessions(argv: string[]): Promise<void> {
+  const parsed = parse(argv, { tenant: { type: "string" }, subject: { type: "string" } });
+  const v = parsed.values;
+  if (v.help || parsed.sub === undefined) return void console.log(SESSIONS_HELP);
+  const base = () => `/admin/v1/tenants/${encodeURIComponent(required(v.tenant, "--tenant"))}`;
+  const subject = () => `/subjects/${encodeURIComponent(required(v.subject, "--subject"))}`;
+  switch (parsed.sub) {
+    case "list":
+      return run(
+        parsed,
+        (c) => c.call("GET", `${base()}${v.subject === undefined ? "" : subject()}/sessions`),
+        (r: { sessions: Row[] }) => (r.sessions.length === 0 ? "no live sessions" : r.sessions.map(lines).join("\n\n")),
+      );
+    case "revoke":
+      return run(parsed, (c) => c.call("POST", `${base()}/sessions/${encodeURIComponent(required(parsed.id, "the session ID"))}/revoke`), lines);
+    case "sign-out":
+      return run(parsed, (c) => c.call("POST", `${base()}${subject()}/sessions/revoke`), (r: { revoked: string[] }) => `${r.revoked.length} session(s) ended`);
+    default:
+      throw new CliError(`unknown command "sessions ${parsed.sub}"\n\n${SESSIONS_HELP}`);
+  }
+}
+
+export async function roles(argv: string[]): Promise<void> {
+  const parsed = parse(argv, { tenant: { type: "string" }, user: { type: "string" }, key: { type: "string" }, roles: { type: "string" } });
+  const v = parsed.values;
+  if (v.help || parsed.sub === undefined) return void console.log(ROLES_HELP);
+  if ((v.user === undefined) === (v.key === undefined)) throw new CliError("name exactly one of --user SUBJECT or --key KEY_ID");
+  const path = `/admin/v1/tenants/${encodeURIComponent(required(v.tenant, "--tenant"))}/roles/${v.user === undefined ? `keys/${encodeURIComponent(required(v.key, "--key"))}` : `users/${encodeURIComponent(required(v.user, "--user"))}`}`;
+  const show = (r: { roles: string[] }) => (r.roles.length === 0 ? "no roles" : r.roles.join("\n"));
+  switch (parsed.sub) {
+    case "get":
+      return run(parsed, (c) => c.call("GET", path), show);
+    case "set": {
+      if (typeof v.roles !== "string") throw new CliError("--roles is required");
+      return run(parsed, (c) => c.call("PUT", path, { roles: v.roles === "" ? [] : (v.roles as string).split(",") }), show);
+    }
+    default:
+      throw new CliError(`unknown command "roles ${parsed.sub}"\n\n${ROLES_HELP}`);
   }
 }

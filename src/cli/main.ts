@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { PolicyError } from "../policy/load.js";
 import { DataDirInUseError } from "../store/data-dir-lock.js";
-import { keys, tenants, vault } from "./admin-commands.js";
+import { keys, roles, sessions, tenants, vault } from "./admin-commands.js";
 import { CliError } from "./errors.js";
 import { start } from "./start.js";
 
@@ -12,10 +12,12 @@ Commands:
   tenants    create, read, suspend tenants through the admin API
   keys       issue, list, rotate, revoke API keys through the admin API
   vault      rotate, rewrap, retire a tenant's vault keys; show their status
+  sessions   list gateway sessions, end one, sign a user out everywhere
+  roles      show or replace the roles a user or key holds in a tenant
 
 Every command takes --help.`;
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { start, tenants, keys, vault };
+const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { start, tenants, keys, vault, sessions, roles };
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;

@@ -10,6 +10,8 @@ import { IdentitySigner } from "../forward/identity-assertion.js";
 import type { HealthSources } from "../health/health.js";
 import { IdempotencyStore } from "../idempotency/store.js";
 import { Sessions } from "../sessions/sessions.js";
+import { RoleStore } from "../roles/roles.js";
+import type { PermissionSource } from "../authorize/scopes.js";
 import { SessionStore } from "../sessions/store.js";
 import { ApiKeyAuthenticator } from "../identity/api-keys/authenticator.js";
 import { ApiKeyStore } from "../identity/api-keys/store.js";
@@ -29,6 +31,26 @@ import { TenantStore } from "../tenants/store.js";
 import type { KeyProvider } from "../vault/providers/key-provider.js";
 import { Vault } from "../vault/vault.js";
 import { configuredMethods, type ControlDeps } from "./routes.js";
+
+/**
+ * The permissions a caller's roles grant, as the store has the roles now. Memoised per role set:
+ * the role cache hands out the same set while it is fresh.
+ */
+function permissionSource(roles: RoleStore, policy: Policy): PermissionSource {
+  const granted = new WeakMap<ReadonlySet<string>, ReadonlySet<string>>();
+  const permissionsOf = (held: ReadonlySet<string>): ReadonlySet<string> => {
+    let permissions = granted.get(held);
+    if (permissions === undefined) {
+      permissions = new Set([...held].flatMap((role) => (Object.hasOwn(policy.roles, role) ? policy.roles[role]! : [])));
+      granted.set(held, permissions);
+    }
+    return permissions;
+  };
+  return (principal) => {
+    const held = roles.rolesFor(principal);
+    return held instanceof Promise ? held.then(permissionsOf) : permissionsOf(held);
+  };
+}
 
 export interface CoreOptions {
   policy: Policy;
@@ -57,6 +79,7 @@ export class PortcullisCore {
   readonly clientIps: ClientIpResolver;
   readonly health: HealthSources;
   readonly sessions: Sessions;
+  readonly roles: RoleStore;
 
   private constructor(
     readonly policy: Policy,
@@ -82,7 +105,9 @@ export class PortcullisCore {
   ) {
     this.clientIps = new ClientIpResolver(policy.clients.trustedProxies, policy.clients.ipv6Prefix);
     this.sessions = new Sessions(new SessionStore(db), policy.sessions, tenantDirectory, events, signer.deriveKey("session tokens v1"), Math.min(1_000, keyStalenessMs ?? 1_000));
+    this.roles = new RoleStore(db, Math.min(1_000, keyStalenessMs ?? 1_000));
     this.deps = {
+      permissions: permissionSource(this.roles, policy),
       authenticators: { apiKeys: keyAuthenticator, jwt, sessions: this.sessions },
       limits: { store: counters, fallback: new MemoryCounterStore(), overrides: limitOverrides, events, outage: new OutageReporter(events, counters.kind) },
       quotas,

@@ -125,6 +125,7 @@ export class Gateway {
           events: core.events,
           quotas: core.quotas,
           sessions: core.sessions,
+          roles: core.roles,
           policy,
         }),
         token: options.adminToken,

@@ -1,5 +1,5 @@
 import { tenantAddressListControl, type TenantIpRuleStore } from "../access/ip-access.js";
-import { authorizeControl } from "../authorize/scopes.js";
+import { authorizeControl, type PermissionSource } from "../authorize/scopes.js";
 import type { Forwarder, ForwardTarget } from "../forward/forwarder.js";
 import { securityHeaders } from "../headers/security-headers.js";
 import { authenticateControl, type AuthenticationMethod, type Authenticators } from "../identity/authenticate.js";
@@ -29,6 +29,8 @@ export interface ControlDeps {
   quotas: QuotaLedger;
   ipRules: TenantIpRuleStore;
   idempotency: IdempotencyStore;
+  /** The permissions a caller's roles grant now (the store's roles, the policy's map). */
+  permissions: PermissionSource;
   logger: Logger;
 }
 
@@ -65,7 +67,7 @@ export function routeControls(route: RoutePolicy, allMethods: readonly Authentic
   const controls: Control[] = [];
   const authenticate = route.authenticate ?? { methods: allMethods, keyEnv: "any" as const };
   if (authenticate !== "none") controls.push(authenticateControl(authenticate, deps.authenticators), tenantAddressListControl(deps.ipRules));
-  if (route.authorize !== undefined) controls.push(authorizeControl(route.authorize));
+  if (route.authorize !== undefined) controls.push(authorizeControl(route.authorize, deps.permissions));
   if (route.stepUp !== undefined) controls.push(stepUpControl(route.stepUp));
   if (route.limits.length > 0) controls.push(rateLimitControl(route.limits, deps.limits));
   // The shield's stage comes before the quota's: a request it refuses is not charged.

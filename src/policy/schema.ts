@@ -16,6 +16,7 @@ import { rateLimitsSchema } from "../rate-limit/rate-limit.js";
 import { HTTP_METHODS } from "../routing/method.js";
 import { validatePattern } from "../routing/router.js";
 import { returnUrlSchema } from "../return-url/return-url.js";
+import { rolesSchema } from "../roles/roles.js";
 import { sessionsSchema } from "../sessions/sessions.js";
 import { shieldSchema } from "../shield/schema.js";
 import { stepUpSchema } from "../step-up/step-up.js";
@@ -69,6 +70,8 @@ export const policySchema = z.strictObject({
   version: z.literal(1),
   upstream: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).optional(),
   jwt: z.strictObject({ issuers: z.array(issuerSchema).default([]) }).default({ issuers: [] }),
+  /** What each role may do; who holds which role is kept in the store (admin API). */
+  roles: rolesSchema,
   /** Lifetimes of gateway-issued sessions (`POST /portcullis/v1/sessions`). */
   sessions: sessionsSchema,
   cors: corsSchema,

@@ -1,0 +1,1 @@
+export { RoleStore, rolesSchema, subjectOf, type RolesPolicy, type SubjectKind } from "./roles.js";
