@@ -11,6 +11,7 @@ import { authenticateControl } from "../src/identity/authenticate.js";
 import { createContext } from "../src/pipeline/context.js";
 import { parseIp } from "../src/net/ip.js";
 import { defaultPolicy } from "../src/policy/load.js";
+import { sessionRequestSchema } from "../src/sessions/sessions.js";
 
 const ROUNDS = 5;
 const CALLS = 20_000;
@@ -19,7 +20,7 @@ const core = await PortcullisCore.open({ policy: defaultPolicy() });
 try {
   const tenant = await core.tenants.create("bench");
   const { key } = await core.keys.create(tenant.id, { env: "test", scopes: [] });
-  const pair = await core.sessions.issue(tenant.id, { subject: "user-1", roles: [], scopes: [], amr: [] });
+  const pair = await core.sessions.issue(tenant.id, sessionRequestSchema.parse({ subject: "user-1" }));
   const control = authenticateControl({ methods: ["apiKey", "session"], keyEnv: "any" }, core.deps.authenticators);
   const clientAddress = parseIp("192.0.2.1")!;
   const cpuPerCall = async (credential: string): Promise<number> => {

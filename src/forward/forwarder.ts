@@ -8,6 +8,7 @@ import { errorType } from "../util/error-type.js";
 import { connectionScopedHeaders } from "./hop-by-hop.js";
 import { IDENTITY_HEADER, type IdentitySigner } from "./identity-assertion.js";
 import { relayResponse } from "./response-relay.js";
+import { withoutSessionCookies } from "../sessions/cookies.js";
 
 /**
  * Headers only the gateway (the front proxy) may set: a client that sends them is trying to speak
@@ -156,6 +157,12 @@ function requestHeaders(ctx: RequestContext, tls: boolean, policy: ForwardPolicy
     if (name === "expect") continue;
     if (buffered && (name === "content-length" || name === "transfer-encoding")) continue;
     if (!policy.passCredentials && CREDENTIAL_HEADERS.has(name)) continue;
+    if (name === "cookie" && !policy.passCredentials) {
+      // The gateway's session cookies are credentials like Authorization: the upstream gets the signed identity.
+      const kept = withoutSessionCookies(raw[i + 1]!);
+      if (kept !== undefined) out.push(name, kept);
+      continue;
+    }
     out.push(name, raw[i + 1]!);
   }
   if (buffered) out.push("content-length", String((ctx.forwardBody as Buffer).length));

@@ -32,7 +32,11 @@ export interface Authenticators {
   apiKeys: ApiKeyAuthenticator;
   jwt: JwtVerifier;
   /** Gateway-issued session access tokens. */
-  sessions: { authenticate(token: string): Principal | Promise<Principal> };
+  sessions: {
+    authenticate(token: string): Principal | Promise<Principal>;
+    /** A browser session's access cookie, when cookie delivery is on; undefined without one. */
+    fromCookie?(ctx: RequestContext): Principal | Promise<Principal> | undefined;
+  };
 }
 
 /**
@@ -57,7 +61,11 @@ export function authenticateControl(spec: AuthenticateSpec, authenticators: Auth
     // Synchronous when the key is cached: most requests then pass without a promise.
     run(ctx) {
       const credential = extractCredential(ctx);
-      if (credential === undefined) throw unauthenticated();
+      if (credential === undefined) {
+        const fromCookie = acceptSessions ? authenticators.sessions.fromCookie?.(ctx) : undefined;
+        if (fromCookie === undefined) throw unauthenticated();
+        return admit(ctx, fromCookie);
+      }
       if (looksLikeApiKey(credential)) {
         if (!acceptKeys) throw unauthenticated();
         const principal = authenticators.apiKeys.authenticate(credential);
@@ -65,19 +73,20 @@ export function authenticateControl(spec: AuthenticateSpec, authenticators: Auth
       }
       if (SessionTokens.accepts(credential)) {
         if (!acceptSessions) throw unauthenticated();
-        const principal = authenticators.sessions.authenticate(credential);
-        if (principal instanceof Promise) {
-          return principal.then((p) => {
-            ctx.principal = p;
-          });
-        }
-        ctx.principal = principal;
-        return;
+        return admit(ctx, authenticators.sessions.authenticate(credential));
       }
       if (!acceptJwt) throw unauthenticated();
-      return authenticators.jwt.authenticate(credential).then((principal) => {
-        ctx.principal = principal;
-      });
+      return admit(ctx, authenticators.jwt.authenticate(credential));
     },
   };
+}
+
+/** Sets the principal now, or once it is known. */
+function admit(ctx: RequestContext, principal: Principal | Promise<Principal>): void | Promise<void> {
+  if (principal instanceof Promise) {
+    return principal.then((p) => {
+      ctx.principal = p;
+    });
+  }
+  ctx.principal = principal;
 }

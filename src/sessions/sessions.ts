@@ -2,6 +2,9 @@ import { z } from "zod";
 import type { SecurityEvents } from "../events/security-events.js";
 import type { Principal } from "../identity/principal.js";
 import { unauthenticated } from "../identity/credentials.js";
+import type { RequestContext } from "../pipeline/context.js";
+import { Problem } from "../problem/index.js";
+import { ACCESS_COOKIE, csrfHeader, needsCsrf, sessionCookie } from "./cookies.js";
 import type { TenantDirectory } from "../tenants/directory.js";
 import { boundedLru } from "../util/bounded-lru.js";
 import { RefreshingCache } from "../util/refreshing-cache.js";
@@ -22,9 +25,13 @@ export const sessionsSchema = z
      * no reuse at all (RFC 9700 §4.14.2).
      */
     reuseIntervalSeconds: z.number().int().min(0).max(10).default(0),
+    /** Sessions for browser apps in cookies (`delivery: "cookie"`), with CSRF protection for unsafe methods. */
+    cookies: z
+      .strictObject({ enabled: z.boolean().default(false), sameSite: z.enum(["Strict", "Lax"]).default("Strict") })
+      .default({ enabled: false, sameSite: "Strict" }),
   })
   .refine((s) => s.idleSeconds <= s.absoluteSeconds, "sessions.idleSeconds cannot exceed absoluteSeconds")
-  .default({ accessTokenSeconds: 600, idleSeconds: 14 * 86_400, absoluteSeconds: 30 * 86_400, reuseIntervalSeconds: 0 });
+  .default({ accessTokenSeconds: 600, idleSeconds: 14 * 86_400, absoluteSeconds: 30 * 86_400, reuseIntervalSeconds: 0, cookies: { enabled: false, sameSite: "Strict" } });
 export type SessionsPolicy = z.infer<typeof sessionsSchema>;
 
 /** What an upstream states when it asks for a session for a user it has signed in. */
@@ -37,6 +44,8 @@ export const sessionRequestSchema = z.strictObject({
   /** Seconds since the epoch; now when absent. */
   auth_time: z.number().int().min(0).optional(),
   client_id: z.string().regex(/^[\x21-\x7e]{1,256}$/).optional(),
+  /** `cookie`: answered with Set-Cookie values for the upstream to pass on to the browser, not with the tokens. */
+  delivery: z.enum(["body", "cookie"]).default("body"),
 });
 export type SessionRequest = z.infer<typeof sessionRequestSchema>;
 
@@ -45,6 +54,13 @@ export interface TokenPair {
   token_type: "Bearer";
   expires_in: number;
   refresh_token: string;
+}
+
+/** A pair as issued, with what cookie delivery needs besides. */
+export interface IssuedPair extends TokenPair {
+  readonly sessionId: string;
+  /** Until the session's absolute end. */
+  readonly refreshExpiresIn: number;
 }
 
 /** RFC 6749 §5.2: how the token endpoint refuses. The same for an unknown, a forged and a spent token. */
@@ -77,7 +93,8 @@ type SessionState = Pick<SessionRow, "revoked_at" | "idle_expires_at" | "absolut
 export class Sessions {
   readonly tokens: SessionTokens;
   private readonly states: RefreshingCache<SessionState>;
-  private readonly principals = boundedLru<string, Principal>(MAX_CACHED_TOKENS);
+  /** Verified tokens' principals; null for a token that is not this gateway's. */
+  private readonly principals = boundedLru<string, Principal | null>(MAX_CACHED_TOKENS);
 
   constructor(
     private readonly store: SessionStore,
@@ -99,7 +116,11 @@ export class Sessions {
     );
   }
 
-  async issue(tenantId: string, request: SessionRequest): Promise<TokenPair> {
+  get cookies(): SessionsPolicy["cookies"] {
+    return this.policy.cookies;
+  }
+
+  async issue(tenantId: string, request: SessionRequest): Promise<IssuedPair> {
     const nowSeconds = Math.floor(this.now() / 1000);
     const authTime = request.auth_time ?? nowSeconds;
     if (authTime > nowSeconds + MAX_AUTH_TIME_SKEW_SECONDS) throw new OAuthError("invalid_request", "auth_time lies in the future.");
@@ -119,15 +140,22 @@ export class Sessions {
   }
 
   /** The token endpoint's grant: a new pair for the current refresh token, the family revoked for a spent one. */
-  async refresh(refreshToken: string, clientId: string | undefined): Promise<TokenPair> {
+  async refresh(refreshToken: string, clientId: string | undefined, csrf?: { token: string | undefined }): Promise<IssuedPair> {
     const ref = this.tokens.parseRefresh(refreshToken);
     if (ref === undefined) throw invalidGrant();
+    // A refresh cookie rides along with a forged cross-site POST: only the session's own page has the CSRF token.
+    if (csrf !== undefined && !this.tokens.checkCsrf(ref.sessionId, csrf.token)) throw invalidGrant();
+    // A session known here to be over is refused without the database: a stolen token replayed
+    // again and again costs no more than a forged one, and answers as fast.
+    const known = this.states.peek(`${ref.tenantId} ${ref.sessionId}`);
+    if (known !== undefined && (known.revoked_at !== null || known.absolute_expires_at.getTime() <= this.now())) throw invalidGrant();
     const rotation = await this.store.rotate(ref.tenantId, ref.sessionId, ref.generation, this.policy.idleSeconds, this.policy.reuseIntervalSeconds);
     switch (rotation.kind) {
       case "invalid":
+        this.reload(ref);
         throw invalidGrant();
       case "reused":
-        this.forget(ref);
+        this.reload(ref);
         this.events.emit({
           type: "refresh_token_reuse",
           severity: "high",
@@ -151,7 +179,7 @@ export class Sessions {
     const ref = this.tokens.parseRefresh(token) ?? this.accessRef(token);
     if (ref === undefined) return;
     await this.store.revoke(ref.tenantId, ref.sessionId, "revoked");
-    this.forget(ref);
+    this.reload(ref);
   }
 
   async revoke(tenantId: string, sessionId: string): Promise<boolean> {
@@ -175,10 +203,12 @@ export class Sessions {
     let principal = this.principals.get(token);
     if (principal === undefined) {
       const claims = this.tokens.verifyAccess(token);
-      if (claims === undefined) throw unauthenticated();
-      principal = principalOf(claims);
+      // Refusals are remembered too, as the key cache does: a forged token presented again costs
+      // (and takes) what a revoked session's does, so timing does not tell the two apart.
+      principal = claims === undefined ? null : principalOf(claims);
       this.principals.set(token, principal);
     }
+    if (principal === null) throw unauthenticated();
     const claims = principal.claims as unknown as AccessClaims;
     if (claims.exp * 1000 <= this.now()) throw unauthenticated();
     const state = this.states.get(`${claims.tid} ${claims.sid}`);
@@ -200,7 +230,25 @@ export class Sessions {
     return principal;
   }
 
-  private pair(session: SessionRow): TokenPair {
+  /**
+   * A session from the access cookie, for routes that take sessions when cookies are on;
+   * undefined without the cookie. An unsafe method must carry the session's CSRF token too.
+   */
+  fromCookie(ctx: Pick<RequestContext, "headers" | "method">): Principal | Promise<Principal> | undefined {
+    if (!this.policy.cookies.enabled) return undefined;
+    const token = sessionCookie(ctx, ACCESS_COOKIE);
+    if (token === undefined) return undefined;
+    const principal = this.authenticate(token);
+    if (!needsCsrf(ctx.method)) return principal;
+    const presented = csrfHeader(ctx);
+    const check = (p: Principal): Principal => {
+      if (!this.tokens.checkCsrf((p.claims as unknown as AccessClaims).sid, presented)) throw new Problem("FORBIDDEN", "A cookie-authenticated request must carry the session's CSRF token.");
+      return p;
+    };
+    return principal instanceof Promise ? principal.then(check) : check(principal);
+  }
+
+  private pair(session: SessionRow): IssuedPair {
     // The times come from the row, so the child repeated within the reuse interval is the same token, byte for byte.
     const iat = Math.floor(session.rotated_at.getTime() / 1000);
     const exp = Math.min(iat + this.policy.accessTokenSeconds, Math.floor(session.absolute_expires_at.getTime() / 1000));
@@ -224,6 +272,8 @@ export class Sessions {
       token_type: "Bearer",
       expires_in: Math.max(0, exp - Math.floor(this.now() / 1000)),
       refresh_token: this.tokens.refresh({ tenantId: session.tenant_id, sessionId: session.id, generation: session.generation }),
+      sessionId: session.id,
+      refreshExpiresIn: Math.max(0, Math.floor((session.absolute_expires_at.getTime() - this.now()) / 1000)),
     };
   }
 
@@ -232,8 +282,11 @@ export class Sessions {
     return claims === undefined ? undefined : { tenantId: claims.tid, sessionId: claims.sid, generation: claims.gen };
   }
 
-  private forget(ref: RefreshRef): void {
-    this.states.forget(`${ref.tenantId} ${ref.sessionId}`);
+  /** Drops what this node knew of the session and loads it again in the background, so the next check sees the change. */
+  private reload(ref: RefreshRef): void {
+    const key = `${ref.tenantId} ${ref.sessionId}`;
+    this.states.forget(key);
+    Promise.resolve(this.states.get(key)).catch(() => undefined);
   }
 }
 

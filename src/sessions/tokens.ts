@@ -96,6 +96,21 @@ export class SessionTokens {
     return { tenantId: uuid(body.subarray(0, UUID_BYTES)), sessionId: uuid(body.subarray(UUID_BYTES, UUID_BYTES * 2)), generation: body.readUInt32BE(UUID_BYTES * 2) };
   }
 
+  /**
+   * The CSRF token of a cookie-delivered session: a MAC of its id, so it needs no storage, is the
+   * same for the session's whole life, and cannot be made for another session.
+   */
+  csrf(sessionId: string): string {
+    return this.mac(`csrf ${sessionId}`).toString("base64url");
+  }
+
+  checkCsrf(sessionId: string, presented: string | undefined): boolean {
+    if (presented === undefined) return false;
+    const expected = Buffer.from(this.csrf(sessionId));
+    const given = Buffer.from(presented);
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  }
+
   private mac(data: string | Buffer): Buffer {
     return createHmac("sha256", this.key).update(data).digest();
   }

@@ -4,7 +4,7 @@ import type { Logger } from "../observability/logger.js";
 import type { RequestContext } from "../pipeline/context.js";
 import type { Control } from "../pipeline/control.js";
 import { Problem } from "../problem/index.js";
-import { cookiePairs } from "./cookies.js";
+import { cookiePairs } from "../server/cookies.js";
 import { Detector, type AttackClass } from "./detectors.js";
 import { Inspection, type Finding, type ShieldCheck } from "./inspect.js";
 import { hasDuplicateKeys } from "./json-keys.js";

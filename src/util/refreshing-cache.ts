@@ -48,6 +48,12 @@ export class RefreshingCache<V> {
     return this.refresh(key);
   }
 
+  /** The cached value if it may still be served, without loading or refreshing anything. */
+  peek(key: string): V | undefined {
+    const entry = this.entries.peek(key);
+    return entry !== undefined && this.now() - entry.loadedAt < this.options.maxAgeMs ? entry.value : undefined;
+  }
+
   /** Also disowns a load in flight: it may have read the row before the change being applied. */
   forget(key: string): void {
     this.entries.delete(key);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { cookiePairs } from "../../src/shield/cookies.js";
+import { cookiePairs } from "../../src/server/cookies.js";
 
 test("every cookie pair is kept, duplicates and odd spellings included", () => {
   assert.deepEqual(cookiePairs("a=1; b=2;c=3"), [["a", "1"], ["b", "2"], ["c", "3"]]);
