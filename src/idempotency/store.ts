@@ -1,5 +1,18 @@
 import { randomUUID } from "node:crypto";
+import type QuickLRU from "quick-lru";
 import type { Database } from "../store/index.js";
+import { boundedLru } from "../util/bounded-lru.js";
+
+/** Done records kept in memory for replays: how many, and up to which body size each. */
+const CACHED_RECORDS = 10_000;
+const MAX_CACHED_BODY = 64 * 1024;
+
+interface DoneRecord {
+  fingerprint: Buffer;
+  response: StoredResponse;
+  /** Local clock; a little before the database's expiry, never after. */
+  expiresAt: number;
+}
 
 /** The first answer to a request, as it is replayed. */
 export interface StoredResponse {
@@ -21,6 +34,10 @@ export interface Claim {
   readonly tenantId: string;
   readonly scope: Buffer;
   readonly token: string;
+  readonly fingerprint: Buffer;
+  /** When the claim was made, by this node's clock, and how long its record lives. */
+  readonly claimedAt: number;
+  readonly retentionSeconds: number;
 }
 
 export interface ClaimRequest {
@@ -36,6 +53,7 @@ interface RecordRow {
   fingerprint: Uint8Array;
   lease_token: string | null;
   lease_left: number | string | null;
+  expires_in: number | string;
   status: number | null;
   headers: Record<string, string> | string | null;
   body: Uint8Array | null;
@@ -52,10 +70,26 @@ interface RecordRow {
  */
 export class IdempotencyStore {
   private sweeper: NodeJS.Timeout | undefined;
+  /**
+   * A done record never changes until it expires, so a node may answer replays of it from memory,
+   * without the database: a client retrying in a loop costs a map lookup, not a transaction.
+   */
+  private readonly done: QuickLRU<string, DoneRecord> = boundedLru(CACHED_RECORDS);
 
   constructor(private readonly db: Database) {}
 
   claim(request: ClaimRequest): Promise<ClaimResult> {
+    const { tenantId, scope, fingerprint } = request;
+    const cacheKey = `${tenantId} ${scope.toString("base64")}`;
+    const known = this.done.get(cacheKey);
+    if (known !== undefined) {
+      if (known.expiresAt > Date.now()) return Promise.resolve(known.fingerprint.equals(fingerprint) ? { kind: "replay", response: known.response } : { kind: "mismatch" });
+      this.done.delete(cacheKey);
+    }
+    return this.claimInStore(request, cacheKey);
+  }
+
+  private claimInStore(request: ClaimRequest, cacheKey: string): Promise<ClaimResult> {
     const token = randomUUID();
     const { tenantId, scope, fingerprint } = request;
     return this.db.withTenant(tenantId, async (q) => {
@@ -72,10 +106,12 @@ export class IdempotencyStore {
          returning lease_token`,
         [tenantId, scope, fingerprint, token, request.leaseSeconds, request.retentionSeconds],
       );
-      if (won[0]?.lease_token === token) return { kind: "claimed", claim: { tenantId, scope, token } };
+      if (won[0]?.lease_token === token) {
+        return { kind: "claimed", claim: { tenantId, scope, token, fingerprint, claimedAt: Date.now(), retentionSeconds: request.retentionSeconds } };
+      }
       const [row] = await q.query<RecordRow>(
         `select state, fingerprint, lease_token, extract(epoch from lease_until - now()) as lease_left,
-                status, headers, body, body_complete
+                extract(epoch from expires_at - now()) as expires_in, status, headers, body, body_complete
            from idempotency_records where tenant_id = $1 and scope_hash = $2`,
         [tenantId, scope],
       );
@@ -83,16 +119,20 @@ export class IdempotencyStore {
       if (row === undefined) return { kind: "in_progress", retryAfterSeconds: 1 };
       if (!Buffer.from(row.fingerprint).equals(fingerprint)) return { kind: "mismatch" };
       if (row.state === "in_flight") return { kind: "in_progress", retryAfterSeconds: Math.max(1, Math.ceil(Number(row.lease_left ?? 1))) };
-      return {
-        kind: "replay",
-        response: {
-          status: row.status!,
-          headers: typeof row.headers === "string" ? (JSON.parse(row.headers) as Record<string, string>) : (row.headers ?? {}),
-          body: row.body === null ? Buffer.alloc(0) : Buffer.from(row.body),
-          bodyComplete: row.body_complete === true,
-        },
+      const response: StoredResponse = {
+        status: row.status!,
+        headers: typeof row.headers === "string" ? (JSON.parse(row.headers) as Record<string, string>) : (row.headers ?? {}),
+        body: row.body === null ? Buffer.alloc(0) : Buffer.from(row.body),
+        bodyComplete: row.body_complete === true,
       };
+      this.remember(cacheKey, fingerprint, response, Number(row.expires_in) * 1000);
+      return { kind: "replay", response };
     });
+  }
+
+  private remember(cacheKey: string, fingerprint: Buffer, response: StoredResponse, expiresInMs: number): void {
+    // A second's margin for the clocks of this node and the database.
+    if (response.body.length <= MAX_CACHED_BODY && expiresInMs > 1_000) this.done.set(cacheKey, { fingerprint, response, expiresAt: Date.now() + expiresInMs - 1_000 });
   }
 
   /** Keeps the claim alive while its request is still being served. False once it was lost. */
@@ -117,7 +157,10 @@ export class IdempotencyStore {
         [claim.tenantId, claim.scope, claim.token, response.status, JSON.stringify(response.headers), response.body, response.bodyComplete],
       ),
     );
-    return rows.length > 0;
+    if (rows.length === 0) return false;
+    // The record's expiry was set at the claim, which this node's clock saw no later than now.
+    this.remember(`${claim.tenantId} ${claim.scope.toString("base64")}`, claim.fingerprint, response, claim.claimedAt + claim.retentionSeconds * 1000 - Date.now());
+    return true;
   }
 
   /** Gives the key back: the request never reached the upstream, so a retry must be free to. */
