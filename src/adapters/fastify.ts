@@ -1,8 +1,9 @@
 import type { OutgoingHttpHeaders } from "node:http";
-import { Readable } from "node:stream";
+import { PassThrough, Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { CoreOptions } from "../gateway/core.js";
 import type { RequestContext } from "../pipeline/context.js";
+import type { BodyTap } from "../pipeline/control.js";
 import { InProcessPortcullis, type PortcullisRequest, type Verdict } from "./in-process.js";
 
 export { InProcessPortcullis, parsePolicy, loadPolicyFile, defaultPolicy, type PortcullisRequest, type Policy, type Verdict } from "./in-process.js";
@@ -17,13 +18,15 @@ declare module "fastify" {
 export type PortcullisFastifyOptions = CoreOptions | { instance: InProcessPortcullis };
 
 const CONTEXT = Symbol("portcullis.context");
-type WithContext = FastifyRequest & { [CONTEXT]?: RequestContext };
+const TAPS = Symbol("portcullis.taps");
+type WithContext = FastifyRequest & { [CONTEXT]?: RequestContext; [TAPS]?: BodyTap[] | undefined };
 
 /**
  * Portcullis as a Fastify plugin, on every route of the instance it is registered on (it is not
  * encapsulated). It runs in `preParsing`, where the body is still a stream: a shield that reads it
  * hands Fastify's own parsers the very bytes it inspected. The controls' headers are added in
- * `onSend`; a quota priced by a response header is charged there too.
+ * `onSend`; a quota priced by a response header is charged there too, and the answer's bytes are
+ * shown to the controls that keep them (idempotency), ended in `onResponse`.
  */
 export async function portcullisFastify(fastify: FastifyInstance, options: PortcullisFastifyOptions): Promise<void> {
   const instance = "instance" in options ? options.instance : await InProcessPortcullis.create(options);
@@ -58,10 +61,28 @@ export async function portcullisFastify(fastify: FastifyInstance, options: Portc
   });
   fastify.addHook("onSend", (request: WithContext, reply: FastifyReply, payload, done) => {
     const ctx = request[CONTEXT];
-    if (ctx !== undefined && request.portcullis !== null && instance.watchesResponse(ctx)) {
-      instance.responded(ctx, { status: reply.statusCode, headers: reply.getHeaders() as OutgoingHttpHeaders });
+    if (ctx === undefined || request.portcullis === null || !instance.watchesResponse(ctx)) return done(null, payload);
+    const taps = instance.answerStarted(ctx, { status: reply.statusCode, headers: reply.getHeaders() as OutgoingHttpHeaders });
+    request[TAPS] = taps;
+    if (taps === undefined || payload === null || payload === undefined) return done(null, payload);
+    if (typeof payload === "string" || Buffer.isBuffer(payload)) {
+      const bytes = typeof payload === "string" ? Buffer.from(payload) : payload;
+      for (const tap of taps) tap.write(bytes);
+      return done(null, payload);
     }
-    done(null, payload);
+    // A stream is seen as it passes through, never held whole.
+    const seen = new PassThrough({
+      transform(chunk: Buffer, _encoding, next) {
+        for (const tap of taps) tap.write(chunk);
+        next(null, chunk);
+      },
+    });
+    done(null, (payload as Readable).pipe(seen));
+  });
+  fastify.addHook("onResponse", (request: WithContext, reply: FastifyReply, done) => {
+    const ctx = request[CONTEXT];
+    if (ctx !== undefined && request.portcullis !== null && instance.watchesResponse(ctx)) instance.answerEnded(ctx, request[TAPS], reply.raw.writableFinished);
+    done();
   });
   if (!("instance" in options)) fastify.addHook("onClose", () => instance.close());
 }

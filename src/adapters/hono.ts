@@ -47,7 +47,24 @@ export async function createHonoMiddleware(options: CoreOptions | { instance: In
     c.set("portcullis", verdict.request);
     await next();
     if (verdict.headers !== undefined) for (const name in verdict.headers) c.res.headers.set(name, verdict.headers[name]!);
-    if (instance.watchesResponse(ctx)) instance.responded(ctx, { status: c.res.status, headers: Object.fromEntries(c.res.headers) });
+    if (!instance.watchesResponse(ctx)) return undefined;
+    const taps = instance.answerStarted(ctx, { status: c.res.status, headers: Object.fromEntries(c.res.headers) });
+    if (taps === undefined || c.res.body === null) {
+      instance.answerEnded(ctx, taps, true);
+      return undefined;
+    }
+    // A copy of the answer is read, beside the client's, for the controls that keep it
+    // (idempotency); not awaited, so a streamed answer is not held back until it ends.
+    c.res
+      .clone()
+      .arrayBuffer()
+      .then(
+        (bytes) => {
+          for (const tap of taps) tap.write(Buffer.from(bytes));
+          instance.answerEnded(ctx, taps, true);
+        },
+        () => instance.answerEnded(ctx, taps, false),
+      );
     return undefined;
   };
   return { handle, instance, close: () => instance.close() };

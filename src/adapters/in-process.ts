@@ -2,10 +2,11 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage, OutgoingHttpHeaders } from "node:http";
 import type { Readable } from "node:stream";
 import { PortcullisCore, type CoreOptions } from "../gateway/core.js";
-import { compileRoutes, controlsNeedingMore, type CompiledRoute } from "../gateway/routes.js";
+import { compileRoutes, type CompiledRoute } from "../gateway/routes.js";
 import { GATEWAY_CSP } from "../headers/security-headers.js";
 import type { Principal } from "../identity/principal.js";
 import { createContext, type RequestContext, type ResponseHead } from "../pipeline/context.js";
+import type { BodyTap } from "../pipeline/control.js";
 import { Pipeline } from "../pipeline/pipeline.js";
 import { problemBody, toProblem } from "../problem/index.js";
 import { errorType } from "../util/error-type.js";
@@ -75,13 +76,7 @@ export class InProcessPortcullis {
   static async create(options: CoreOptions): Promise<InProcessPortcullis> {
     const core = await PortcullisCore.open(options);
     const { policy } = core;
-    const routes = compileRoutes(policy, core.deps);
-    const refused = controlsNeedingMore(routes, "responseBody");
-    if (refused.length > 0) {
-      await core.close();
-      throw new Error(`this policy needs the gateway (portcullis start): ${refused.join("; ")}`);
-    }
-    const pipeline = new Pipeline(core.beforeRouting(), routes, { allowTrailingDots: policy.paths.allowTrailingDots });
+    const pipeline = new Pipeline(core.beforeRouting(), compileRoutes(policy, core.deps), { allowTrailingDots: policy.paths.allowTrailingDots });
     return new InProcessPortcullis(core, pipeline);
   }
 
@@ -112,14 +107,24 @@ export class InProcessPortcullis {
     );
   }
 
-  /** Whether the matched route wants to see the answer's head (`responded`). */
+  /** Whether the matched route wants to see the answer (`answerStarted`, `answerEnded`). */
   watchesResponse(ctx: RequestContext): boolean {
-    return (this.pipeline.planOf(ctx)?.responseHooks.length ?? 0) > 0;
+    const plan = this.pipeline.planOf(ctx);
+    return plan !== undefined && (plan.responseHooks.length > 0 || plan.doneHooks.length > 0);
   }
 
-  /** The answer's head, for the route's response hooks (a quota priced by the handler's header). */
-  responded(ctx: RequestContext, head: ResponseHead): void {
-    this.pipeline.respond(ctx, head);
+  /**
+   * The handler's answer is starting: the route's response hooks see its head (a quota priced by
+   * a header), and the taps returned want its bytes as they are written (idempotency stores them).
+   */
+  answerStarted(ctx: RequestContext, head: ResponseHead): BodyTap[] | undefined {
+    return this.pipeline.respond(ctx, head);
+  }
+
+  /** The answer is out, whole (`complete`) or cut off: the route's controls end what they began. */
+  answerEnded(ctx: RequestContext, taps: readonly BodyTap[] | undefined, complete: boolean): void {
+    if (complete && taps !== undefined) for (const tap of taps) tap.end();
+    this.pipeline.done(ctx, { upstream: "reached" });
   }
 
   close(): Promise<void> {
@@ -128,7 +133,11 @@ export class InProcessPortcullis {
 
   private verdict(ctx: RequestContext): Verdict {
     const { answer } = ctx;
-    if (answer !== undefined) return { passed: false, status: answer.status, headers: { ...ctx.responseHeaders, ...answer.headers, "x-request-id": ctx.requestId }, body: answer.body };
+    if (answer !== undefined) {
+      // Answered here (a preflight, a replay): the handler never runs.
+      this.pipeline.done(ctx, { upstream: "not_reached" });
+      return { passed: false, status: answer.status, headers: { ...ctx.responseHeaders, ...answer.headers, "x-request-id": ctx.requestId }, body: answer.body };
+    }
     const route = ctx.route!;
     return {
       passed: true,
@@ -146,6 +155,7 @@ export class InProcessPortcullis {
   }
 
   private refuse(ctx: RequestContext, error: unknown): Answered {
+    this.pipeline.done(ctx, { upstream: "not_reached" });
     const problem = toProblem(error);
     if (problem.code === "INTERNAL") this.core.logger.error({ req_id: ctx.requestId, route: ctx.route?.name, err_type: errorType(error) }, "internal error");
     // Counted in the background: the client does not wait for the counter store.

@@ -1,4 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { RequestContext } from "../pipeline/context.js";
+import type { BodyTap } from "../pipeline/control.js";
 import type { CoreOptions } from "../gateway/core.js";
 import { Problem, problemBody } from "../problem/index.js";
 import { InProcessPortcullis, type PortcullisRequest, type Verdict } from "./in-process.js";
@@ -63,7 +65,7 @@ export async function createNodeMiddleware(options: CoreOptions | { instance: In
       if (body !== undefined && /^application\/([a-z0-9.+-]*\+)?json\b/i.test(req.headers["content-type"] ?? "")) {
         (req as IncomingMessage & { body?: unknown }).body = parsedJson(body);
       }
-      if (instance.watchesResponse(ctx)) res.once("finish", () => instance.responded(ctx, { status: res.statusCode, headers: res.getHeaders() }));
+      if (instance.watchesResponse(ctx)) watchAnswer(instance, ctx, res);
       next();
     };
     const verdict = instance.decide(ctx);
@@ -88,4 +90,34 @@ function parsedJson(body: Buffer): unknown {
 /** A body that something before us read is gone: the shield refuses to pretend it saw it. */
 function bodyUnread(req: IncomingMessage): boolean {
   return !req.readableEnded && (req as IncomingMessage & { body?: unknown }).body === undefined;
+}
+
+/**
+ * Shows the route's controls the handler's answer: its head at the first write (the headers are
+ * fixed then), its bytes as they are written, and how it ended. `write` and `end` are wrapped
+ * because node:http offers no other way to see a body on its way out.
+ */
+function watchAnswer(instance: InProcessPortcullis, ctx: RequestContext, res: ServerResponse): void {
+  let taps: BodyTap[] | undefined;
+  let started = false;
+  const see = (chunk: unknown, encoding: unknown): void => {
+    if (!started) {
+      started = true;
+      taps = instance.answerStarted(ctx, { status: res.statusCode, headers: res.getHeaders() });
+    }
+    if (taps === undefined || chunk === undefined || chunk === null || typeof chunk === "function") return;
+    const bytes = typeof chunk === "string" ? Buffer.from(chunk, typeof encoding === "string" ? (encoding as BufferEncoding) : "utf8") : Buffer.from(chunk as Uint8Array);
+    for (const tap of taps) tap.write(bytes);
+  };
+  const write = res.write.bind(res) as (...args: unknown[]) => boolean;
+  const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+  res.write = ((...args: unknown[]) => {
+    see(args[0], args[1]);
+    return write(...args);
+  }) as ServerResponse["write"];
+  res.end = ((...args: unknown[]) => {
+    see(args[0], args[1]);
+    return end(...args);
+  }) as ServerResponse["end"];
+  res.once("close", () => instance.answerEnded(ctx, taps, res.writableFinished));
 }

@@ -85,11 +85,11 @@ export function routeControls(route: RoutePolicy, allMethods: readonly Authentic
  * For front ends that never see the body or the answer (the decision API): every control a route
  * runs must work without them, or the route is refused, saying which control and why.
  */
-export function controlsNeedingMore(router: Router<CompiledRoute>, what: "body" | "response" | "responseBody"): string[] {
+export function controlsNeedingMore(router: Router<CompiledRoute>, what: "body" | "response"): string[] {
   const problems: string[] = [];
   for (const route of router.values()) {
     for (const control of route.controls) {
-      const reason = what === "body" ? control.needsBody : what === "response" ? control.needsResponse : control.needsResponseBody;
+      const reason = what === "body" ? control.needsBody : control.needsResponse;
       if (reason !== undefined) problems.push(`route "${route.name}": ${reason}`);
     }
   }

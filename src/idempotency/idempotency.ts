@@ -150,7 +150,6 @@ export function idempotencyControl(policy: IdempotencyPolicy, store: Idempotency
     stage: "idempotency",
     needsBody: "idempotency fingerprints the request body",
     needsResponse: "idempotency stores the upstream's answer",
-    needsResponseBody: "idempotency stores the upstream's answer, which only the gateway relays",
     run(ctx) {
       if (SAFE_METHODS.has(ctx.method)) return;
       const key = idempotencyKeyOf(ctx.rawHeaders);

@@ -49,8 +49,6 @@ export interface Control {
   readonly needsBody?: string | undefined;
   /** The control needs the answer's head (`onResponse`), which the decision API never sees. */
   readonly needsResponse?: string | undefined;
-  /** The control reads the answer's body, which only the gateway relays: other front ends refuse it at load. */
-  readonly needsResponseBody?: string | undefined;
   run(ctx: RequestContext): void | Promise<void>;
   onResponse?(ctx: RequestContext, head: ResponseHead): BodyTap | undefined | void;
   onDone?(ctx: RequestContext, ending: Ending): void;

@@ -14,6 +14,7 @@ export const ADAPTER_POLICY = parsePolicy(
       { name: "open", match: { path: "/open" }, authenticate: "none" },
       { name: "big", match: { path: "/big" }, authenticate: "none", shield: { maxBodyBytes: 64, checks: { bodySize: "monitor" } } },
       { name: "lenient", match: { path: "/lenient" }, authenticate: "none", shield: { checks: { encoding: "monitor" } } },
+      { name: "idem", match: { path: "/idem" }, idempotency: {} },
       {
         name: "api",
         match: { path: "/api/:thing" },
@@ -150,6 +151,28 @@ export function adapterCases(
       if (used !== 7) await new Promise((resolve) => setTimeout(resolve, 10));
     }
     assert.equal(used, 7);
+  });
+
+  test(`${framework}: an Idempotency-Key retry gets the handler's first answer without running it again`, async () => {
+    const { key } = await keyFor(setup().instance);
+    const send = (idempotencyKey: string, body = '{"amount":1}') =>
+      call("/idem", { method: "POST", headers: { "x-api-key": key, "content-type": "application/json", "idempotency-key": idempotencyKey }, body });
+    const first = await send("adapter-1");
+    assert.equal(first.status, 200);
+    const firstView = (await first.json()) as HandlerView;
+    assert.equal((firstView.body as { amount: number }).amount, 1, "the handler got the body the fingerprint was made of");
+    let retry = await send("adapter-1");
+    // The answer is stored once it is out: a retry that overtakes the store is told to wait.
+    for (let i = 0; i < 50 && retry.status === 409; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      retry = await send("adapter-1");
+    }
+    assert.equal(retry.status, 200);
+    assert.equal(retry.headers.get("idempotent-replayed"), "true");
+    assert.deepEqual(await retry.json(), firstView, "the same answer, the same request id: the handler did not run again");
+    const reused = await send("adapter-1", '{"amount":2}');
+    assert.equal(reused.status, 422);
+    assert.equal(await code(reused), "IDEMPOTENCY_KEY_REUSED");
   });
 }
 
