@@ -1,3 +1,4 @@
+import { Response } from "undici";
 import { z } from "zod";
 import type { RequestContext } from "../pipeline/context.js";
 import type { Control } from "../pipeline/control.js";
@@ -90,7 +91,9 @@ function landsOnAllowedOrigin(value: string, allowed: ReadonlySet<string>, allow
  */
 export function returnUrlControl(policy: ReturnUrlPolicy): Control {
   const allowed = new Set(policy.allow);
-  const names = new Set(policy.params);
+  const names = new Set(policy.params.map((name) => name.toLowerCase()));
+  // Some frameworks match parameter names without case (ASP.NET) or read `next[]` / `next[0]` as `next` (PHP, qs).
+  const watched = (name: string): boolean => names.has(name.toLowerCase().replace(/(\[[^\]]*\])+$/, ""));
   const inQuery = policy.in.includes("query");
   const inBody = policy.in.includes("body");
   const check = (value: unknown, where: string): void => {
@@ -99,11 +102,11 @@ export function returnUrlControl(policy: ReturnUrlPolicy): Control {
       throw new Problem("INVALID_RETURN_URL", `The return URL in ${where} is not one this service redirects to.`);
     }
   };
-  const checkBody = (ctx: RequestContext, body: Buffer): void => {
+  const checkBody = (ctx: RequestContext, body: Buffer): void | Promise<void> => {
     if (body.length === 0) return;
     const type = (ctx.headers["content-type"] ?? "").toLowerCase();
     if (type.startsWith("application/x-www-form-urlencoded")) {
-      for (const [name, value] of new URLSearchParams(body.toString("utf8"))) if (names.has(name)) check(value, `body.${name}`);
+      for (const [name, value] of new URLSearchParams(body.toString("utf8"))) if (watched(name)) check(value, `body.${name}`);
     } else if (/^application\/([a-z0-9.+-]*\+)?json\b/.test(type)) {
       let parsed: unknown;
       try {
@@ -111,7 +114,11 @@ export function returnUrlControl(policy: ReturnUrlPolicy): Control {
       } catch {
         throw new Problem("BAD_REQUEST", "The body is not valid JSON.");
       }
-      for (const name of names) check(member(parsed, name), `body.${name}`);
+      for (const name of policy.params) for (const value of members(parsed, name)) check(value, `body.${name}`);
+    } else if (type.startsWith("multipart/form-data")) {
+      return multipartFields(body, ctx.headers["content-type"]!).then((fields) => {
+        for (const [name, value] of fields) if (watched(name)) check(value, `body.${name}`);
+      });
     }
   };
   return {
@@ -120,22 +127,37 @@ export function returnUrlControl(policy: ReturnUrlPolicy): Control {
     needsBody: inBody ? "returnUrl reads body fields (set returnUrl.in: [query] to check the query alone)" : undefined,
     run(ctx) {
       if (inQuery && ctx.target.query !== "") {
-        for (const [name, value] of new URLSearchParams(ctx.target.query)) if (names.has(name)) check(value, `query.${name}`);
+        for (const [name, value] of new URLSearchParams(ctx.target.query)) if (watched(name)) check(value, `query.${name}`);
       }
       if (!inBody) return;
       const body = bufferedBody(ctx, policy.maxBodyBytes);
       if (body instanceof Promise) return body.then((b) => checkBody(ctx, b));
-      checkBody(ctx, body);
+      return checkBody(ctx, body);
     },
   };
 }
 
-/** `a.b` names member `b` of member `a`; a value that is not a plain string is refused by the caller. */
-function member(value: unknown, path: string): unknown {
-  let current = value;
-  for (const key of path.split(".")) {
-    if (current === null || typeof current !== "object" || Array.isArray(current) || !Object.hasOwn(current, key)) return undefined;
-    current = (current as Record<string, unknown>)[key];
+/**
+ * Every value `a.b` names: member `b` of member `a`, matched without case (model binders such as
+ * ASP.NET's and Jackson's with case-insensitive properties read `Next` as `next`). A value that is
+ * not a plain string is refused by the caller.
+ */
+function members(value: unknown, path: string): unknown[] {
+  let current: unknown[] = [value];
+  for (const key of path.toLowerCase().split(".")) {
+    current = current.flatMap((v) =>
+      v === null || typeof v !== "object" || Array.isArray(v) ? [] : Object.keys(v).filter((k) => k.toLowerCase() === key).map((k) => (v as Record<string, unknown>)[k]),
+    );
   }
   return current;
+}
+
+/** A multipart body's text fields, parsed as the WHATWG algorithm does (undici's `formData()`); one that does not parse is refused. */
+async function multipartFields(body: Buffer, contentType: string): Promise<[string, string][]> {
+  try {
+    const form = await new Response(body, { headers: { "content-type": contentType } }).formData();
+    return [...form].flatMap(([name, value]) => (typeof value === "string" ? [[name, value] as [string, string]] : []));
+  } catch {
+    throw new Problem("BAD_REQUEST", "The multipart body does not parse.");
+  }
 }

@@ -107,6 +107,22 @@ describe("return URLs: only the listed origins, read as a browser reads them", (
     assert.equal(await json({ next: ["https://evil.example"] }), "INVALID_RETURN_URL");
     assert.equal(await json({ next: { href: "https://evil.example" } }), "INVALID_RETURN_URL");
     assert.equal(await run({ method: "POST", url: "/login", headers: [["content-type", "application/json"]], body: "{" }), "BAD_REQUEST");
+    // Names as lenient frameworks read them: without case, with array brackets.
+    assert.equal(await run({ url: "/login?NEXT=//evil.example" }), "INVALID_RETURN_URL");
+    assert.equal(await run({ url: "/login?next[]=//evil.example" }), "INVALID_RETURN_URL");
+    assert.equal(await run({ url: "/login?next%5B0%5D=//evil.example" }), "INVALID_RETURN_URL");
+    assert.equal(await json({ Next: "https://evil.example" }), "INVALID_RETURN_URL");
+    assert.equal(await json({ REDIRECT: { To: "https://evil.example" } }), "INVALID_RETURN_URL");
+    const multipart = (field: string, value: string) =>
+      run({
+        method: "POST",
+        url: "/login",
+        headers: [["content-type", "multipart/form-data; boundary=XyZ"]],
+        body: `--XyZ\r\nContent-Disposition: form-data; name="${field}"\r\n\r\n${value}\r\n--XyZ--\r\n`,
+      });
+    assert.equal(await multipart("next", "//evil.example"), "INVALID_RETURN_URL");
+    assert.equal(await multipart("next", "/home"), "passed");
+    assert.equal(await run({ method: "POST", url: "/login", headers: [["content-type", "multipart/form-data; boundary=XyZ"]], body: "garbage" }), "BAD_REQUEST");
   });
 
   test("the body read for the check is the body passed on", async () => {
