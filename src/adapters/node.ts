@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { RequestContext } from "../pipeline/context.js";
 import type { BodyTap } from "../pipeline/control.js";
 import type { CoreOptions } from "../gateway/core.js";
@@ -100,15 +100,22 @@ function bodyUnread(req: IncomingMessage): boolean {
 function watchAnswer(instance: InProcessPortcullis, ctx: RequestContext, res: ServerResponse): void {
   let taps: BodyTap[] | undefined;
   let started = false;
+  // Headers given to writeHead directly never show in getHeaders(): they are kept from the call.
+  let written: OutgoingHttpHeaders = {};
   const see = (chunk: unknown, encoding: unknown): void => {
     if (!started) {
       started = true;
-      taps = instance.answerStarted(ctx, { status: res.statusCode, headers: res.getHeaders() });
+      taps = instance.answerStarted(ctx, { status: res.statusCode, headers: { ...res.getHeaders(), ...written } });
     }
     if (taps === undefined || chunk === undefined || chunk === null || typeof chunk === "function") return;
     const bytes = typeof chunk === "string" ? Buffer.from(chunk, typeof encoding === "string" ? (encoding as BufferEncoding) : "utf8") : Buffer.from(chunk as Uint8Array);
     for (const tap of taps) tap.write(bytes);
   };
+  const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => ServerResponse;
+  res.writeHead = ((...args: unknown[]) => {
+    written = headersOf(args.find((a, i) => i > 0 && typeof a === "object" && a !== null));
+    return writeHead(...args);
+  }) as ServerResponse["writeHead"];
   const write = res.write.bind(res) as (...args: unknown[]) => boolean;
   const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
   res.write = ((...args: unknown[]) => {
@@ -120,4 +127,16 @@ function watchAnswer(instance: InProcessPortcullis, ctx: RequestContext, res: Se
     return end(...args);
   }) as ServerResponse["end"];
   res.once("close", () => instance.answerEnded(ctx, taps, res.writableFinished));
+}
+
+/** writeHead's headers, given as an object or as a list (`[name, value, …]` or `[[name, value], …]`), by lower-case name. */
+function headersOf(given: unknown): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  if (Array.isArray(given)) {
+    const pairs = given.every(Array.isArray) ? (given as unknown[][]) : given.flatMap((v, i) => (i % 2 === 0 ? [[v, given[i + 1]]] : []));
+    for (const [name, value] of pairs) out[String(name).toLowerCase()] = value as string;
+  } else if (given !== undefined) {
+    for (const [name, value] of Object.entries(given as Record<string, unknown>)) out[name.toLowerCase()] = value as string;
+  }
+  return out;
 }

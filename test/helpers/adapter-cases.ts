@@ -169,6 +169,7 @@ export function adapterCases(
     }
     assert.equal(retry.status, 200);
     assert.equal(retry.headers.get("idempotent-replayed"), "true");
+    assert.match(retry.headers.get("content-type") ?? "", /^application\/json/, "the handler's headers are replayed, however it wrote them");
     assert.deepEqual(await retry.json(), firstView, "the same answer, the same request id: the handler did not run again");
     const reused = await send("adapter-1", '{"amount":2}');
     assert.equal(reused.status, 422);
