@@ -16,9 +16,11 @@ interface Pair {
 const POLICY = (reuseIntervalSeconds = 0) => ({
   version: 1,
   sessions: { reuseIntervalSeconds },
+  roles: { admin: ["everything"] },
   routes: [
     { name: "payouts", match: { path: "/payouts/**" }, authenticate: { methods: ["session"] }, stepUp: { maxAgeSeconds: 300, acr: ["mfa"] } },
     { name: "keys-only", match: { path: "/keys-only/**" }, authenticate: { methods: ["apiKey"] } },
+    { name: "admin-only", match: { path: "/admin-only/**" }, authorize: { permissions: ["everything"] } },
     { name: "api", match: { path: "/**" } },
   ],
 });
@@ -254,5 +256,22 @@ describe("rotation across two nodes on one Postgres", () => {
     const pair = await clients[0]!.pair();
     assert.equal((await clients[1]!.call("/x", pair.access_token)).status, 200);
     assert.equal((await clients[1]!.refresh(pair.refresh_token)).status, 200);
+  });
+
+  test("a demotion made through one node applies on the other within a second; so does signing out", async (t) => {
+    if (typeof database === "string") return void t.skip(database);
+    const issuer = await tenantWithKey(nodes[0]!, { scopes: ["sessions:write"] });
+    const clients = nodes.map((node) => sessionClient(node, issuer.key));
+    const roles = (node: number, list: string[]) => nodes[node]!.admin("PUT", `/admin/v1/tenants/${issuer.tenantId}/roles/users/grace`, { roles: list });
+    assert.equal((await roles(0, ["admin"])).status, 200);
+    const pair = await clients[0]!.pair({ subject: "grace", roles: ["admin"] });
+    assert.equal((await clients[1]!.call("/admin-only/x", pair.access_token)).status, 200);
+    await roles(0, []);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    assert.equal((await clients[1]!.call("/admin-only/x", pair.access_token)).status, 403, "node B, demoted through node A");
+    assert.equal((await clients[1]!.call("/x", pair.access_token)).status, 200);
+    await nodes[0]!.admin("POST", `/admin/v1/tenants/${issuer.tenantId}/subjects/grace/sessions/revoke`);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    assert.equal((await clients[1]!.call("/x", pair.access_token)).status, 401, "node B, signed out through node A");
   });
 });
