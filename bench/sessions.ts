@@ -47,7 +47,7 @@ try {
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   console.log("authenticate stage, CPU µs per call (median of %d rounds):", ROUNDS);
   console.log("  API key (cached)        %s", median(keys).toFixed(2));
-  console.log("  session access token    %s   ratio %s (goal ≤ 1.1 at route level)", median(sessions).toFixed(2), (median(sessions) / median(keys)).toFixed(2));
+  console.log("  session access token    %s   ratio %s (the stage alone; the goal is per proxied request, bench/features.ts)", median(sessions).toFixed(2), (median(sessions) / median(keys)).toFixed(2));
 
   console.log("refresh-token rotations per second, sequential: PGlite %d", await rotationsPerSecond(core, tenant.id));
 } finally {
