@@ -62,6 +62,22 @@ describe("CLI end to end", () => {
     assert.equal((await fetch(`${gatewayUrl}/things`, { headers: { authorization: `Bearer ${rotated.key}` } })).status, 401);
   });
 
+  test("sessions are listed and ended with the CLI; roles are shown and refused where the policy defines none", async () => {
+    const tenant = JSON.parse((await cli("tenants", "create", "--name", "sessions", "--json")).stdout) as { id: string };
+    const { key } = JSON.parse((await cli("keys", "create", "--tenant", tenant.id, "--env", "test", "--scopes", "sessions:write", "--json")).stdout) as { key: string };
+    const issued = (await (
+      await fetch(`${gatewayUrl}/portcullis/v1/sessions`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify({ subject: "user-42" }) })
+    ).json()) as { access_token: string };
+    const listed = JSON.parse((await cli("sessions", "list", "--tenant", tenant.id, "--subject", "user-42", "--json")).stdout) as { sessions: { id: string }[] };
+    assert.equal(listed.sessions.length, 1);
+    assert.equal((await fetch(`${gatewayUrl}/things`, { headers: { authorization: `Bearer ${issued.access_token}` } })).status, 200);
+    assert.match((await cli("sessions", "sign-out", "--tenant", tenant.id, "--subject", "user-42")).stdout, /1 session\(s\) ended/);
+    assert.equal((await fetch(`${gatewayUrl}/things`, { headers: { authorization: `Bearer ${issued.access_token}` } })).status, 401);
+    assert.match((await cli("roles", "get", "--tenant", tenant.id, "--user", "user-42")).stdout, /no roles/);
+    await assert.rejects(cli("roles", "set", "--tenant", tenant.id, "--user", "user-42", "--roles", "admin"), /defines no role "admin"/);
+    await assert.rejects(cli("roles", "get", "--tenant", tenant.id), /exactly one of --user/);
+  });
+
   test("vault keys are rotated, rewrapped and retired with the CLI while secrets stay readable", async () => {
     const tenant = JSON.parse((await cli("tenants", "create", "--name", "vaulted", "--json")).stdout) as { id: string };
     const { key } = JSON.parse((await cli("keys", "create", "--tenant", tenant.id, "--env", "live", "--scopes", "vault:read,vault:write", "--json")).stdout) as {
