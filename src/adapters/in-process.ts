@@ -76,8 +76,14 @@ export class InProcessPortcullis {
   static async create(options: CoreOptions): Promise<InProcessPortcullis> {
     const core = await PortcullisCore.open(options);
     const { policy } = core;
-    const pipeline = new Pipeline(core.beforeRouting(), compileRoutes(policy, core.deps), { allowTrailingDots: policy.paths.allowTrailingDots });
-    return new InProcessPortcullis(core, pipeline);
+    try {
+      const pipeline = new Pipeline(core.beforeRouting(), compileRoutes(policy, core.deps), { allowTrailingDots: policy.paths.allowTrailingDots });
+      return new InProcessPortcullis(core, pipeline);
+    } catch (error) {
+      // A policy refused here (a webhook secret missing) leaves no store open behind it.
+      await core.close();
+      throw error;
+    }
   }
 
   context(facts: RequestFacts): RequestContext {

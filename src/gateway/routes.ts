@@ -16,6 +16,7 @@ import { errorType } from "../util/error-type.js";
 import { returnUrlControl } from "../return-url/return-url.js";
 import { shieldControl } from "../shield/shield.js";
 import { stepUpControl } from "../step-up/step-up.js";
+import { webhookControl, webhookKeys } from "../webhooks/webhook.js";
 
 /** A route as every front end runs it; the gateway's also knows where to forward. */
 export interface CompiledRoute extends RoutePlan {
@@ -70,6 +71,15 @@ export function routeControls(route: RoutePolicy, allMethods: readonly Authentic
   if (route.authorize !== undefined) controls.push(authorizeControl(route.authorize, deps.permissions));
   if (route.stepUp !== undefined) controls.push(stepUpControl(route.stepUp));
   if (route.limits.length > 0) controls.push(rateLimitControl(route.limits, deps.limits));
+  if (route.webhook !== undefined) {
+    let keys;
+    try {
+      keys = webhookKeys(route.webhook);
+    } catch (error) {
+      throw new Error(`route "${route.name}": ${(error as Error).message}`, { cause: error });
+    }
+    controls.push(webhookControl(route.webhook, keys, deps.limits));
+  }
   // The shield's stage comes before the quota's: a request it refuses is not charged.
   if (route.shield !== undefined) controls.push(shieldControl(route.shield, deps.logger));
   if (route.returnUrl !== undefined) controls.push(returnUrlControl(route.returnUrl));

@@ -20,6 +20,7 @@ export const STAGES = [
   "authorize",
   "step-up",
   "limit",
+  "webhook",
   "shield",
   "return-url",
   // After every check that can refuse on the request alone, so a refused request claims no key;

@@ -19,6 +19,7 @@ import { returnUrlSchema } from "../return-url/return-url.js";
 import { rolesSchema } from "../roles/roles.js";
 import { sessionsSchema } from "../sessions/sessions.js";
 import { shieldSchema } from "../shield/schema.js";
+import { webhookSchema } from "../webhooks/webhook.js";
 import { stepUpSchema } from "../step-up/step-up.js";
 
 /**
@@ -43,6 +44,8 @@ const routeFields = z.strictObject({
   stepUp: stepUpSchema.optional(),
   /** Every limit must admit the request; one that refuses costs the others nothing. */
   limits: rateLimitsSchema,
+  /** Inbound webhook signatures (Standard Webhooks, Stripe), verified over the raw body. */
+  webhook: webhookSchema.optional(),
   /** Input checks and attack detectors; absent, the route has none. */
   shield: shieldSchema.optional(),
   /** Parameters that carry a URL to send the user to, and the origins they may name. */

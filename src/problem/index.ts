@@ -18,6 +18,7 @@ export const PROBLEM_CODES = {
   INVALID_RETURN_URL: { status: 422, title: "The return URL is not allowed" },
   IDEMPOTENCY_KEY_REUSED: { status: 422, title: "This Idempotency-Key was used for a different request" },
   UNAUTHENTICATED: { status: 401, title: "Authentication required" },
+  WEBHOOK_SIGNATURE_INVALID: { status: 401, title: "The webhook signature is not valid" },
   STEP_UP_REQUIRED: { status: 401, title: "A more recent or stronger authentication is required" },
   FORBIDDEN: { status: 403, title: "Forbidden" },
   BLOCKED: { status: 403, title: "This client is blocked for a while" },

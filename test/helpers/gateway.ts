@@ -41,19 +41,26 @@ export async function startTestGateway(
   const policy: Policy = parsePolicy("blocking" in document ? document : { ...document, blocking: { enabled: false } }, "test-policy");
   let echo: { url: string; server: Server } | undefined;
   if (options.upstreamUrl === undefined) echo = await startEchoUpstream();
-  const gateway = await Gateway.create({
-    policy,
-    upstream: options.upstreamUrl ?? echo!.url,
-    adminToken: ADMIN_TOKEN,
-    production: options.production ?? false,
-    databaseUrl: options.databaseUrl,
-    redisUrl: options.redisUrl,
-    redisPrefix: options.redisPrefix,
-    logger: createLogger({ level: "info", destination }),
-    keyStalenessMs: options.keyStalenessMs,
-    keyProvider: LocalKeyProvider.fromKeys(randomBytes(32)),
-    decision: options.decision,
-  });
+  let gateway: Gateway;
+  try {
+    gateway = await Gateway.create({
+      policy,
+      upstream: options.upstreamUrl ?? echo!.url,
+      adminToken: ADMIN_TOKEN,
+      production: options.production ?? false,
+      databaseUrl: options.databaseUrl,
+      redisUrl: options.redisUrl,
+      redisPrefix: options.redisPrefix,
+      logger: createLogger({ level: "info", destination }),
+      keyStalenessMs: options.keyStalenessMs,
+      keyProvider: LocalKeyProvider.fromKeys(randomBytes(32)),
+      decision: options.decision,
+    });
+  } catch (error) {
+    // A gateway that refuses to start leaves no echo server behind to keep the test process alive.
+    echo?.server.close();
+    throw error;
+  }
   const listening = await gateway.listen({ port: 0, host: "127.0.0.1", adminPort: 0, adminHost: "127.0.0.1" });
   return {
     gateway,
