@@ -144,5 +144,5 @@ function tokenAnswer(status: number, body: unknown): Answer {
 }
 
 function oauthError(error: OAuthError): Answer {
-  return tokenAnswer(error.error === "invalid_client" ? 401 : 400, { error: error.error, error_description: error.description });
+  return tokenAnswer(400, { error: error.error, error_description: error.description });
 }

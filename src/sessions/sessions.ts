@@ -66,7 +66,7 @@ export interface IssuedPair extends TokenPair {
 /** RFC 6749 §5.2: how the token endpoint refuses. The same for an unknown, a forged and a spent token. */
 export class OAuthError extends Error {
   constructor(
-    readonly error: "invalid_request" | "invalid_grant" | "unsupported_grant_type" | "invalid_client",
+    readonly error: "invalid_request" | "invalid_grant" | "unsupported_grant_type",
     readonly description: string,
   ) {
     super(error);

@@ -21,7 +21,7 @@ export class TenantDirectory {
   }
 
   async isActive(tenantId: string): Promise<boolean> {
-    return (await this.cache.get(tenantId)) === "active";
+    return this.active(tenantId);
   }
 
   /** As `isActive`, synchronous while the tenant's status is cached: for checks on every request. */
