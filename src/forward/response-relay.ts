@@ -53,8 +53,9 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     this.settled = true;
-    if (this.taps !== undefined) for (const tap of this.taps) tap.end();
-    this.res.end();
+    const pending = this.taps?.map((tap) => tap.end()).filter((ended): ended is Promise<void> => ended instanceof Promise);
+    if (pending === undefined || pending.length === 0) this.res.end();
+    else void Promise.all(pending).finally(() => this.res.end());
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | undefined, error: Error): void {

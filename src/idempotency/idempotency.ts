@@ -145,6 +145,15 @@ export function idempotencyControl(policy: IdempotencyPolicy, store: Idempotency
     }
   };
 
+  const complete = (ctx: RequestContext, flight: InFlight): Promise<void> => {
+    inFlight.delete(ctx);
+    clearInterval(flight.heartbeat);
+    const head = flight.head!;
+    const bodyComplete = flight.ended && !flight.overCap;
+    const response = { status: head.status, headers: head.headers, body: bodyComplete ? Buffer.concat(flight.chunks) : Buffer.alloc(0), bodyComplete };
+    return store.complete(flight.claim, response).then(() => undefined, onError);
+  };
+
   return {
     name: "idempotency",
     stage: "idempotency",
@@ -178,21 +187,23 @@ export function idempotencyControl(policy: IdempotencyPolicy, store: Idempotency
             flight.chunks = [];
           } else flight.chunks.push(chunk);
         },
+        // The whole answer is in: stored before the gateway ends the client's response, so a
+        // client that has its answer and retries at once gets the replay, not a 409.
         end() {
           flight.ended = true;
+          return complete(ctx, flight);
         },
       };
     },
     onDone(ctx, ending: Ending) {
       const flight = inFlight.get(ctx);
       if (flight === undefined) return;
+      // The answer began but was cut off: its status and headers are what can be replayed.
+      if (flight.head !== undefined) return void complete(ctx, flight);
       inFlight.delete(ctx);
       clearInterval(flight.heartbeat);
-      const { claim, head } = flight;
-      if (head !== undefined) {
-        const bodyComplete = flight.ended && !flight.overCap;
-        store.complete(claim, { status: head.status, headers: head.headers, body: bodyComplete ? Buffer.concat(flight.chunks) : Buffer.alloc(0), bodyComplete }).catch(onError);
-      } else if (ending.upstream === "not_reached") {
+      const { claim } = flight;
+      if (ending.upstream === "not_reached") {
         store.release(claim).catch(onError);
       }
       // Sent but unanswered (a timeout, a connection cut after sending): the upstream may have

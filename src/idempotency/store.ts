@@ -52,7 +52,6 @@ interface RecordRow {
   state: "in_flight" | "done";
   fingerprint: Uint8Array;
   lease_token: string | null;
-  lease_left: number | string | null;
   expires_in: number | string;
   status: number | null;
   headers: Record<string, string> | string | null;
@@ -110,15 +109,15 @@ export class IdempotencyStore {
         return { kind: "claimed", claim: { tenantId, scope, token, fingerprint, claimedAt: Date.now(), retentionSeconds: request.retentionSeconds } };
       }
       const [row] = await q.query<RecordRow>(
-        `select state, fingerprint, lease_token, extract(epoch from lease_until - now()) as lease_left,
-                extract(epoch from expires_at - now()) as expires_in, status, headers, body, body_complete
+        `select state, fingerprint, lease_token, extract(epoch from expires_at - now()) as expires_in, status, headers, body, body_complete
            from idempotency_records where tenant_id = $1 and scope_hash = $2`,
         [tenantId, scope],
       );
       // Gone between the two statements (swept): nobody holds it, so the caller may simply retry.
       if (row === undefined) return { kind: "in_progress", retryAfterSeconds: 1 };
       if (!Buffer.from(row.fingerprint).equals(fingerprint)) return { kind: "mismatch" };
-      if (row.state === "in_flight") return { kind: "in_progress", retryAfterSeconds: Math.max(1, Math.ceil(Number(row.lease_left ?? 1))) };
+      // A second, not the lease's remainder: a live claim usually ends long before its lease would.
+      if (row.state === "in_flight") return { kind: "in_progress", retryAfterSeconds: 1 };
       const response: StoredResponse = {
         status: row.status!,
         headers: typeof row.headers === "string" ? (JSON.parse(row.headers) as Record<string, string>) : (row.headers ?? {}),

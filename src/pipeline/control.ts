@@ -55,10 +55,14 @@ export interface Control {
   onDone?(ctx: RequestContext, ending: Ending): void;
 }
 
-/** Sees the answer's body as it is relayed; `end` only when all of it was. */
+/**
+ * Sees the answer's body as it is relayed; `end` only when all of it was. A promise from `end`
+ * holds back the end of the client's response until it settles (idempotency stores the answer
+ * first); front ends that cannot hold it back (the adapters) do not wait.
+ */
 export interface BodyTap {
   write(chunk: Buffer): void;
-  end(): void;
+  end(): void | Promise<void>;
 }
 
 /**
