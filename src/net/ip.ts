@@ -28,9 +28,9 @@ export function parseIp(text: string, ipv6HolderPrefix = DEFAULT_IPV6_HOLDER_PRE
   let parsed: ipaddr.IPv4 | ipaddr.IPv6;
   if (text.includes(":")) {
     if (text.includes("%") || !ipaddr.IPv6.isValid(text)) return undefined;
-    // An embedded dotted quad obeys the same rule as a plain one: `::ffff:010.1.2.3` is refused.
-    if (text.includes(".") && plainIpv4(text.slice(text.lastIndexOf(":") + 1)) === undefined) return undefined;
-    parsed = ipaddr.process(text);
+    const hexOnly = text.includes(".") ? dottedTailAsHex(text) : text;
+    if (hexOnly === undefined) return undefined;
+    parsed = ipaddr.process(hexOnly);
   } else {
     if (!ipaddr.IPv4.isValidFourPartDecimal(text)) return undefined;
     parsed = ipaddr.IPv4.parse(text);
@@ -40,6 +40,21 @@ export function parseIp(text: string, ipv6HolderPrefix = DEFAULT_IPV6_HOLDER_PRE
   for (const byte of bytes) value = (value << 8n) | BigInt(byte);
   if (parsed.kind() === "ipv4") return { family: 4, value, text: parsed.toString(), holder: parsed.toString() };
   return { family: 6, value, text: parsed.toString(), holder: ipv6Network(value, ipv6HolderPrefix) };
+}
+
+/**
+ * `::ffff:1.2.3.4` as `::ffff:102:304`. The embedded dotted quad obeys the same rule as a plain
+ * one (`::ffff:010.1.2.3` is refused), and ipaddr.js is not given it: it reads `::1.2.3.4`
+ * (IPv4-compatible) as `::ffff:1.2.3.4` (IPv4-mapped), which would make a deprecated,
+ * unroutable IPv6 address look like a public IPv4 one.
+ */
+function dottedTailAsHex(text: string): string | undefined {
+  const colon = text.lastIndexOf(":");
+  const v4 = plainIpv4(text.slice(colon + 1));
+  if (v4 === undefined) return undefined;
+  const n = Number(v4.value);
+  const hex = `${(n >>> 16).toString(16)}:${(n & 0xffff).toString(16)}`;
+  return ipaddr.IPv6.isValid(text.slice(0, colon + 1) + hex) ? text.slice(0, colon + 1) + hex : undefined;
 }
 
 function ipv6Network(value: bigint, prefix: number): string {

@@ -7,6 +7,10 @@ import { IpSet } from "../../src/net/ip-set.js";
 
 test("addresses have one canonical form; ambiguous spellings are refused", () => {
   assert.equal(parseIp("::ffff:10.1.2.3")?.text, "10.1.2.3", "IPv4-mapped IPv6 is the IPv4 address");
+  assert.equal(parseIp("0:0:0:0:0:FFFF:10.1.2.3")?.text, "10.1.2.3");
+  // ipaddr.js alone reads IPv4-compatible `::a.b.c.d` as mapped: a deprecated IPv6 address is not the IPv4 one.
+  assert.deepEqual([parseIp("::10.1.2.3")?.family, parseIp("::10.1.2.3")?.text], [6, "::a01:203"]);
+  assert.equal(parseIp("64:ff9b::10.1.2.3")?.text, "64:ff9b::a01:203");
   assert.equal(parseIp("::FFFF:0a01:0203")?.text, "10.1.2.3");
   assert.equal(parseIp("2001:DB8:0:0::1")?.text, "2001:db8::1");
   for (const bad of ["010.1.2.3", "10.1.2", "10.1.2.3.4", "0x0a.1.2.3", "167772161", "1.2.3.256", "fe80::1%eth0", "::ffff:010.1.2.3", "64:ff9b::010.0.0.1", "1.2.3.+4", "1.2.3.4e0", " 1.2.3.4", "1.2.3.4 ", "", "::g", "1.2.3.4/8"]) {
