@@ -1,6 +1,8 @@
 import { lookup as systemLookup } from "node:dns/promises";
 import { isIP, type LookupFunction } from "node:net";
-import { Agent, fetch as undiciFetch, Headers, Response, type RequestInit } from "undici";
+import { pipeline, Readable, type Transform } from "node:stream";
+import zlib from "node:zlib";
+import { Agent, Headers, Response, type Dispatcher, type RequestInit } from "undici";
 import type { SecurityEvents } from "../events/security-events.js";
 import { IpSet } from "../net/ip-set.js";
 import { parseIp, type IpAddress } from "../net/ip.js";
@@ -19,13 +21,25 @@ export interface EgressDeps {
   ca?: string | readonly string[] | undefined;
 }
 
-export interface EgressRequestInit extends Omit<RequestInit, "dispatcher" | "redirect"> {
+export interface EgressRequestInit extends Omit<RequestInit, "dispatcher" | "redirect" | "window"> {
   /** Whose allow-lists apply; without one, the defaults. */
   tenant?: string | undefined;
 }
 
+export interface EgressRequestOptions {
+  method?: string | undefined;
+  headers?: Record<string, string> | undefined;
+  body?: string | Uint8Array | Readable | null | undefined;
+  tenant?: string | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+/** undici's answer, with the URL it finally came from (after any redirects followed). */
+export type EgressResponse = Dispatcher.ResponseData & { url: string };
+
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-const CROSS_ORIGIN_DROPPED = ["authorization", "cookie", "proxy-authorization"];
+const CROSS_ORIGIN_DROPPED = new Set(["authorization", "cookie", "proxy-authorization"]);
+const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 
 const systemResolver: Resolver = (hostname) => systemLookup(hostname, { all: true, verbatim: true });
 
@@ -40,7 +54,7 @@ const systemResolver: Resolver = (hostname) => systemLookup(hostname, { all: tru
 export class Egress {
   readonly policy: EgressPolicy;
   /** Pooled connections stay on the address they were checked for. */
-  readonly dispatcher: Agent;
+  private readonly agents = new Map<string, Agent>();
   private readonly allowedAddresses: IpSet;
   private readonly resolver: Resolver;
   private readonly rulesByTenant = new Map<string, EgressRules>();
@@ -51,14 +65,15 @@ export class Egress {
     private readonly deps: EgressDeps = {},
   ) {
     this.policy = egressSchema.parse(options);
-    const { allowAddresses, connectTimeoutMs, tenants, ...defaults } = this.policy;
+    const { allowAddresses, tenants, ...rest } = this.policy;
+    const { connectTimeoutMs, ...defaults } = rest;
+    void connectTimeoutMs; // each agent reads it from the policy
     this.defaults = defaults;
     for (const [tenant, own] of Object.entries(tenants)) {
       this.rulesByTenant.set(tenant, { ...defaults, ...Object.fromEntries(Object.entries(own).filter(([, value]) => value !== undefined)) });
     }
     this.allowedAddresses = IpSet.parse(allowAddresses);
     this.resolver = deps.resolve ?? systemResolver;
-    this.dispatcher = new Agent({ connect: { timeout: connectTimeoutMs, lookup: this.checkedLookup, ...(deps.ca === undefined ? {} : { ca: deps.ca as string | string[] }) } });
   }
 
   rulesFor(tenant: string | undefined): EgressRules {
@@ -124,48 +139,126 @@ export class Egress {
   }
 
   /**
-   * `fetch`, with the checks. A redirect that is not followed comes back as it is (status 3xx
-   * with its Location). A response body longer than the cap errors its stream with
-   * `EGRESS_RESPONSE_TOO_LARGE`, and the whole exchange with `EGRESS_TIMEOUT` once the time is up.
+   * undici's `request`, with the checks: the answer with its body as a Node stream, as received
+   * (not decoded). A redirect that is not followed comes back as it is (3xx with its Location).
+   * The body errors with `EGRESS_RESPONSE_TOO_LARGE` past the cap and `EGRESS_TIMEOUT` at the
+   * deadline, which covers the whole exchange; a body left unread is given up at the deadline.
    */
-  async fetch(input: string | URL, init: EgressRequestInit = {}): Promise<Response> {
-    const { tenant, signal: callerSignal, ...rest } = init;
+  async request(input: string | URL, options: EgressRequestOptions = {}): Promise<EgressResponse> {
+    const { tenant, signal: callerSignal } = options;
     const rules = this.rulesFor(tenant);
     const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(new EgressError("EGRESS_TIMEOUT", `No complete answer within ${rules.timeoutMs} ms.`)), rules.timeoutMs);
+    let answered: Readable | undefined;
+    const timer = setTimeout(() => {
+      const late = new EgressError("EGRESS_TIMEOUT", `No complete answer within ${rules.timeoutMs} ms.`, url?.hostname);
+      // The body first, so that its reader sees the timeout rather than undici's "aborted".
+      answered?.destroy(late);
+      deadline.abort(late);
+    }, rules.timeoutMs);
     const signal = callerSignal ? AbortSignal.any([callerSignal, deadline.signal]) : deadline.signal;
     let url: URL | undefined;
     try {
       url = this.checkUrl(input, rules);
-      let method = (rest.method ?? "GET").toUpperCase();
-      let body = rest.body;
-      const headers = new Headers(rest.headers);
+      let method = (options.method ?? "GET").toUpperCase();
+      let body = options.body ?? null;
+      const headers = { ...options.headers };
       for (let hop = 0; ; hop++) {
-        const response = await undiciFetch(url, { ...rest, method, body, headers, redirect: "manual", signal, dispatcher: this.dispatcher });
-        const location = response.headers.get("location");
-        if (!REDIRECTS.has(response.status) || location === null || rules.maxRedirects === 0) return this.capped(response, rules, url, timer, tenant);
-        await response.body?.cancel();
+        const response = await this.agentFor(rules).request({ origin: url.origin, path: url.pathname + url.search, method, headers, body, signal });
+        const location = response.headers.location;
+        if (!REDIRECTS.has(response.statusCode) || typeof location !== "string" || rules.maxRedirects === 0) {
+          this.checkAnswer(response, rules, url, method);
+          answered = response.body;
+          response.body.once("close", () => clearTimeout(timer));
+          return Object.assign(response, { url: url.href });
+        }
+        await response.body.dump();
         if (hop >= rules.maxRedirects) throw new EgressError("EGRESS_TOO_MANY_REDIRECTS", `More than ${rules.maxRedirects} redirects.`, url.hostname);
         const next = this.redirectTarget(url, location, rules);
-        if (response.status === 303 ? method !== "HEAD" : (response.status === 301 || response.status === 302) && method === "POST") {
+        if (response.statusCode === 303 ? method !== "HEAD" : (response.statusCode === 301 || response.statusCode === 302) && method === "POST") {
           method = "GET";
           body = null;
-          for (const name of ["content-type", "content-length", "content-encoding", "content-language", "content-location"]) headers.delete(name);
-        } else if (body instanceof ReadableStream || (typeof body === "object" && body !== null && Symbol.asyncIterator in body)) {
+          for (const name of Object.keys(headers)) if (name.toLowerCase().startsWith("content-")) delete headers[name];
+        } else if (body !== null && typeof body !== "string" && !(body instanceof Uint8Array)) {
           throw new EgressError("EGRESS_REDIRECT_DENIED", "A streamed request body cannot be sent again to a redirect's target.", next.hostname);
         }
-        if (next.origin !== url.origin) for (const name of CROSS_ORIGIN_DROPPED) headers.delete(name);
+        if (next.origin !== url.origin) for (const name of Object.keys(headers)) if (CROSS_ORIGIN_DROPPED.has(name.toLowerCase())) delete headers[name];
         url = next;
       }
     } catch (error) {
       clearTimeout(timer);
       if (callerSignal?.aborted && error === callerSignal.reason) throw error;
-      throw this.reported(asEgressError(error, url?.hostname), tenant);
+      throw this.reported(asEgressError(deadline.signal.aborted ? deadline.signal.reason : error, url?.hostname), tenant);
     }
   }
 
-  close(): Promise<void> {
-    return this.dispatcher.close();
+  /**
+   * The WHATWG `fetch` shape over `request`: what oauth4webapi and most code expect. The body is
+   * decoded (gzip, deflate, br) as fetch decodes it, and the cap counts the decoded bytes, since a
+   * small gzip can inflate to gigabytes.
+   */
+  async fetch(input: string | URL, init: EgressRequestInit = {}): Promise<Response> {
+    const method = (init.method ?? "GET").toUpperCase();
+    const response = await this.request(input, { method, headers: plainHeaders(init.headers), body: requestBody(init.body), tenant: init.tenant, signal: init.signal ?? undefined });
+    const headers = new Headers();
+    for (const name in response.headers) {
+      const value = response.headers[name];
+      if (Array.isArray(value)) for (const one of value) headers.append(name, one);
+      else if (value !== undefined) headers.append(name, value);
+    }
+    const init2 = { status: response.statusCode, statusText: response.statusText, headers };
+    if (method === "HEAD" || NULL_BODY_STATUSES.has(response.statusCode)) {
+      await response.body.dump();
+      return new Response(null, init2);
+    }
+    const host = new URL(response.url).hostname;
+    const { maxResponseBytes } = this.rulesFor(init.tenant);
+    const decoded = decodedBody(response.body, headers.get("content-encoding"));
+    const chunks = decoded[Symbol.asyncIterator]();
+    let received = 0;
+    const body = new ReadableStream<Uint8Array>(
+      {
+        pull: async (controller) => {
+          try {
+            const chunk = await chunks.next();
+            if (chunk.done) return controller.close();
+            const bytes = chunk.value as Buffer;
+            received += bytes.byteLength;
+            if (received > maxResponseBytes) throw this.reported(new EgressError("EGRESS_RESPONSE_TOO_LARGE", `The response is larger than ${maxResponseBytes} bytes.`, host), init.tenant);
+            controller.enqueue(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+          } catch (error) {
+            discard(decoded);
+            discard(response.body);
+            controller.error(asEgressError(error, host));
+          }
+        },
+        cancel: () => {
+          discard(decoded);
+          discard(response.body);
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    return new Response(body, init2);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.agents.values()].map((agent) => agent.close()));
+  }
+
+  /** One agent per (time limit, size cap) in use: undici enforces both per agent, at no cost per request. */
+  private agentFor(rules: EgressRules): Agent {
+    const key = `${rules.timeoutMs} ${rules.maxResponseBytes}`;
+    let agent = this.agents.get(key);
+    if (agent === undefined) {
+      agent = new Agent({
+        headersTimeout: rules.timeoutMs,
+        bodyTimeout: rules.timeoutMs,
+        maxResponseSize: rules.maxResponseBytes,
+        connect: { timeout: this.policy.connectTimeoutMs, lookup: this.checkedLookup, ...(this.deps.ca === undefined ? {} : { ca: this.deps.ca as string | string[] }) },
+      });
+      this.agents.set(key, agent);
+    }
+    return agent;
   }
 
   private redirectTarget(from: URL, location: string, rules: EgressRules): URL {
@@ -180,54 +273,15 @@ export class Egress {
     return this.checkUrl(next, rules);
   }
 
-  /** The response with its media type checked and its body counted against the cap; the deadline ends with the body. */
-  private capped(response: Response, rules: EgressRules, url: URL, timer: NodeJS.Timeout, tenant: string | undefined): Response {
+  /** The media type, and a declared length over the cap, refused before the body is read. */
+  private checkAnswer(response: Dispatcher.ResponseData, rules: EgressRules, url: URL, method: string): void {
     const refuse = (code: EgressErrorCode, message: string): never => {
-      void response.body?.cancel();
+      discard(response.body);
       throw new EgressError(code, message, url.hostname);
     };
-    if (rules.contentTypes.length > 0 && !mediaTypeAllowed(response.headers.get("content-type"), rules.contentTypes)) refuse("EGRESS_CONTENT_TYPE_DENIED", "The response's media type is not allowed.");
-    const declared = Number(response.headers.get("content-length") ?? "0");
-    if (declared > rules.maxResponseBytes) refuse("EGRESS_RESPONSE_TOO_LARGE", `The response is larger than ${rules.maxResponseBytes} bytes.`);
-    const source = response.body;
-    if (source === null) {
-      clearTimeout(timer);
-      return response;
-    }
-    const reader = source.getReader();
-    let received = 0;
-    const body = new ReadableStream<Uint8Array>(
-      {
-        pull: async (controller) => {
-          try {
-            const chunk = await reader.read();
-            if (chunk.done) {
-              clearTimeout(timer);
-              controller.close();
-              return;
-            }
-            received += chunk.value.byteLength;
-            if (received > rules.maxResponseBytes) {
-              const tooLarge = this.reported(new EgressError("EGRESS_RESPONSE_TOO_LARGE", `The response is larger than ${rules.maxResponseBytes} bytes.`, url.hostname), tenant);
-              clearTimeout(timer);
-              void reader.cancel(tooLarge);
-              controller.error(tooLarge);
-              return;
-            }
-            controller.enqueue(chunk.value);
-          } catch (error) {
-            clearTimeout(timer);
-            controller.error(asEgressError(error, url.hostname));
-          }
-        },
-        cancel: (reason) => {
-          clearTimeout(timer);
-          return reader.cancel(reason);
-        },
-      },
-      { highWaterMark: 0 },
-    );
-    return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+    const contentType = response.headers["content-type"];
+    if (rules.contentTypes.length > 0 && !mediaTypeAllowed(typeof contentType === "string" ? contentType : null, rules.contentTypes)) refuse("EGRESS_CONTENT_TYPE_DENIED", "The response's media type is not allowed.");
+    if (method !== "HEAD" && Number(response.headers["content-length"] ?? 0) > rules.maxResponseBytes) refuse("EGRESS_RESPONSE_TOO_LARGE", `The response is larger than ${rules.maxResponseBytes} bytes.`);
   }
 
   private reported(error: EgressError, tenant: string | undefined): EgressError {
@@ -257,6 +311,50 @@ export class Egress {
 export function createEgress(options: EgressOptionsInput = {}, deps: EgressDeps = {}): Egress {
   return new Egress(options, deps);
 }
+
+/** Given up unread. undici's body stream errors when destroyed unfinished, which is expected here. */
+function discard(body: Readable): void {
+  body.on("error", () => undefined);
+  body.destroy();
+}
+
+/** Request headers as undici's `request` takes them, from anything `fetch` takes. */
+function plainHeaders(init: EgressRequestInit["headers"]): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (init !== undefined) new Headers(init).forEach((value, name) => (out[name] = value));
+  return out;
+}
+
+function requestBody(body: EgressRequestInit["body"]): EgressRequestOptions["body"] {
+  if (body === undefined || body === null || typeof body === "string" || body instanceof Uint8Array) return body ?? null;
+  if (body instanceof URLSearchParams) return body.toString();
+  if (body instanceof ReadableStream) return Readable.fromWeb(body as import("node:stream/web").ReadableStream);
+  return body as EgressRequestOptions["body"];
+}
+
+/** Undoes the codings fetch undoes; an unknown one leaves the body as it came, as fetch does. */
+function decodedBody(body: Readable, contentEncoding: string | null): Readable {
+  if (contentEncoding === null) return body;
+  const codings = contentEncoding.toLowerCase().split(",").map((c) => c.trim()).filter((c) => c !== "" && c !== "identity");
+  // More codings than any server uses is a decompression attack (curl's and urllib3's judgement): left encoded, counted as received.
+  if (codings.length > 5) return body;
+  const decoders: Transform[] = [];
+  for (const coding of codings.reverse()) {
+    const make = DECODERS[coding];
+    if (make === undefined) return body;
+    decoders.push(make());
+  }
+  if (decoders.length === 0) return body;
+  return (pipeline as unknown as (...streams: unknown[]) => Readable)(body, ...decoders, () => undefined);
+}
+
+const ZLIB_LENIENT = { flush: zlib.constants.Z_SYNC_FLUSH, finishFlush: zlib.constants.Z_SYNC_FLUSH };
+const DECODERS: Record<string, () => Transform> = {
+  gzip: () => zlib.createGunzip(ZLIB_LENIENT),
+  "x-gzip": () => zlib.createGunzip(ZLIB_LENIENT),
+  deflate: () => zlib.createInflate(ZLIB_LENIENT),
+  br: () => zlib.createBrotliDecompress(),
+};
 
 /** The address a host names literally; null for a literal in a form too odd to judge (a zone, leading zeros), which is refused. */
 function literalAddress(host: string): IpAddress | null | undefined {
@@ -289,6 +387,7 @@ function asEgressError(error: unknown, host: string | undefined): EgressError {
   for (let cause = error; cause !== undefined && cause !== null; cause = (cause as { cause?: unknown }).cause) {
     if (cause instanceof EgressError) return cause;
     const code = (cause as { code?: string }).code;
+    if (code === "UND_ERR_RES_EXCEEDED_MAX_SIZE") return new EgressError("EGRESS_RESPONSE_TOO_LARGE", "The response is larger than allowed.", host);
     if (code === "UND_ERR_CONNECT_TIMEOUT" || code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT") return new EgressError("EGRESS_TIMEOUT", "The destination did not answer in time.", host);
     if (code === "ENOTFOUND" || code === "EAI_AGAIN") return new EgressError("EGRESS_DNS_FAILED", `The host ${host ?? ""} could not be resolved.`, host);
     if (typeof cause !== "object") break;

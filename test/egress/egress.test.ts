@@ -3,6 +3,7 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import { createServer as createTlsServer } from "node:https";
 import type { TLSSocket } from "node:tls";
 import { after, before, describe, test } from "node:test";
+import { gzipSync } from "node:zlib";
 import { classifyAddress, createEgress, EgressError, type EgressErrorCode, type EgressOptionsInput, type Resolver } from "../../src/egress/index.js";
 import type { SecurityEvent } from "../../src/events/security-events.js";
 import { parseIp } from "../../src/net/ip.js";
@@ -30,6 +31,8 @@ async function startDestination(tls?: { key: string; cert: string }): Promise<{ 
       for (let i = 0; i < 64; i++) res.write(Buffer.alloc(1024));
       return res.end();
     }
+    if (path === "/gzip-json") return res.writeHead(200, { "content-type": "application/json", "content-encoding": "gzip" }).end(gzipSync(JSON.stringify({ decoded: true })));
+    if (path === "/gzip-bomb") return res.writeHead(200, { "content-type": "application/octet-stream", "content-encoding": "gzip" }).end(gzipSync(Buffer.alloc(4 * 1024 * 1024)));
     if (path === "/html") return res.writeHead(200, { "content-type": "text/html" }).end("<p>hi</p>");
     if (path === "/hang") return;
     if (path === "/slow-body") {
@@ -384,6 +387,23 @@ describe("safe fetch", () => {
       await assertCode(slow.text(), "EGRESS_TIMEOUT");
     } finally {
       await Promise.all([e.close(), json.close()]);
+    }
+  });
+
+  test("fetch decodes gzip as fetch does, and the cap counts decoded bytes: a gzip bomb is stopped; request() gives the bytes as received", async () => {
+    const e = egress({ maxResponseBytes: 64 * 1024 });
+    try {
+      assert.deepEqual(await (await e.fetch(`http://api.test:${plain.port}/gzip-json`)).json(), { decoded: true });
+      const bomb = await e.fetch(`http://api.test:${plain.port}/gzip-bomb`);
+      await assertCode(bomb.arrayBuffer(), "EGRESS_RESPONSE_TOO_LARGE");
+      const raw = await e.request(`http://api.test:${plain.port}/gzip-bomb`);
+      assert.equal(raw.headers["content-encoding"], "gzip");
+      assert.ok((await raw.body.arrayBuffer()).byteLength < 64 * 1024, "the compressed bytes, under the cap");
+      const raw404 = await e.request(`http://api.test:${plain.port}/big`, { method: "HEAD" });
+      assert.equal(raw404.statusCode, 200);
+      await raw404.body.dump();
+    } finally {
+      await e.close();
     }
   });
 
