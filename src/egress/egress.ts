@@ -5,6 +5,8 @@ import zlib from "node:zlib";
 import { Agent, Headers, Response, type Dispatcher, type RequestInit } from "undici";
 import type { SecurityEvents } from "../events/security-events.js";
 import { IpSet } from "../net/ip-set.js";
+import { callerGone, CircuitOpenError, FAILING_STATUSES, IDEMPOTENT_METHODS, UpstreamGuard, type GuardObserver } from "../resilience/guard.js";
+import { boundedLru } from "../util/bounded-lru.js";
 import { parseIp, type IpAddress } from "../net/ip.js";
 import { classifyAddress, isMetadataAddress } from "./addresses.js";
 import { EgressError, type EgressErrorCode } from "./errors.js";
@@ -17,6 +19,8 @@ export interface EgressDeps {
   resolve?: Resolver | undefined;
   /** Each refusal is also a security event (`egress_refused`). */
   events?: Pick<SecurityEvents, "emit"> | undefined;
+  /** Circuit changes and retries, for metrics. */
+  observer?: GuardObserver | undefined;
   /** Certificate authorities trusted instead of Node's bundled ones (a private PKI). */
   ca?: string | readonly string[] | undefined;
 }
@@ -55,6 +59,8 @@ export class Egress {
   readonly policy: EgressPolicy;
   /** Pooled connections stay on the address they were checked for. */
   private readonly agents = new Map<string, Agent>();
+  /** Destinations are chosen by callers, so their breakers are bounded in number; an evicted one starts closed again. */
+  private readonly guards = boundedLru<string, UpstreamGuard>(10_000);
   private readonly allowedAddresses: IpSet;
   private readonly resolver: Resolver;
   private readonly rulesByTenant = new Map<string, EgressRules>();
@@ -65,9 +71,8 @@ export class Egress {
     private readonly deps: EgressDeps = {},
   ) {
     this.policy = egressSchema.parse(options);
-    const { allowAddresses, tenants, ...rest } = this.policy;
-    const { connectTimeoutMs, ...defaults } = rest;
-    void connectTimeoutMs; // each agent reads it from the policy
+    const { schemes, ports, hosts, contentTypes, maxRedirects, maxResponseBytes, timeoutMs, allowAddresses, tenants } = this.policy;
+    const defaults: EgressRules = { schemes, ports, hosts, contentTypes, maxRedirects, maxResponseBytes, timeoutMs };
     this.defaults = defaults;
     for (const [tenant, own] of Object.entries(tenants)) {
       this.rulesByTenant.set(tenant, { ...defaults, ...Object.fromEntries(Object.entries(own).filter(([, value]) => value !== undefined)) });
@@ -163,7 +168,22 @@ export class Egress {
       let body = options.body ?? null;
       const headers = { ...options.headers };
       for (let hop = 0; ; hop++) {
-        const response = await this.agentFor(rules).request({ origin: url.origin, path: url.pathname + url.search, method, headers, body, signal });
+        const target = url;
+        const send = async () => {
+          try {
+            const answer = await this.agentFor(rules).request({ origin: target.origin, path: target.pathname + target.search, method, headers, body, signal });
+            return { value: answer, failed: FAILING_STATUSES.has(answer.statusCode) };
+          } catch (error) {
+            // A refusal of ours, or the caller giving up, is no fault of the destination's.
+            throw callerSignal?.aborted || asEgressError(error, target.hostname).isRefusal ? callerGone(error as Error) : error;
+          }
+        };
+        const replayable = body === null || typeof body === "string" || body instanceof Uint8Array;
+        const mayRetry =
+          replayable && (IDEMPOTENT_METHODS.has(method) || Object.keys(headers).some((name) => name.toLowerCase() === "idempotency-key"))
+            ? (error: unknown) => !signal.aborted && asEgressError(error, target.hostname).code === "EGRESS_UNAVAILABLE"
+            : undefined;
+        const response = await this.guardFor(url.origin).run(send, mayRetry);
         const location = response.headers.location;
         if (!REDIRECTS.has(response.statusCode) || typeof location !== "string" || rules.maxRedirects === 0) {
           this.checkAnswer(response, rules, url, method);
@@ -243,6 +263,23 @@ export class Egress {
 
   async close(): Promise<void> {
     await Promise.all([...this.agents.values()].map((agent) => agent.close()));
+  }
+
+  private guardFor(origin: string): UpstreamGuard {
+    let guard = this.guards.get(origin);
+    if (guard === undefined) {
+      const events = this.deps.events;
+      guard = new UpstreamGuard(origin, { retries: this.policy.retries, circuitBreaker: this.policy.circuitBreaker }, {
+        circuitChanged: (upstream, state) => {
+          this.deps.observer?.circuitChanged?.(upstream, state);
+          if (state === "open") events?.emit({ type: "upstream_circuit_open", severity: "warning", detail: { upstream, via: "egress" } });
+          if (state === "closed") events?.emit({ type: "upstream_circuit_closed", severity: "info", detail: { upstream, via: "egress" } });
+        },
+        retried: (upstream) => this.deps.observer?.retried?.(upstream),
+      });
+      this.guards.set(origin, guard);
+    }
+    return guard;
   }
 
   /** One agent per (time limit, size cap) in use: undici enforces both per agent, at no cost per request. */
@@ -384,6 +421,7 @@ function mediaTypeAllowed(contentType: string | null, allowed: readonly string[]
 
 /** What undici's `fetch failed` and socket errors mean for the caller, without their messages. */
 function asEgressError(error: unknown, host: string | undefined): EgressError {
+  if (error instanceof CircuitOpenError) return new EgressError("EGRESS_CIRCUIT_OPEN", `${error.upstream} has been failing; it is not tried again for ${error.retryAfterSeconds} s.`, host, undefined, error.retryAfterSeconds);
   for (let cause = error; cause !== undefined && cause !== null; cause = (cause as { cause?: unknown }).cause) {
     if (cause instanceof EgressError) return cause;
     const code = (cause as { code?: string }).code;

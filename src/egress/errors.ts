@@ -17,12 +17,13 @@ export const EGRESS_ERROR_CODES = [
   "EGRESS_RESPONSE_TOO_LARGE",
   "EGRESS_TIMEOUT",
   "EGRESS_UNAVAILABLE",
+  "EGRESS_CIRCUIT_OPEN",
 ] as const;
 
 export type EgressErrorCode = (typeof EGRESS_ERROR_CODES)[number];
 
 /** Refusals are the checks saying no; the rest are the destination failing. */
-const FAILURES = new Set<EgressErrorCode>(["EGRESS_DNS_FAILED", "EGRESS_TIMEOUT", "EGRESS_UNAVAILABLE"]);
+const FAILURES = new Set<EgressErrorCode>(["EGRESS_DNS_FAILED", "EGRESS_TIMEOUT", "EGRESS_UNAVAILABLE", "EGRESS_CIRCUIT_OPEN"]);
 
 export class EgressError extends Error {
   override readonly name = "EgressError";
@@ -34,6 +35,8 @@ export class EgressError extends Error {
     readonly host?: string,
     /** For an address refusal, the class of the address (`loopback`, `private`, `metadata`, …). */
     readonly reason?: string,
+    /** For EGRESS_CIRCUIT_OPEN, whole seconds until the destination is tried again. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
   }

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { parseCidr } from "../net/ip.js";
+import { circuitBreakerSchema, retriesSchema } from "../resilience/guard.js";
 
 /**
  * A host as the URL parser leaves it (lower case, IDN as punycode, IPv4 in dotted form, IPv6 in
@@ -68,10 +69,14 @@ export const egressSchema = z.strictObject({
    */
   allowAddresses: z.array(z.string().refine((cidr) => parseCidr(cidr) !== undefined, "an IP address or CIDR network")).default([]),
   connectTimeoutMs: z.number().int().min(1).max(60_000).default(5_000),
+  /** Connection failures retried for idempotent requests (or ones with an Idempotency-Key) with a body that can be sent again. */
+  retries: retriesSchema,
+  /** Per destination origin; while open, EGRESS_CIRCUIT_OPEN without a connection. */
+  circuitBreaker: circuitBreakerSchema,
   /** Per tenant, its own rules: each field given replaces the default's, lists are not merged. */
   tenants: z.record(z.string().min(1), z.strictObject(ruleFields).partial()).default({}),
 });
 
 export type EgressPolicy = z.infer<typeof egressSchema>;
-export type EgressRules = Omit<EgressPolicy, "allowAddresses" | "connectTimeoutMs" | "tenants">;
+export type EgressRules = Omit<EgressPolicy, "allowAddresses" | "connectTimeoutMs" | "tenants" | "retries" | "circuitBreaker">;
 export type EgressOptionsInput = z.input<typeof egressSchema>;

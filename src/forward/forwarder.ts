@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import { Pool } from "undici";
-import type { RequestContext } from "../pipeline/context.js";
+import { setResponseHeader, type RequestContext } from "../pipeline/context.js";
 import type { BodyTap } from "../pipeline/control.js";
 import type { ForwardPolicy } from "./schema.js";
 import { Problem } from "../problem/index.js";
@@ -9,6 +9,7 @@ import { connectionScopedHeaders } from "./hop-by-hop.js";
 import { IDENTITY_HEADER, type IdentitySigner } from "./identity-assertion.js";
 import { relayResponse } from "./response-relay.js";
 import { withoutSessionCookies } from "../sessions/cookies.js";
+import { CircuitOpenError, FAILING_STATUSES, IDEMPOTENT_METHODS, UpstreamGuard, type GuardObserver } from "../resilience/guard.js";
 
 /**
  * Headers only the gateway (the front proxy) may set: a client that sends them is trying to speak
@@ -42,6 +43,7 @@ const GATEWAY_OWNED = new Set([
 ]);
 const CREDENTIAL_HEADERS = new Set(["authorization", "x-api-key"]);
 const TIMEOUT_CODES = new Set(["UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT"]);
+
 /** Failures before a connection existed: the upstream cannot have seen the request. */
 const NOT_SENT_CODES = new Set(["UND_ERR_CONNECT_TIMEOUT", "ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
 
@@ -64,6 +66,8 @@ export interface ForwardTarget {
   readonly policy: ForwardPolicy;
   /** The route's security headers: they replace whatever the upstream says for the same names. */
   readonly own: Readonly<OutgoingHttpHeaders>;
+  /** The upstream's breaker and retries, shared by every route to the same origin with the same settings. */
+  readonly guard: UpstreamGuard;
 }
 
 /**
@@ -72,8 +76,12 @@ export interface ForwardTarget {
  */
 export class Forwarder {
   private readonly pools = new Map<string, Pool>();
+  private readonly guards = new Map<string, UpstreamGuard>();
 
-  constructor(private readonly signer: IdentitySigner) {}
+  constructor(
+    private readonly signer: IdentitySigner,
+    private readonly observer: GuardObserver = {},
+  ) {}
 
   target(upstream: string, policy: ForwardPolicy, own: Readonly<OutgoingHttpHeaders>): ForwardTarget {
     const url = new URL(upstream);
@@ -83,7 +91,13 @@ export class Forwarder {
       pool = new Pool(url.origin, { connections: 256, connect: { timeout: policy.connectTimeoutMs } });
       this.pools.set(poolKey, pool);
     }
-    return { pool, basePath: url.pathname.replace(/\/$/, ""), audience: url.origin, policy, own };
+    const guardKey = `${url.origin} ${JSON.stringify([policy.retries, policy.circuitBreaker])}`;
+    let guard = this.guards.get(guardKey);
+    if (guard === undefined) {
+      guard = new UpstreamGuard(url.origin, { retries: policy.retries, circuitBreaker: policy.circuitBreaker }, this.observer);
+      this.guards.set(guardKey, guard);
+    }
+    return { pool, basePath: url.pathname.replace(/\/$/, ""), audience: url.origin, policy, own, guard };
   }
 
   /**
@@ -108,8 +122,10 @@ export class Forwarder {
     onHead: UpstreamHeadHook,
   ): Promise<void> {
     const { policy } = target;
-    const hasBody = ctx.headers["content-length"] !== undefined || ctx.headers["transfer-encoding"] !== undefined;
-    try {
+    const hasBody = ctx.headers["transfer-encoding"] !== undefined || (ctx.headers["content-length"] !== undefined && ctx.headers["content-length"] !== "0");
+    let answering = false;
+    let status = 0;
+    const attempt = async () => {
       await relayResponse(
         target.pool,
         {
@@ -122,6 +138,8 @@ export class Forwarder {
         },
         res,
         (statusCode, upstreamHeaders) => {
+          answering = true;
+          status = statusCode;
           const taps = onHead(statusCode, upstreamHeaders);
           const head = responseHeaders(upstreamHeaders, target.own);
           if (ctx.responseHeaders !== undefined) addControlHeaders(head, ctx.responseHeaders);
@@ -130,7 +148,18 @@ export class Forwarder {
           return taps;
         },
       );
+      return { value: undefined, failed: FAILING_STATUSES.has(status) };
+    };
+    // A streamed body is gone once sent; one read whole (by a control) can be sent again.
+    const replayable = !hasBody || Buffer.isBuffer(ctx.forwardBody);
+    const mayRetry = replayable && (IDEMPOTENT_METHODS.has(ctx.method) || ctx.headers["idempotency-key"] !== undefined) ? () => !answering && !res.destroyed : undefined;
+    try {
+      await target.guard.run(attempt, mayRetry);
     } catch (error) {
+      if (error instanceof CircuitOpenError) {
+        setResponseHeader(ctx, "retry-after", String(error.retryAfterSeconds));
+        throw new Problem("UPSTREAM_CIRCUIT_OPEN", "The upstream has been failing; requests to it are paused for a while.");
+      }
       const code = (error as { code?: string }).code ?? "";
       const problem = TIMEOUT_CODES.has(code) ? new Problem("UPSTREAM_TIMEOUT") : new Problem("UPSTREAM_UNAVAILABLE");
       // For the log, never the client: an error code names the failure without carrying data.

@@ -6,6 +6,7 @@ import { VERSION } from "../config/version.js";
 import { decisionHandler } from "../front-ends/decision.js";
 import { gatewayHandler } from "../front-ends/gateway.js";
 import { Forwarder } from "../forward/forwarder.js";
+import type { GuardObserver } from "../resilience/guard.js";
 import type { IdentitySigner } from "../forward/identity-assertion.js";
 import { securityHeaders } from "../headers/security-headers.js";
 import { healthControl, SYSTEM_ROUTE } from "../health/health.js";
@@ -73,7 +74,7 @@ export class Gateway {
 
   static async create(options: GatewayOptions): Promise<Gateway> {
     const core = await PortcullisCore.open(options);
-    const forwarder = new Forwarder(core.signer);
+    const forwarder = new Forwarder(core.signer, upstreamObserver(core));
     try {
       const { policy, logger } = core;
       const gatewayHeaders = securityHeaders({ frameOptions: "DENY", referrerPolicy: "no-referrer" }, options.production, true);
@@ -191,5 +192,17 @@ function jwksControl(signer: IdentitySigner): Control {
       ctx.route = SYSTEM_ROUTE;
       ctx.answer = jsonAnswer(200, signer.jwks(), "application/jwk-set+json");
     },
+  };
+}
+
+/** Circuit changes and retries, in metrics and (for the circuit) as events an operator is alerted to. */
+function upstreamObserver(core: PortcullisCore): GuardObserver {
+  return {
+    circuitChanged: (upstream, state) => {
+      core.metrics.circuitChanged(upstream, state);
+      if (state === "open") core.events.emit({ type: "upstream_circuit_open", severity: "high", detail: { upstream } });
+      if (state === "closed") core.events.emit({ type: "upstream_circuit_closed", severity: "info", detail: { upstream } });
+    },
+    retried: (upstream) => core.metrics.retried(upstream),
   };
 }

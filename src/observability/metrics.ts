@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 
 /** Prometheus metrics of one gateway; labels come from the policy (route names) and fixed codes only. */
 export class GatewayMetrics {
@@ -23,8 +23,29 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  private readonly circuits = new Gauge({
+    name: "portcullis_upstream_circuit_state",
+    help: "Each upstream's circuit breaker: 0 closed, 1 open, 2 half-open (one probe let through).",
+    labelNames: ["upstream"] as const,
+    registers: [this.registry],
+  });
+  private readonly retries = new Counter({
+    name: "portcullis_upstream_retries_total",
+    help: "Requests sent to an upstream again after a failure before it answered.",
+    labelNames: ["upstream"] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "portcullis_" });
+  }
+
+  circuitChanged(upstream: string, state: "closed" | "open" | "half_open"): void {
+    this.circuits.set({ upstream }, state === "closed" ? 0 : state === "open" ? 1 : 2);
+  }
+
+  retried(upstream: string): void {
+    this.retries.inc({ upstream });
   }
 
   observe(route: string, outcome: string, seconds: number, rejected: boolean): void {

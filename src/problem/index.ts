@@ -38,6 +38,7 @@ export const PROBLEM_CODES = {
   SECRET_INTEGRITY: { status: 500, title: "Stored data failed its integrity check" },
   UPSTREAM_UNAVAILABLE: { status: 502, title: "Upstream unavailable" },
   STORE_UNAVAILABLE: { status: 503, title: "Service unavailable" },
+  UPSTREAM_CIRCUIT_OPEN: { status: 503, title: "The upstream is failing and requests to it are paused" },
   IDP_UNAVAILABLE: { status: 503, title: "Identity provider unavailable" },
   KEY_PROVIDER_UNAVAILABLE: { status: 503, title: "Key provider unavailable" },
   KEY_PROVIDER_AUTH_FAILED: { status: 503, title: "The key provider refused the gateway's credentials" },

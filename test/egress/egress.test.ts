@@ -7,6 +7,7 @@ import { gzipSync } from "node:zlib";
 import { classifyAddress, createEgress, EgressError, type EgressErrorCode, type EgressOptionsInput, type Resolver } from "../../src/egress/index.js";
 import type { SecurityEvent } from "../../src/events/security-events.js";
 import { parseIp } from "../../src/net/ip.js";
+import { startFlakyUpstream } from "../helpers/flaky-upstream.js";
 import { selfSignedCertificate } from "../helpers/tls.js";
 
 interface Seen {
@@ -296,7 +297,7 @@ describe("safe fetch", () => {
       calls.push(hostname);
       return [{ address: n++ === 0 ? "93.184.215.14" : "127.0.0.1", family: 4 }];
     };
-    const e = createEgress({ schemes: ["http"], ports: { allow: [plain.port] }, connectTimeoutMs: 300, timeoutMs: 2_000 }, { resolve: rebinding, events: sink });
+    const e = createEgress({ schemes: ["http"], ports: { allow: [plain.port] }, connectTimeoutMs: 300, timeoutMs: 2_000, retries: { attempts: 0 } }, { resolve: rebinding, events: sink });
     const before = plain.seen.length;
     try {
       const error = await refusal(e.fetch(`http://rebind.test:${plain.port}/`));
@@ -305,6 +306,17 @@ describe("safe fetch", () => {
       assert.equal(plain.seen.length, before);
     } finally {
       await e.close();
+    }
+    // A retry makes a new connection, so a new lookup: its answer is checked like the first.
+    n = 0;
+    calls.length = 0;
+    const retrying = createEgress({ schemes: ["http"], ports: { allow: [plain.port] }, connectTimeoutMs: 300, timeoutMs: 2_000, retries: { attempts: 1, baseDelayMs: 1 } }, { resolve: rebinding, events: sink });
+    try {
+      await assertCode(retrying.fetch(`http://rebind.test:${plain.port}/`), "EGRESS_ADDRESS_DENIED", "loopback");
+      assert.deepEqual(calls, ["rebind.test", "rebind.test"]);
+      assert.equal(plain.seen.length, before);
+    } finally {
+      await retrying.close();
     }
   });
 
@@ -457,5 +469,61 @@ describe("safe fetch", () => {
     assert.throws(() => createEgress({ ports: { allow: [0] } }));
     assert.throws(() => createEgress({ timeoutMs: Number.NaN }));
     assert.throws(() => createEgress({ contentTypes: ["json"] }));
+  });
+});
+
+describe("egress resilience", () => {
+  let upstream: Awaited<ReturnType<typeof startFlakyUpstream>>;
+  before(async () => {
+    upstream = await startFlakyUpstream();
+  });
+  after(async () => {
+    await upstream.close();
+  });
+  const egress = (options: EgressOptionsInput) =>
+    createEgress({ schemes: ["http"], ports: { allow: [upstream.port] }, allowAddresses: ["127.0.0.1"], ...options }, { resolve: fixed({ "flaky.test": ["127.0.0.1"] }) });
+
+  test("a connection cut before the answer is retried for GET and for a keyed POST, not for a plain POST or a streamed body", async () => {
+    const e = egress({ retries: { attempts: 1, baseDelayMs: 1, maxDelayMs: 2 }, circuitBreaker: { enabled: false } });
+    try {
+      upstream.mode = "reset-once";
+      upstream.resetNext = true;
+      upstream.received = 0;
+      assert.equal((await e.fetch(`http://flaky.test:${upstream.port}/a`)).status, 200);
+      assert.equal(upstream.received, 2);
+      upstream.resetNext = true;
+      await assertCode(e.fetch(`http://flaky.test:${upstream.port}/a`, { method: "POST", body: "x" }), "EGRESS_UNAVAILABLE");
+      assert.equal(upstream.received, 3);
+      upstream.resetNext = true;
+      assert.equal((await e.fetch(`http://flaky.test:${upstream.port}/a`, { method: "POST", body: "x", headers: { "Idempotency-Key": "k1" } })).status, 200);
+      assert.equal(upstream.received, 5);
+      upstream.resetNext = true;
+      const stream = new ReadableStream({ start: (c) => (c.enqueue(new TextEncoder().encode("payload")), c.close()) });
+      await assertCode(e.fetch(`http://flaky.test:${upstream.port}/a`, { method: "PUT", body: stream, duplex: "half" } as never), "EGRESS_UNAVAILABLE");
+      assert.equal(upstream.received, 6);
+    } finally {
+      await e.close();
+    }
+  });
+
+  test("a failing destination's circuit opens: EGRESS_CIRCUIT_OPEN with a retry time, no connection made; a refusal of ours never counts", async () => {
+    // The name first resolves to a private address (refused at connect), then to the destination.
+    let lookups = 0;
+    const flipping: Resolver = async () => [{ address: lookups++ < 5 ? "10.0.0.1" : "127.0.0.1", family: 4 }];
+    const e = createEgress({ schemes: ["http"], ports: { allow: [upstream.port] }, allowAddresses: ["127.0.0.1"], retries: { attempts: 0 }, circuitBreaker: { consecutiveFailures: 2, halfOpenAfterMs: 5_000 } }, { resolve: flipping });
+    try {
+      for (let i = 0; i < 5; i++) await assertCode(e.fetch(`http://flaky.test:${upstream.port}/a`), "EGRESS_ADDRESS_DENIED", "private");
+      upstream.mode = "reset";
+      upstream.received = 0;
+      await assertCode(e.fetch(`http://flaky.test:${upstream.port}/a`), "EGRESS_UNAVAILABLE");
+      await assertCode(e.fetch(`http://flaky.test:${upstream.port}/a`), "EGRESS_UNAVAILABLE");
+      const open = await refusal(e.fetch(`http://flaky.test:${upstream.port}/a`));
+      assert.equal(open.code, "EGRESS_CIRCUIT_OPEN");
+      assert.ok(open.retryAfterSeconds! >= 1 && open.retryAfterSeconds! <= 5);
+      assert.equal(upstream.received, 2);
+    } finally {
+      upstream.mode = "ok";
+      await e.close();
+    }
   });
 });

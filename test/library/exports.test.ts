@@ -47,6 +47,7 @@ test("every control is its own export: its factory, its options schema, nothing 
     "portcullis/idempotency": ["idempotencyControl", "idempotencySchema", "IdempotencyStore", "idempotencyKeyOf"],
     "portcullis/webhooks": ["webhookControl", "webhookSchema", "verifyStandardWebhook", "verifyStripeWebhook", "parseWebhookKey"],
     "portcullis/egress": ["createEgress", "Egress", "EgressError", "egressSchema", "classifyAddress"],
+    "portcullis/resilience": ["UpstreamGuard", "resilienceSchema", "CircuitOpenError"],
     "portcullis/sessions": ["Sessions", "SessionStore", "SessionTokens", "sessionsSchema", "sessionEndpointsControl"],
     "portcullis/rate-limit": ["rateLimitControl", "rateLimitSchema", "LimitOverrideStore"],
     "portcullis/shield": ["shieldControl", "shieldSchema"],
