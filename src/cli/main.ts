@@ -3,12 +3,14 @@ import { PolicyError } from "../policy/load.js";
 import { DataDirInUseError } from "../store/data-dir-lock.js";
 import { keys, roles, sessions, tenants, vault } from "./admin-commands.js";
 import { CliError } from "./errors.js";
+import { egress } from "./egress.js";
 import { start } from "./start.js";
 
 const HELP = `Usage: portcullis <command> [options]
 
 Commands:
   start      run the gateway (portcullis start --help)
+  egress     run the egress proxy on its own, beside gateways on one Postgres
   tenants    create, read, suspend tenants through the admin API
   keys       issue, list, rotate, revoke API keys through the admin API
   vault      rotate, rewrap, retire a tenant's vault keys; show their status
@@ -17,7 +19,7 @@ Commands:
 
 Every command takes --help.`;
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { start, tenants, keys, vault, sessions, roles };
+const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { start, egress, tenants, keys, vault, sessions, roles };
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;

@@ -24,6 +24,10 @@ Options:
   --decision-port N   also answer nginx auth_request / Caddy forward_auth / Traefik forwardAuth
                       on this port (any path); without an upstream, only this is served
   --decision-host H   decision API address (default: --host)
+  --egress-port N     also serve the egress proxy (set HTTPS_PROXY / HTTP_PROXY of your services
+                      to http://x:KEY@host:N; keys need the egress:proxy scope)
+  --egress-host H     egress proxy address (default: --host)
+  --egress-max-per-client N   requests and tunnels one key may hold open (default 64)
   --policy FILE       policy file, YAML or JSON (see README "Policy reference")
   --port N            gateway port (default 8080; 0 picks a free one)
   --host H            gateway address (default 127.0.0.1)
@@ -50,6 +54,9 @@ export async function start(argv: string[]): Promise<void> {
       "data-dir": { type: "string", default: ".portcullis" },
       "decision-port": { type: "string" },
       "decision-host": { type: "string" },
+      "egress-port": { type: "string" },
+      "egress-host": { type: "string" },
+      "egress-max-per-client": { type: "string", default: "64" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -113,11 +120,15 @@ export async function start(argv: string[]): Promise<void> {
     adminHost: values["admin-host"],
     decisionPort,
     decisionHost: values["decision-host"],
+    egressPort: values["egress-port"] === undefined ? undefined : intOption(values["egress-port"], "--egress-port"),
+    egressHost: values["egress-host"],
+    egressMaxPerClient: intOption(values["egress-max-per-client"], "--egress-max-per-client", 1, 100_000),
   });
 
   const banner = [
     ...(listening.url === undefined ? [] : [`portcullis gateway listening on ${listening.url}`]),
     ...(listening.decisionUrl === undefined ? [] : [`portcullis decision API listening on ${listening.decisionUrl}`]),
+    ...(listening.egressUrl === undefined ? [] : [`portcullis egress proxy listening on ${listening.egressUrl}`]),
     `portcullis admin API listening on ${listening.adminUrl}`,
     `store: ${gateway.db.kind}${gateway.db.kind === "pglite" ? ` (${dataDir})` : ""}`,
   ];

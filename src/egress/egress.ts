@@ -1,5 +1,5 @@
 import { lookup as systemLookup } from "node:dns/promises";
-import { isIP, type LookupFunction } from "node:net";
+import { connect as netConnect, isIP, type LookupFunction, type Socket } from "node:net";
 import { pipeline, Readable, type Transform } from "node:stream";
 import zlib from "node:zlib";
 import { Agent, Headers, Response, type Dispatcher, type RequestInit } from "undici";
@@ -208,6 +208,37 @@ export class Egress {
       clearTimeout(timer);
       if (callerSignal?.aborted && error === callerSignal.reason) throw error;
       throw this.reported(asEgressError(deadline.signal.aborted ? deadline.signal.reason : error, url?.hostname), tenant);
+    }
+  }
+
+  /**
+   * A TCP connection for a tunnel (the proxy's CONNECT): `authority` is `host:port`, checked as
+   * the https URL it stands for (scheme, port and host lists, the address), then connected
+   * through the checked lookup. Resolves once connected; the bytes are the caller's to relay.
+   */
+  async connect(authority: string, options: { tenant?: string | undefined } = {}): Promise<Socket> {
+    const rules = this.rulesFor(options.tenant);
+    let url: URL | undefined;
+    try {
+      // Only host:port, as RFC 9110 §9.3.6 has it: anything else could parse as a URL naming another host.
+      if (!/^(\[[0-9a-fA-F:.]+\]|[^\s/\\@:?#[\]%]+):\d{1,5}$/.test(authority)) throw new EgressError("EGRESS_INVALID_URL", "A tunnel's target is host:port.");
+      url = this.checkUrl(`https://${authority}/`, rules);
+      const target = url;
+      const port = Number(target.port === "" ? 443 : target.port);
+      const open = () =>
+        new Promise<{ value: Socket; failed: boolean }>((resolve, reject) => {
+          const socket = netConnect({ host: target.hostname.replace(/^\[|\]$/g, ""), port, lookup: this.checkedLookup, timeout: this.policy.connectTimeoutMs });
+          socket.once("connect", () => {
+            socket.setTimeout(0);
+            resolve({ value: socket, failed: false });
+          });
+          socket.once("timeout", () => socket.destroy(Object.assign(new Error("connect timeout"), { code: "UND_ERR_CONNECT_TIMEOUT" })));
+          socket.once("error", (error) => reject(asEgressError(error, target.hostname).isRefusal ? callerGone(error) : error));
+        });
+      // Nothing has been sent on a connection that failed to open, so it may always be tried again.
+      return await this.guardFor(target.origin).run(open, (error) => asEgressError(error, target.hostname).code === "EGRESS_UNAVAILABLE");
+    } catch (error) {
+      throw this.reported(asEgressError(error, url?.hostname), options.tenant);
     }
   }
 

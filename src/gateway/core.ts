@@ -5,6 +5,9 @@ import { corsControl } from "../cors/cors.js";
 import type { CounterStore } from "../counters/counter-store.js";
 import { MemoryCounterStore } from "../counters/memory-store.js";
 import { RedisCounterStore } from "../counters/redis-store.js";
+import type { Server } from "node:http";
+import { Egress } from "../egress/egress.js";
+import { createEgressProxy } from "../egress/proxy.js";
 import { OutageReporter, SecurityEvents } from "../events/security-events.js";
 import { IdentitySigner } from "../forward/identity-assertion.js";
 import type { HealthSources } from "../health/health.js";
@@ -80,6 +83,8 @@ export class PortcullisCore {
   readonly health: HealthSources;
   readonly sessions: Sessions;
   readonly roles: RoleStore;
+  /** Every outbound call the gateway makes for a tenant, and the egress proxy, go through this. */
+  readonly egress: Egress;
 
   private constructor(
     readonly policy: Policy,
@@ -106,6 +111,7 @@ export class PortcullisCore {
     this.clientIps = new ClientIpResolver(policy.clients.trustedProxies, policy.clients.ipv6Prefix);
     this.sessions = new Sessions(new SessionStore(db), policy.sessions, tenantDirectory, events, signer.deriveKey("session tokens v1"), Math.min(1_000, keyStalenessMs ?? 1_000));
     this.roles = new RoleStore(db, Math.min(1_000, keyStalenessMs ?? 1_000));
+    this.egress = new Egress(policy.egress, { events, observer: metrics });
     this.deps = {
       permissions: permissionSource(this.roles, policy),
       authenticators: { apiKeys: keyAuthenticator, jwt, sessions: this.sessions },
@@ -181,7 +187,20 @@ export class PortcullisCore {
     return [authenticateControl({ methods: configuredMethods(this.policy), keyEnv: "any" }, this.deps.authenticators), tenantAddressListControl(this.ipRules)];
   }
 
+  /** The egress proxy on this core's key store and egress rules; its metrics are the gateway's. */
+  egressProxy(maxConcurrentPerClient: number): Server {
+    return createEgressProxy({
+      egress: this.egress,
+      authenticate: (key) => this.keyAuthenticator.authenticate(key),
+      maxConcurrentPerClient,
+      logger: this.logger,
+      events: this.events,
+      registry: this.metrics.registry,
+    });
+  }
+
   async close(): Promise<void> {
+    await this.egress.close();
     await this.keyAuthenticator.close();
     this.idempotency.close();
     this.vault?.close();

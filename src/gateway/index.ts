@@ -37,6 +37,22 @@ export interface Listening {
   url: string | undefined;
   adminUrl: string;
   decisionUrl?: string | undefined;
+  /** The egress proxy's address, when an egress port was given. */
+  egressUrl?: string | undefined;
+}
+
+export interface ListenOptions {
+  port: number;
+  host: string;
+  adminPort: number;
+  adminHost: string;
+  decisionPort?: number | undefined;
+  decisionHost?: string | undefined;
+  /** Also serve the egress proxy (HTTPS_PROXY for upstreams) on this port. */
+  egressPort?: number | undefined;
+  egressHost?: string | undefined;
+  /** Requests and tunnels one key may hold open through the egress proxy (default 64). */
+  egressMaxPerClient?: number | undefined;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -143,7 +159,7 @@ export class Gateway {
     }
   }
 
-  async listen(options: { port: number; host: string; adminPort: number; adminHost: string; decisionPort?: number; decisionHost?: string }): Promise<Listening> {
+  async listen(options: ListenOptions): Promise<Listening> {
     const { handler, decisionHandler } = this;
     const url = handler === undefined ? undefined : await this.serve((req, res) => void handler(req, res), options.port, options.host);
     const decisionUrl =
@@ -151,7 +167,8 @@ export class Gateway {
         ? undefined
         : await this.serve((req, res) => void decisionHandler(req, res), options.decisionPort ?? 0, options.decisionHost ?? options.host);
     const adminUrl = await this.serve((req, res) => void this.adminHandler(req, res), options.adminPort, options.adminHost);
-    return { url, adminUrl, decisionUrl };
+    const egressUrl = options.egressPort === undefined ? undefined : await this.listenOn(this.core.egressProxy(options.egressMaxPerClient ?? 64), options.egressPort, options.egressHost ?? options.host);
+    return { url, adminUrl, decisionUrl, egressUrl };
   }
 
   async close(): Promise<void> {
@@ -164,7 +181,10 @@ export class Gateway {
   }
 
   private serve(listener: Parameters<typeof createServer>[1], port: number, host: string): Promise<string> {
-    const server = createServer({ headersTimeout: 20_000, requestTimeout: 120_000, maxHeaderSize: 16_384 }, listener);
+    return this.listenOn(createServer({ headersTimeout: 20_000, requestTimeout: 120_000, maxHeaderSize: 16_384 }, listener), port, host);
+  }
+
+  private listenOn(server: Server, port: number, host: string): Promise<string> {
     server.on("clientError", (_error, socket) => {
       // Malformed HTTP never reaches a handler; answer it plainly instead of leaving it hanging.
       if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");

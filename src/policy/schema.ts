@@ -20,6 +20,7 @@ import { rolesSchema } from "../roles/roles.js";
 import { sessionsSchema } from "../sessions/sessions.js";
 import { shieldSchema } from "../shield/schema.js";
 import { webhookSchema } from "../webhooks/webhook.js";
+import { egressSchema } from "../egress/schema.js";
 import { stepUpSchema } from "../step-up/step-up.js";
 
 /**
@@ -94,6 +95,8 @@ export const policySchema = z.strictObject({
   ipAccess: addressListsSchema,
   blocking: blockingSchema,
   events: z.strictObject({ alertWebhook: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).optional() }).default({}),
+  /** What may leave: the egress proxy's and every outbound call's rules (README, Egress). */
+  egress: egressSchema.default(egressSchema.parse({})),
   routes: z.array(routeSchema).min(1),
 });
 
