@@ -14,6 +14,7 @@ import type { ApiKeyInfo, ApiKeyStore } from "../identity/api-keys/store.js";
 import type { TenantDirectory } from "../tenants/directory.js";
 import type { Tenant, TenantStore } from "../tenants/store.js";
 import type { Vault } from "../vault/vault.js";
+import type { WebhookService } from "../webhook-delivery/service.js";
 import type { Sessions } from "../sessions/sessions.js";
 import type { SessionRow } from "../sessions/store.js";
 import { ROLE_NAME, type RoleStore, type SubjectKind } from "../roles/roles.js";
@@ -32,6 +33,8 @@ export interface AdminServices {
   quotas: QuotaLedger;
   sessions: Sessions;
   roles: RoleStore;
+  /** Present while the vault is on (it keeps their secrets). */
+  webhooks?: WebhookService | undefined;
   /** For the quotas it names. */
   policy: Policy;
 }
@@ -83,7 +86,7 @@ const dekStatusSchema = z.object({
 
 /** The admin API, declared once: the server dispatches on it and the OpenAPI document is made from it. */
 export function adminOperations(s: AdminServices): AdminOperation[] {
-  return [...tenantAndKeyOperations(s), ...limitOperations(s), ...sessionOperations(s), ...roleOperations(s), ...(s.vault === undefined ? [] : vaultOperations(s.vault, s.tenants))];
+  return [...tenantAndKeyOperations(s), ...limitOperations(s), ...sessionOperations(s), ...roleOperations(s), ...(s.vault === undefined ? [] : vaultOperations(s.vault, s.tenants)), ...(s.webhooks === undefined ? [] : webhookOperations(s.webhooks, s.tenants))];
 }
 
 const overrideSchema = z.object({
@@ -384,6 +387,60 @@ function limitOperations(s: AdminServices): AdminOperation[] {
         ),
       }),
       run: async () => ({ events: await s.events.recent(100) }),
+    },
+  ];
+}
+
+const webhookEndpointSchema = z.object({
+  id: z.uuid(),
+  url: z.string(),
+  event_types: z.array(z.string()).nullable(),
+  state: z.enum(["enabled", "disabled"]),
+  disabled_reason: z.string().nullable(),
+  secret_version: z.number().int(),
+  previous_secret_until: z.string().nullable(),
+  created_at: z.string(),
+});
+/** Times as the JSON answer has them (ISO 8601). */
+const when = z.string();
+const webhookDeliverySchema = z.object({
+  id: z.uuid(),
+  endpoint_id: z.uuid(),
+  message_id: z.string(),
+  event_type: z.string(),
+  state: z.enum(["pending", "delivered", "failed"]),
+  attempts: z.number().int(),
+  next_attempt_at: when,
+  created_at: when,
+  finished_at: when.nullable(),
+  attempt_log: z.array(z.object({ attempt: z.number().int(), at: when, status: z.number().int().nullable(), error: z.string().nullable(), duration_ms: z.number().int() })),
+});
+
+function webhookOperations(webhooks: WebhookService, tenants: TenantStore): AdminOperation[] {
+  return [
+    {
+      method: "GET",
+      path: "/admin/v1/tenants/:id/webhooks/endpoints",
+      operationId: "listWebhookEndpoints",
+      summary: "The tenant's outbound webhook endpoints (never their secrets)",
+      status: 200,
+      response: z.object({ endpoints: z.array(webhookEndpointSchema) }),
+      run: async ({ id }) => {
+        await tenants.get(id!);
+        return { endpoints: await webhooks.listEndpoints(id!) };
+      },
+    },
+    {
+      method: "GET",
+      path: "/admin/v1/tenants/:id/webhooks/deliveries",
+      operationId: "listWebhookDeliveries",
+      summary: "The tenant's newest 200 outbound webhook deliveries, each with its attempt log (status or error code, time, duration)",
+      status: 200,
+      response: z.object({ deliveries: z.array(webhookDeliverySchema) }),
+      run: async ({ id }) => {
+        await tenants.get(id!);
+        return { deliveries: await webhooks.deliveries(id!, { limit: 200 }) };
+      },
     },
   ];
 }

@@ -26,6 +26,9 @@ export function productionProblems(facts: ProductionFacts): string[] {
   if (allowsAnyOriginWithCredentials(facts.policy)) {
     problems.push('cors allows any origin ("*") with credentials: list the allowed origins explicitly');
   }
+  for (const [name, provider] of Object.entries(facts.policy.connections.providers)) {
+    if (provider.allowInsecureHttp) problems.push(`connection provider "${name}" has allowInsecureHttp: its tokens would cross the network in clear`);
+  }
   if (facts.databaseUrl !== undefined && !facts.allowInsecureDatabase && !usesTls(facts.databaseUrl)) {
     problems.push("DATABASE_URL does not require TLS: add sslmode=require (or verify-full), or set PORTCULLIS_ALLOW_INSECURE_DB=true");
   }

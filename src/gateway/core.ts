@@ -8,6 +8,11 @@ import { RedisCounterStore } from "../counters/redis-store.js";
 import type { Server } from "node:http";
 import { Egress } from "../egress/egress.js";
 import { createEgressProxy } from "../egress/proxy.js";
+import { Connections } from "../connections/connections.js";
+import { ConnectionStore } from "../connections/store.js";
+import { WebhookDeliverer } from "../webhook-delivery/deliverer.js";
+import { WebhookService } from "../webhook-delivery/service.js";
+import { WebhookStore } from "../webhook-delivery/store.js";
 import { OutageReporter, SecurityEvents } from "../events/security-events.js";
 import { IdentitySigner } from "../forward/identity-assertion.js";
 import type { HealthSources } from "../health/health.js";
@@ -85,6 +90,11 @@ export class PortcullisCore {
   readonly roles: RoleStore;
   /** Every outbound call the gateway makes for a tenant, and the egress proxy, go through this. */
   readonly egress: Egress;
+  /** Outbound webhooks; present while the vault is on, since it keeps their signing secrets. */
+  readonly webhooks: WebhookService | undefined;
+  readonly webhookStore: WebhookStore;
+  /** OAuth connections; present while the vault is on, since it keeps their tokens. */
+  readonly connections: Connections | undefined;
 
   private constructor(
     readonly policy: Policy,
@@ -112,6 +122,12 @@ export class PortcullisCore {
     this.sessions = new Sessions(new SessionStore(db), policy.sessions, tenantDirectory, events, signer.deriveKey("session tokens v1"), Math.min(1_000, keyStalenessMs ?? 1_000));
     this.roles = new RoleStore(db, Math.min(1_000, keyStalenessMs ?? 1_000));
     this.egress = new Egress(policy.egress, { events, observer: metrics });
+    this.webhookStore = new WebhookStore(db);
+    this.webhooks = vault === undefined ? undefined : new WebhookService(this.webhookStore, vault, this.egress, policy.webhookDelivery);
+    if (vault === undefined && Object.keys(policy.connections.providers).length > 0) {
+      throw new Error("connections.providers needs the vault, which keeps the connections' tokens: configure a key provider (PORTCULLIS_KEY_PROVIDER)");
+    }
+    this.connections = vault === undefined ? undefined : new Connections(policy.connections, new ConnectionStore(db), vault, this.egress, signer.deriveKey("connection state v1"), events, logger);
     this.deps = {
       permissions: permissionSource(this.roles, policy),
       authenticators: { apiKeys: keyAuthenticator, jwt, sessions: this.sessions },
@@ -185,6 +201,12 @@ export class PortcullisCore {
   /** Any credential by any configured method, then the tenant's address lists: for endpoints outside the routes (the vault). */
   anyCredential(): Control[] {
     return [authenticateControl({ methods: configuredMethods(this.policy), keyEnv: "any" }, this.deps.authenticators), tenantAddressListControl(this.ipRules)];
+  }
+
+  /** This node's delivery workers for outbound webhooks; undefined while the vault is off or delivery is turned off. */
+  webhookDeliverer(): WebhookDeliverer | undefined {
+    if (this.vault === undefined || !this.policy.webhookDelivery.enabled) return undefined;
+    return new WebhookDeliverer(this.webhookStore, this.vault, this.egress, this.policy.webhookDelivery, this.logger);
   }
 
   /** The egress proxy on this core's key store and egress rules; its metrics are the gateway's. */

@@ -16,6 +16,9 @@ import { PolicyError } from "../policy/load.js";
 import { jsonAnswer } from "../server/respond.js";
 import { vaultEndpointControl } from "../vault/http-endpoint.js";
 import { sessionEndpointsControl } from "../sessions/endpoints.js";
+import type { WebhookDeliverer } from "../webhook-delivery/deliverer.js";
+import { webhookEndpointsControl } from "../webhook-delivery/endpoints.js";
+import { connectionEndpointsControl } from "../connections/endpoints.js";
 import { PortcullisCore, type CoreOptions } from "./core.js";
 import { compileRoutes, controlsNeedingMore } from "./routes.js";
 
@@ -60,6 +63,7 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 /** One gateway node: the core, the proxy port, the decision port and the admin port. */
 export class Gateway {
   private servers: Server[] = [];
+  private deliverer: WebhookDeliverer | undefined;
 
   private constructor(
     readonly core: PortcullisCore,
@@ -105,6 +109,10 @@ export class Gateway {
                 ...core.beforeRouting(),
                 sessionEndpointsControl({ sessions: core.sessions, authenticate: core.anyCredential(), logger, caseSensitive: policy.paths.caseSensitive }),
                 ...(core.vault === undefined ? [] : [vaultEndpointControl({ vault: core.vault, authenticate: core.anyCredential(), logger, caseSensitive: policy.paths.caseSensitive })]),
+                ...(core.webhooks === undefined ? [] : [webhookEndpointsControl({ webhooks: core.webhooks, authenticate: core.anyCredential(), caseSensitive: policy.paths.caseSensitive })]),
+                ...(core.connections === undefined || policy.connections.publicUrl === undefined
+                  ? []
+                  : [connectionEndpointsControl({ connections: core.connections, authenticate: core.anyCredential(), caseSensitive: policy.paths.caseSensitive, publicUrl: policy.connections.publicUrl })]),
               ],
               compileRoutes(policy, core.deps, { forwarder, production: options.production, upstream: options.upstream }),
               pathOptions,
@@ -143,6 +151,7 @@ export class Gateway {
           quotas: core.quotas,
           sessions: core.sessions,
           roles: core.roles,
+          webhooks: core.webhooks,
           policy,
         }),
         token: options.adminToken,
@@ -167,6 +176,9 @@ export class Gateway {
         ? undefined
         : await this.serve((req, res) => void decisionHandler(req, res), options.decisionPort ?? 0, options.decisionHost ?? options.host);
     const adminUrl = await this.serve((req, res) => void this.adminHandler(req, res), options.adminPort, options.adminHost);
+    // A node that serves also delivers: outbound webhooks go out from every listening gateway, sharing the queue.
+    this.deliverer ??= this.core.webhookDeliverer();
+    this.deliverer?.start();
     const egressUrl = options.egressPort === undefined ? undefined : await this.listenOn(this.core.egressProxy(options.egressMaxPerClient ?? 64), options.egressPort, options.egressHost ?? options.host);
     return { url, adminUrl, decisionUrl, egressUrl };
   }
@@ -176,6 +188,7 @@ export class Gateway {
     // close() alone would wait for every keep-alive client to hang up.
     for (const server of this.servers) server.closeAllConnections();
     await Promise.all(closed);
+    await this.deliverer?.stop();
     await this.forwarder.close();
     await this.core.close();
   }

@@ -21,6 +21,8 @@ import { sessionsSchema } from "../sessions/sessions.js";
 import { shieldSchema } from "../shield/schema.js";
 import { webhookSchema } from "../webhooks/webhook.js";
 import { egressSchema } from "../egress/schema.js";
+import { webhookDeliverySchema } from "../webhook-delivery/schema.js";
+import { connectionsSchema } from "../connections/schema.js";
 import { stepUpSchema } from "../step-up/step-up.js";
 
 /**
@@ -97,6 +99,10 @@ export const policySchema = z.strictObject({
   events: z.strictObject({ alertWebhook: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).optional() }).default({}),
   /** What may leave: the egress proxy's and every outbound call's rules (README, Egress). */
   egress: egressSchema.default(egressSchema.parse({})),
+  /** Outbound webhooks' retry schedule and workers (README, Outbound webhooks). */
+  webhookDelivery: webhookDeliverySchema,
+  /** OAuth connections to third-party accounts (README, Connections). */
+  connections: connectionsSchema,
   routes: z.array(routeSchema).min(1),
 });
 

@@ -7,6 +7,7 @@ import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
 export const PROBLEM_CODES = {
   BAD_REQUEST: { status: 400, title: "Bad request" },
   INVALID_PATH: { status: 400, title: "Invalid request path" },
+  OAUTH_STATE_INVALID: { status: 400, title: "The authorization state is not valid" },
   MALFORMED_CREDENTIALS: { status: 400, title: "Malformed credentials" },
   INVALID_ENCODING: { status: 400, title: "The request is not valid UTF-8 or not the format it declares" },
   MALICIOUS_INPUT: { status: 400, title: "The request looks like an attack" },
@@ -39,6 +40,7 @@ export const PROBLEM_CODES = {
   INTERNAL: { status: 500, title: "Internal error" },
   SECRET_INTEGRITY: { status: 500, title: "Stored data failed its integrity check" },
   UPSTREAM_UNAVAILABLE: { status: 502, title: "Upstream unavailable" },
+  OAUTH_EXCHANGE_FAILED: { status: 502, title: "The connection provider did not complete the authorization" },
   STORE_UNAVAILABLE: { status: 503, title: "Service unavailable" },
   UPSTREAM_CIRCUIT_OPEN: { status: 503, title: "The upstream is failing and requests to it are paused" },
   IDP_UNAVAILABLE: { status: 503, title: "Identity provider unavailable" },

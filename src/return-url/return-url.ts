@@ -5,7 +5,8 @@ import type { Control } from "../pipeline/control.js";
 import { Problem } from "../problem/index.js";
 import { bufferedBody } from "../server/read-body.js";
 
-const origin = z.string().transform((value, ctx) => {
+/** An http(s) origin written as the browser writes it. */
+export const originSchema = z.string().transform((value, ctx) => {
   let url: URL;
   try {
     url = new URL(value);
@@ -22,7 +23,7 @@ export const returnUrlSchema = z.strictObject({
   /** The query parameters and body fields (form or JSON, `a.b` for nested members) that carry a URL to send the user to. */
   params: z.array(z.string().min(1).max(100)).min(1),
   /** The origins a return URL may point to, exactly: scheme, host and port. */
-  allow: z.array(origin).min(1),
+  allow: z.array(originSchema).min(1),
   /** Paths on the caller's own site (`/account`) pass; off, only absolute URLs to the listed origins do. */
   allowRelative: z.boolean().default(true),
   /** Where to look. The decision API never sees bodies, so it needs `[query]`. */

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from "node:http";
+import type { z } from "zod";
 import type { RequestContext } from "../pipeline/context.js";
 import { Problem } from "../problem/index.js";
 
@@ -28,6 +29,13 @@ export async function readJsonBody(from: BodySource, limit: number): Promise<unk
   } catch {
     throw new Problem("BAD_REQUEST", "The body is not valid JSON.");
   }
+}
+
+/** A body checked against its schema; a mismatch is 422 naming each field and what is wrong with it. */
+export function validBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) throw new Problem("VALIDATION_FAILED", parsed.error.issues.map((i) => `${i.path.map(String).join(".") || "body"}: ${i.message}`).join("; "));
+  return parsed.data;
 }
 
 function isJson(headers: IncomingHttpHeaders): boolean {

@@ -3,7 +3,7 @@ import type { Answer, RequestContext } from "../pipeline/context.js";
 import type { Control } from "../pipeline/control.js";
 import { Problem } from "../problem/index.js";
 import { prefixMatcher } from "../routing/prefix.js";
-import { readBody } from "../server/read-body.js";
+import { readBody, validBody } from "../server/read-body.js";
 import { jsonAnswer } from "../server/respond.js";
 import { errorType } from "../util/error-type.js";
 import { clearedSessionCookies, csrfHeader, REFRESH_COOKIE, sessionCookie, sessionCookies } from "./cookies.js";
@@ -103,13 +103,12 @@ export function sessionEndpointsControl(deps: { sessions: Sessions; authenticate
       if (error instanceof Problem) throw error;
       throw new Problem("BAD_REQUEST", "The body is not valid JSON.");
     }
-    const parsed = sessionRequestSchema.safeParse(body);
-    if (!parsed.success) throw new Problem("VALIDATION_FAILED", parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; "));
+    const request = validBody(sessionRequestSchema, body);
     try {
-      if (parsed.data.delivery === "cookie" && !deps.sessions.cookies.enabled) throw new Problem("VALIDATION_FAILED", "Cookie delivery is off: set sessions.cookies.enabled in the policy.");
-      const pair = await deps.sessions.issue(principal.tenantId, parsed.data);
+      if (request.delivery === "cookie" && !deps.sessions.cookies.enabled) throw new Problem("VALIDATION_FAILED", "Cookie delivery is off: set sessions.cookies.enabled in the policy.");
+      const pair = await deps.sessions.issue(principal.tenantId, request);
       deps.logger.info({ event: "session_issued", req_id: ctx.requestId, tenant_id: principal.tenantId, principal: principal.id }, "session issued");
-      if (parsed.data.delivery === "body") return tokenAnswer(201, bodyOf(pair));
+      if (request.delivery === "body") return tokenAnswer(201, bodyOf(pair));
       // For the upstream to pass on as its own Set-Cookie headers: the tokens never reach script.
       return tokenAnswer(201, { token_type: "Bearer", expires_in: pair.expires_in, csrf_token: deps.sessions.tokens.csrf(pair.sessionId), set_cookie: cookiesOf(pair) });
     } catch (error) {

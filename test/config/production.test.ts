@@ -25,6 +25,16 @@ test("production refuses a missing or weak admin token, wildcard CORS with crede
   assert.deepEqual(productionProblems({ ...ok, databaseUrl: "postgres://db/app", allowInsecureDatabase: true }), []);
   const jwt = policy({ jwt: { issuers: [{ issuer: "i", jwksUri: "http://idp/jwks", audience: "a" }] } });
   assert.match(productionProblems({ ...ok, policy: jwt })[0]!, /https/);
+  const insecureIdp = policy({
+    connections: { publicUrl: "https://gw.example", providers: { idp: { issuer: "http://idp.example", clientId: "c", clientSecretEnv: "IDP_SECRET", allowInsecureHttp: true } } },
+  });
+  assert.match(productionProblems({ ...ok, policy: insecureIdp })[0]!, /allowInsecureHttp/);
+});
+
+test("connection providers: a policy without the callback's public URL, or without issuer or endpoints, is refused", () => {
+  assert.throws(() => policy({ connections: { providers: { idp: { issuer: "https://idp.example", clientId: "c", clientSecretEnv: "IDP_SECRET" } } } }), /publicUrl/);
+  assert.throws(() => policy({ connections: { publicUrl: "https://gw.example", providers: { idp: { clientId: "c", clientSecretEnv: "IDP_SECRET" } } } }), /issuer/);
+  assert.throws(() => policy({ connections: { publicUrl: "https://gw.example/path", providers: {} } }), /origin/);
 });
 
 test("no problem message repeats the secret it complains about", () => {
