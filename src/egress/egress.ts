@@ -166,7 +166,8 @@ export class Egress {
       url = this.checkUrl(input, rules);
       let method = (options.method ?? "GET").toUpperCase();
       let body = options.body ?? null;
-      const headers = { ...options.headers };
+      // Host is the URL's, always: a caller's own would send a request for one site to another's address.
+      const headers = Object.fromEntries(Object.entries(options.headers ?? {}).filter(([name]) => name.toLowerCase() !== "host"));
       for (let hop = 0; ; hop++) {
         const target = url;
         const send = async () => {

@@ -168,6 +168,8 @@ describe("safe fetch", () => {
       const response = await e.fetch(`http://api.test:${plain.port}/hello`);
       assert.equal(response.status, 200);
       assert.deepEqual(await response.json(), { path: "/hello", host: `api.test:${plain.port}`, authorization: null });
+      const spoofed = await e.request(`http://api.test:${plain.port}/hello`, { headers: { Host: "internal.corp" } });
+      assert.equal(((await spoofed.body.json()) as { host: string }).host, `api.test:${plain.port}`, "a caller's Host is not sent");
       const tls = await e.fetch(`https://api.test:${secure.port}/tls`);
       assert.equal(tls.status, 200);
       await tls.text();
