@@ -1,15 +1,19 @@
+import { randomBytes } from "node:crypto";
 import type { Egress } from "../egress/egress.js";
 import { EgressError } from "../egress/errors.js";
 import type { Logger } from "../observability/logger.js";
+import { boundedLru } from "../util/bounded-lru.js";
 import type { Vault } from "../vault/vault.js";
 import type { WebhookDeliveryPolicy } from "./schema.js";
 import { signStandardWebhook } from "./sign.js";
-import type { AttemptOutcome, Delivery, WebhookEndpoint, WebhookStore } from "./store.js";
+import type { AttemptOutcome, ClaimedDelivery, WebhookStore } from "./store.js";
 
-/** The vault name of an endpoint's signing secret, one per version. */
-export function endpointSecretName(endpointId: string, version: number): string {
-  return `webhooks/endpoints/${endpointId}/v${version}`;
+/** A fresh vault name for one of an endpoint's signing secrets: no two secrets ever share one. */
+export function newSecretName(endpointId: string): string {
+  return `webhooks/endpoints/${endpointId}/${randomBytes(12).toString("base64url").replace(/-/g, "_")}`;
 }
+
+const SECRET_CACHE_MS = 60_000;
 
 /** Failures of ours that no retry mends: the egress refusing the destination, say. */
 const NOT_RETRIED = new Set(["EGRESS_INVALID_URL", "EGRESS_SCHEME_DENIED", "EGRESS_USERINFO_DENIED", "EGRESS_PORT_DENIED", "EGRESS_HOST_DENIED", "EGRESS_ADDRESS_DENIED"]);
@@ -26,6 +30,7 @@ export class WebhookDeliverer {
   private inFlight = 0;
   private polling: Promise<void> | undefined;
   private stopped = false;
+  private readonly secrets = boundedLru<string, { value: string; until: number }>(10_000);
 
   constructor(
     private readonly store: WebhookStore,
@@ -68,9 +73,9 @@ export class WebhookDeliverer {
         continue;
       }
       const claimed = await this.store.claim(room, this.policy.leaseSeconds);
-      for (const job of claimed) {
+      for (const delivery of claimed) {
         this.inFlight++;
-        const done: Promise<void> = this.deliver(job.tenant_id, job.id, job.attempts).finally(() => {
+        const done: Promise<void> = this.deliver(delivery).finally(() => {
           this.inFlight--;
           running.delete(done);
         });
@@ -83,25 +88,23 @@ export class WebhookDeliverer {
     }
   }
 
-  private async deliver(tenantId: string, id: string, attempts: number): Promise<void> {
+  private async deliver(delivery: ClaimedDelivery): Promise<void> {
     try {
-      const found = await this.store.delivery(tenantId, id);
-      if (found === undefined) return;
-      const { delivery, endpoint } = found;
-      const outcome = await this.attempt(tenantId, { ...delivery, attempts }, endpoint);
-      await this.store.record(tenantId, { id, endpoint_id: delivery.endpoint_id, attempts }, outcome);
+      const outcome = await this.attempt(delivery);
+      await this.store.record(delivery.tenant_id, delivery, outcome);
     } catch (error) {
       // The lease runs out and another round (here or on another node) tries again.
-      this.logger.warn({ tenant_id: tenantId, delivery_id: id, error: (error as Error).name }, "webhook delivery: an attempt could not be recorded");
+      this.logger.warn({ tenant_id: delivery.tenant_id, delivery_id: delivery.id, error: (error as Error).name }, "webhook delivery: an attempt could not be recorded");
     }
   }
 
-  private async attempt(tenantId: string, delivery: Delivery, endpoint: WebhookEndpoint): Promise<AttemptOutcome> {
+  private async attempt(delivery: ClaimedDelivery): Promise<AttemptOutcome> {
+    const { tenant_id: tenantId } = delivery;
     const started = this.now();
-    if (endpoint.state !== "enabled") return { status: null, error: "endpoint_disabled", durationMs: 0, next: "failed" };
-    const secrets = [await this.vault.getString(tenantId, endpointSecretName(endpoint.id, endpoint.secret_version))];
-    if (endpoint.previous_until !== null && endpoint.previous_until.getTime() > started && endpoint.secret_version > 1) {
-      secrets.push(await this.vault.getString(tenantId, endpointSecretName(endpoint.id, endpoint.secret_version - 1)));
+    if (delivery.endpoint_state !== "enabled") return { status: null, error: "endpoint_disabled", durationMs: 0, next: "failed" };
+    const secrets = [await this.secret(tenantId, delivery.secret_name)];
+    if (delivery.previous_secret_name !== null && delivery.previous_until !== null && delivery.previous_until.getTime() > started) {
+      secrets.push(await this.secret(tenantId, delivery.previous_secret_name));
     }
     const timestamp = Math.floor(started / 1000);
     const headers = {
@@ -112,7 +115,7 @@ export class WebhookDeliverer {
       "webhook-signature": signStandardWebhook(delivery.message_id, timestamp, delivery.payload, secrets),
     };
     try {
-      const answer = await this.egress.request(endpoint.url, { method: "POST", headers, body: delivery.payload, tenant: tenantId });
+      const answer = await this.egress.request(delivery.url, { method: "POST", headers, body: delivery.payload, tenant: tenantId });
       await answer.body.dump();
       const durationMs = this.now() - started;
       const status = answer.statusCode;
@@ -126,6 +129,20 @@ export class WebhookDeliverer {
       const retryAfter = error instanceof EgressError ? error.retryAfterSeconds : undefined;
       return { status: null, error: code, durationMs, next: this.retryAt(delivery.attempts, retryAfter) };
     }
+  }
+
+  /**
+   * A signing secret, from the vault at most once a minute: a vault read is a transaction of its
+   * own. A name never gets another value (a rotation makes a new name), so a cached secret is
+   * never the wrong one, only kept a minute after its endpoint is deleted.
+   */
+  private async secret(tenantId: string, name: string): Promise<string> {
+    const key = `${tenantId} ${name}`;
+    const cached = this.secrets.get(key);
+    if (cached !== undefined && cached.until > this.now()) return cached.value;
+    const value = await this.vault.getString(tenantId, name);
+    this.secrets.set(key, { value, until: this.now() + SECRET_CACHE_MS });
+    return value;
   }
 
   /** After attempt n (from 1), the schedule's n-th wait, or the receiver's longer Retry-After; "failed" once the schedule is spent. */

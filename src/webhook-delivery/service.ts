@@ -1,10 +1,10 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { z } from "zod";
 import type { Egress } from "../egress/egress.js";
 import { EgressError } from "../egress/errors.js";
 import { Problem } from "../problem/index.js";
 import type { Vault } from "../vault/vault.js";
-import { endpointSecretName } from "./deliverer.js";
+import { newSecretName } from "./deliverer.js";
 import type { WebhookDeliveryPolicy } from "./schema.js";
 import { newWebhookSecret } from "./sign.js";
 import type { WebhookEndpoint, WebhookStore } from "./store.js";
@@ -26,7 +26,7 @@ export const messageInputSchema = z.strictObject({
   endpointId: z.uuid().optional(),
 });
 
-export type EndpointView = Omit<WebhookEndpoint, "created_at" | "previous_until"> & { created_at: string; previous_secret_until: string | null };
+export type EndpointView = Omit<WebhookEndpoint, "created_at" | "previous_until" | "secret_name" | "previous_secret_name"> & { created_at: string; previous_secret_until: string | null };
 
 /** Endpoints and messages of one tenant, for the gateway's endpoints and the admin API. */
 export class WebhookService {
@@ -45,10 +45,16 @@ export class WebhookService {
       if (error instanceof EgressError) throw new Problem("VALIDATION_FAILED", `The endpoint URL is refused: ${error.message}`, { egress_code: error.code });
       throw error;
     }
-    const endpoint = await this.store.createEndpoint(tenantId, input.url, input.eventTypes ?? null);
+    const id = randomUUID();
     const secret = newWebhookSecret();
-    await this.vault.put(tenantId, endpointSecretName(endpoint.id, 1), secret, "webhook.signing");
-    return { endpoint: view(endpoint), secret };
+    const name = newSecretName(id);
+    await this.vault.put(tenantId, name, secret, "webhook.signing");
+    try {
+      return { endpoint: view(await this.store.createEndpoint(tenantId, id, input.url, input.eventTypes ?? null, name)), secret };
+    } catch (error) {
+      await this.vault.delete(tenantId, name);
+      throw error;
+    }
   }
 
   async listEndpoints(tenantId: string): Promise<EndpointView[]> {
@@ -66,16 +72,22 @@ export class WebhookService {
     const current = await this.store.endpoint(tenantId, id);
     if (current === undefined) throw new Problem("NOT_FOUND", "No such webhook endpoint.");
     const secret = newWebhookSecret();
-    await this.vault.put(tenantId, endpointSecretName(id, current.secret_version + 1), secret, "webhook.signing");
-    const rotated = await this.store.rotated(tenantId, id, current.secret_version, new Date(Date.now() + this.policy.rotationOverlapSeconds * 1000));
-    if (rotated === undefined) throw new Problem("CONFLICT", "The secret was rotated at the same time by another request; read the endpoint and try again.");
+    const name = newSecretName(id);
+    await this.vault.put(tenantId, name, secret, "webhook.signing");
+    const rotated = await this.store.rotated(tenantId, id, current.secret_name, name, new Date(Date.now() + this.policy.rotationOverlapSeconds * 1000));
+    if (rotated === undefined) {
+      await this.vault.delete(tenantId, name);
+      throw new Problem("CONFLICT", "The secret was rotated at the same time by another request; read the endpoint and try again.");
+    }
+    // The secret two rotations back signs nothing any more.
+    if (current.previous_secret_name !== null) await this.vault.delete(tenantId, current.previous_secret_name);
     return { endpoint: view(rotated), secret };
   }
 
   async deleteEndpoint(tenantId: string, id: string): Promise<void> {
     const current = await this.store.endpoint(tenantId, id);
     if (current === undefined || !(await this.store.deleteEndpoint(tenantId, id))) throw new Problem("NOT_FOUND", "No such webhook endpoint.");
-    for (let version = 1; version <= current.secret_version; version++) await this.vault.delete(tenantId, endpointSecretName(id, version));
+    for (const name of [current.secret_name, current.previous_secret_name]) if (name !== null) await this.vault.delete(tenantId, name);
   }
 
   /** Queues the message for its endpoints; the body every attempt sends is fixed here, as Standard Webhooks lays it out. */
@@ -92,7 +104,17 @@ export class WebhookService {
   }
 }
 
+/** What callers see of an endpoint: never where its secrets are kept. */
 function view(endpoint: WebhookEndpoint): EndpointView {
-  const { previous_until, created_at, ...rest } = endpoint;
-  return { ...rest, created_at: created_at.toISOString(), previous_secret_until: previous_until === null || previous_until.getTime() < Date.now() ? null : previous_until.toISOString() };
+  const previousLive = endpoint.previous_until !== null && endpoint.previous_until.getTime() >= Date.now();
+  return {
+    id: endpoint.id,
+    url: endpoint.url,
+    event_types: endpoint.event_types,
+    state: endpoint.state,
+    disabled_reason: endpoint.disabled_reason,
+    secret_version: endpoint.secret_version,
+    created_at: endpoint.created_at.toISOString(),
+    previous_secret_until: previousLive ? endpoint.previous_until!.toISOString() : null,
+  };
 }

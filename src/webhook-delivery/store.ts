@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import type { Database } from "../store/database.js";
 
 export interface WebhookEndpoint {
@@ -7,7 +6,9 @@ export interface WebhookEndpoint {
   event_types: string[] | null;
   state: "enabled" | "disabled";
   disabled_reason: string | null;
+  secret_name: string;
   secret_version: number;
+  previous_secret_name: string | null;
   previous_until: Date | null;
   created_at: Date;
 }
@@ -24,6 +25,22 @@ export interface Delivery {
   next_attempt_at: Date;
   created_at: Date;
   finished_at: Date | null;
+}
+
+/** A delivery as a worker claims it, with its endpoint's details as they were then. */
+export interface ClaimedDelivery {
+  tenant_id: string;
+  id: string;
+  /** This attempt's number, counted at the claim. */
+  attempts: number;
+  message_id: string;
+  payload: Uint8Array;
+  endpoint_id: string;
+  url: string;
+  endpoint_state: "enabled" | "disabled";
+  secret_name: string;
+  previous_secret_name: string | null;
+  previous_until: Date | null;
 }
 
 export interface AttemptRecord {
@@ -45,16 +62,21 @@ export interface AttemptOutcome {
   disableEndpoint?: string | undefined;
 }
 
-const ENDPOINT_COLUMNS = "id, url, event_types, state, disabled_reason, secret_version, previous_until, created_at";
-const DELIVERY_COLUMNS = "tenant_id, id, endpoint_id, message_id, event_type, payload, state, attempts, next_attempt_at, created_at, finished_at";
+const ENDPOINT_COLUMNS = "id, url, event_types, state, disabled_reason, secret_name, secret_version, previous_secret_name, previous_until, created_at";
 
 /** Every query runs under the tenant's RLS scope, except the claim, which serves all tenants through its definer function. */
 export class WebhookStore {
   constructor(private readonly db: Database) {}
 
-  async createEndpoint(tenantId: string, url: string, eventTypes: readonly string[] | null): Promise<WebhookEndpoint> {
+  async createEndpoint(tenantId: string, id: string, url: string, eventTypes: readonly string[] | null, secretName: string): Promise<WebhookEndpoint> {
     const [row] = await this.db.withTenant(tenantId, (q) =>
-      q.query<WebhookEndpoint>(`insert into webhook_endpoints (tenant_id, id, url, event_types) values ($1, $2, $3, $4) returning ${ENDPOINT_COLUMNS}`, [tenantId, randomUUID(), url, eventTypes]),
+      q.query<WebhookEndpoint>(`insert into webhook_endpoints (tenant_id, id, url, event_types, secret_name) values ($1, $2, $3, $4, $5) returning ${ENDPOINT_COLUMNS}`, [
+        tenantId,
+        id,
+        url,
+        eventTypes,
+        secretName,
+      ]),
     );
     return row!;
   }
@@ -74,15 +96,16 @@ export class WebhookStore {
   }
 
   /**
-   * The new version is the caller's to store first; the previous one keeps signing until
-   * `previousUntil`. Undefined when the version moved meanwhile: two rotations at once would
-   * otherwise both store version n+1 and leave n+2 without a secret.
+   * The new secret (already in the vault) takes over; the current one becomes the previous,
+   * signing beside it until `previousUntil`. Undefined when the endpoint's secret moved meanwhile
+   * (another rotation won): the caller deletes its own new secret then.
    */
-  async rotated(tenantId: string, id: string, fromVersion: number, previousUntil: Date): Promise<WebhookEndpoint | undefined> {
+  async rotated(tenantId: string, id: string, fromSecret: string, toSecret: string, previousUntil: Date): Promise<WebhookEndpoint | undefined> {
     const [row] = await this.db.withTenant(tenantId, (q) =>
       q.query<WebhookEndpoint>(
-        `update webhook_endpoints set secret_version = secret_version + 1, previous_until = $4 where tenant_id = $1 and id = $2 and secret_version = $3 returning ${ENDPOINT_COLUMNS}`,
-        [tenantId, id, fromVersion, previousUntil],
+        `update webhook_endpoints set previous_secret_name = secret_name, secret_name = $4, secret_version = secret_version + 1, previous_until = $5
+         where tenant_id = $1 and id = $2 and secret_name = $3 returning ${ENDPOINT_COLUMNS}`,
+        [tenantId, id, fromSecret, toSecret, previousUntil],
       ),
     );
     return row;
@@ -107,17 +130,9 @@ export class WebhookStore {
     );
   }
 
-  async claim(batch: number, leaseSeconds: number): Promise<{ tenant_id: string; id: string; attempts: number }[]> {
-    return this.db.asApp((q) => q.query<{ tenant_id: string; id: string; attempts: number }>("select * from portcullis_claim_webhook_deliveries($1, $2)", [batch, leaseSeconds]));
-  }
-
-  async delivery(tenantId: string, id: string): Promise<{ delivery: Delivery; endpoint: WebhookEndpoint } | undefined> {
-    return this.db.withTenant(tenantId, async (q) => {
-      const [delivery] = await q.query<Delivery>(`select ${DELIVERY_COLUMNS} from webhook_deliveries where tenant_id = $1 and id = $2`, [tenantId, id]);
-      if (delivery === undefined) return undefined;
-      const [endpoint] = await q.query<WebhookEndpoint>(`select ${ENDPOINT_COLUMNS} from webhook_endpoints where tenant_id = $1 and id = $2`, [tenantId, delivery.endpoint_id]);
-      return endpoint === undefined ? undefined : { delivery, endpoint };
-    });
+  /** Due deliveries of every tenant, leased to this node, each with what sending it takes. */
+  claim(batch: number, leaseSeconds: number): Promise<ClaimedDelivery[]> {
+    return this.db.asApp((q) => q.query<ClaimedDelivery>("select * from portcullis_claim_webhook_deliveries($1, $2)", [batch, leaseSeconds]));
   }
 
   /** The attempt's log row and the delivery's next state, in one transaction. */

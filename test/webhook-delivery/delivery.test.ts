@@ -136,6 +136,18 @@ describe("outbound webhooks", () => {
     assert.equal(receivedAt("/hooks/rotate").length, 1);
   });
 
+  test("two rotations at once: one wins, the other is told so, and the winner's secret is the one that signs", async () => {
+    const { endpoint } = await register(acme.key, "/hooks/race");
+    const [a, b] = await Promise.all([call(acme.key, "POST", `/endpoints/${endpoint.id}/rotate`), call(acme.key, "POST", `/endpoints/${endpoint.id}/rotate`)]);
+    const statuses = [a.status, b.status].sort();
+    assert.ok(statuses[0] === 200 && (statuses[1] === 200 || statuses[1] === 409), statuses.join(","));
+    const winners = [a, b].filter((r) => r.status === 200).map((r) => r.json as { secret: string; endpoint: { secret_version: number } });
+    const latest = winners.sort((x, y) => y.endpoint.secret_version - x.endpoint.secret_version)[0]!;
+    await call(acme.key, "POST", "/messages", { eventType: "t", payload: { race: true }, endpointId: endpoint.id });
+    const [got] = await until(() => (receivedAt("/hooks/race").length > 0 ? receivedAt("/hooks/race") : undefined), "the delivery");
+    new Webhook(latest.secret).verify(got!.body, got!.headers as Record<string, string>);
+  });
+
   test("failures are retried on the schedule until a 2xx; Retry-After pushes the next attempt back; the schedule's end fails the delivery", async () => {
     receiver.script.set("/hooks/flaky", [{ status: 500 }, { status: 503 }]);
     receiver.script.set("/hooks/busy", [{ status: 429, headers: { "retry-after": "2" } }]);
