@@ -1,12 +1,11 @@
 import type { Answer, RequestContext } from "../pipeline/context.js";
 import type { Control } from "../pipeline/control.js";
 import { Problem } from "../problem/index.js";
-import { prefixMatcher } from "../routing/prefix.js";
+import { prefixEndpoint } from "../routing/prefix.js";
 import { jsonAnswer } from "../server/respond.js";
 import { ACCESS_COOKIE, sessionCookie } from "../sessions/cookies.js";
 import { CONNECTIONS_PATH, type Connections } from "./connections.js";
 
-const CONNECTIONS_ROUTE = Object.freeze({ name: "(connections)", params: Object.freeze({}) });
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
@@ -18,18 +17,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * (`connections:write`: revoked at the provider, deleted here). The credential decides the tenant.
  */
 export function connectionEndpointsControl(deps: { connections: Connections; authenticate: readonly Control[]; caseSensitive: boolean; publicUrl: string }): Control {
-  const under = prefixMatcher(CONNECTIONS_PATH, deps.caseSensitive);
-  return {
-    name: "connections",
-    stage: "endpoints",
-    run(ctx) {
-      if (!under(ctx.target.segments)) return;
-      ctx.route = CONNECTIONS_ROUTE;
-      return serve(ctx).then((answer) => {
-        ctx.answer = answer;
-      });
-    },
-  };
+  return prefixEndpoint("connections", CONNECTIONS_PATH, deps.caseSensitive, serve);
 
   async function authenticated(ctx: RequestContext, scope: string) {
     for (const control of deps.authenticate) await control.run(ctx);

@@ -2,14 +2,13 @@ import type { Logger } from "../observability/logger.js";
 import type { Answer, RequestContext } from "../pipeline/context.js";
 import type { Control } from "../pipeline/control.js";
 import { isProblem, Problem } from "../problem/index.js";
-import { prefixMatcher } from "../routing/prefix.js";
+import { prefixEndpoint } from "../routing/prefix.js";
 import { readBody } from "../server/read-body.js";
 import { jsonAnswer } from "../server/respond.js";
 import type { Vault } from "./vault.js";
 
 export const VAULT_PATH = ["portcullis", "v1", "vault", "secrets"] as const;
 const MAX_SECRET_BYTES = 64 * 1024;
-const VAULT_ROUTE = Object.freeze({ name: "(vault)", params: Object.freeze({}) });
 
 type Action = "list" | "read" | "write" | "delete";
 const ACTIONS = new Map<string, Action>([
@@ -28,20 +27,7 @@ const ACTIONS = new Map<string, Action>([
  * slip past it to a catch-all route and the upstream.
  */
 export function vaultEndpointControl(deps: { vault: Vault; authenticate: readonly Control[]; logger: Logger; caseSensitive: boolean }): Control {
-  const underVault = prefixMatcher(VAULT_PATH, deps.caseSensitive);
-  return {
-    name: "vault",
-    stage: "endpoints",
-    run(ctx) {
-      const { segments } = ctx.target;
-      // Every proxied request passes here: the answer for other paths is synchronous.
-      if (!underVault(segments)) return;
-      ctx.route = VAULT_ROUTE;
-      return serve(ctx).then((answer) => {
-        ctx.answer = answer;
-      });
-    },
-  };
+  return prefixEndpoint("vault", VAULT_PATH, deps.caseSensitive, serve);
 
   async function serve(ctx: RequestContext): Promise<Answer> {
     const { segments } = ctx.target;

@@ -1,13 +1,12 @@
 import type { Answer, RequestContext } from "../pipeline/context.js";
 import type { Control } from "../pipeline/control.js";
 import { Problem } from "../problem/index.js";
-import { prefixMatcher } from "../routing/prefix.js";
+import { prefixEndpoint } from "../routing/prefix.js";
 import { readJsonBody, validBody } from "../server/read-body.js";
 import { jsonAnswer } from "../server/respond.js";
 import { endpointInputSchema, messageInputSchema, type WebhookService } from "./service.js";
 
 export const WEBHOOKS_PATH = ["portcullis", "v1", "webhooks"] as const;
-const WEBHOOKS_ROUTE = Object.freeze({ name: "(webhooks)", params: Object.freeze({}) });
 const MAX_BODY = 4 * 1024 * 1024;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -19,18 +18,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * enough to read endpoints). Secrets are shown once, when made.
  */
 export function webhookEndpointsControl(deps: { webhooks: WebhookService; authenticate: readonly Control[]; caseSensitive: boolean }): Control {
-  const under = prefixMatcher(WEBHOOKS_PATH, deps.caseSensitive);
-  return {
-    name: "webhook-endpoints",
-    stage: "endpoints",
-    run(ctx) {
-      if (!under(ctx.target.segments)) return;
-      ctx.route = WEBHOOKS_ROUTE;
-      return serve(ctx).then((answer) => {
-        ctx.answer = answer;
-      });
-    },
-  };
+  return prefixEndpoint("webhooks", WEBHOOKS_PATH, deps.caseSensitive, serve);
 
   async function serve(ctx: RequestContext): Promise<Answer> {
     const rest = ctx.target.segments.slice(WEBHOOKS_PATH.length).map((s) => s.toLowerCase());
