@@ -3,9 +3,11 @@ import { createServer, type Server } from "node:http";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import Provider from "oidc-provider";
+import { randomBytes } from "node:crypto";
 import { PortcullisCore } from "../../src/gateway/core.js";
 import { parsePolicy } from "../../src/policy/load.js";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.js";
+import { createTestDatabase } from "../helpers/postgres.js";
 
 const PUBLIC = "https://gateway.example";
 const CALLBACK = `${PUBLIC}/portcullis/v1/connections/idp/callback`;
@@ -249,6 +251,41 @@ describe("OAuth connections against a real authorization server", () => {
     const readOnly = (await gw.gateway.keys.create(acme.id, { env: "live", scopes: ["connections:read"] })).key;
     assert.equal((await authorize(readOnly)).status, 403);
     assert.equal((await fetch(`${gw.url}/portcullis/v1/connections/nope/authorize?return_to=${encodeURIComponent(APP)}`, { headers: { authorization: `Bearer ${acme.key}` }, redirect: "manual" })).status, 404);
+  });
+});
+
+describe("connections: two gateways on one Postgres", () => {
+  test("near expiry, tokens asked of both nodes at once are refreshed once, and both hand out the same one", async () => {
+    const database = await createTestDatabase();
+    if (typeof database === "string") throw new Error(database);
+    const as = await startAuthorizationServer();
+    process.env.TEST_IDP_SECRET = CLIENT_SECRET;
+    const kek = randomBytes(32);
+    const document = {
+      version: 1,
+      egress: { schemes: ["http"], ports: { allow: [Number(new URL(as.issuer).port)] }, allowAddresses: ["127.0.0.1"] },
+      connections: { publicUrl: PUBLIC, returnOrigins: [APP], refreshSkewSeconds: 60, providers: { idp: { issuer: as.issuer, clientId: "portcullis", clientSecretEnv: "TEST_IDP_SECRET", scopes: ["openid", "offline_access"], allowInsecureHttp: true } } },
+      routes: [{ name: "api", match: { path: "/**" } }],
+    };
+    const nodes = [await startTestGateway(document, { databaseUrl: database.url, kek }), await startTestGateway(document, { databaseUrl: database.url, kek })];
+    try {
+      const tenant = await nodes[0]!.gateway.tenants.create("acme");
+      const key = (await nodes[0]!.gateway.keys.create(tenant.id, { env: "live", scopes: ["connections:write", "connections:read"] })).key;
+      const started = await fetch(`${nodes[0]!.url}/portcullis/v1/connections/idp/authorize?return_to=${encodeURIComponent(APP)}`, { headers: { authorization: `Bearer ${key}` }, redirect: "manual" });
+      const done = await fetch((await signIn(started.headers.get("location")!)).replace(PUBLIC, nodes[0]!.url), { redirect: "manual" });
+      const id = new URL(done.headers.get("location")!).searchParams.get("connection_id")!;
+      await sleep(1_100);
+      const answers = await Promise.all(Array.from({ length: 6 }, (_, i) => fetch(`${nodes[i % 2]!.url}/portcullis/v1/connections/${id}/token`, { headers: { authorization: `Bearer ${key}` } })));
+      const tokens = (await Promise.all(answers.map((r) => r.json()))) as { access_token: string }[];
+      assert.deepEqual(answers.map((r) => r.status), [200, 200, 200, 200, 200, 200]);
+      assert.equal(new Set(tokens.map((t) => t.access_token)).size, 1);
+      assert.deepEqual(as.grants.filter((g) => g === "refresh_token"), ["refresh_token"], "one refresh for both nodes");
+    } finally {
+      for (const node of nodes) await node.close();
+      as.server.closeAllConnections();
+      as.server.close();
+      await database.drop();
+    }
   });
 });
 

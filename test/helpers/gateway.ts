@@ -28,7 +28,7 @@ export interface TestGateway {
  */
 export async function startTestGateway(
   policyDocument: unknown = { version: 1, routes: [{ name: "default", match: { path: "/**" } }] },
-  options: { upstreamUrl?: string; keyStalenessMs?: number; production?: boolean; databaseUrl?: string; redisUrl?: string; redisPrefix?: string; decision?: boolean } = {},
+  options: { upstreamUrl?: string; keyStalenessMs?: number; production?: boolean; databaseUrl?: string; redisUrl?: string; redisPrefix?: string; decision?: boolean; kek?: Buffer } = {},
 ): Promise<TestGateway> {
   const logs: string[] = [];
   const destination = new Writable({
@@ -53,7 +53,8 @@ export async function startTestGateway(
       redisPrefix: options.redisPrefix,
       logger: createLogger({ level: "info", destination }),
       keyStalenessMs: options.keyStalenessMs,
-      keyProvider: LocalKeyProvider.fromKeys(randomBytes(32)),
+      // Nodes of one deployment share their key provider: tests of several nodes pass one KEK.
+      keyProvider: LocalKeyProvider.fromKeys(options.kek ?? randomBytes(32)),
       decision: options.decision,
     });
   } catch (error) {
