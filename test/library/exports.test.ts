@@ -48,6 +48,7 @@ test("every control is its own export: its factory, its options schema, nothing 
     "portcullis/webhooks": ["webhookControl", "webhookSchema", "verifyStandardWebhook", "verifyStripeWebhook", "parseWebhookKey"],
     "portcullis/egress": ["createEgress", "Egress", "EgressError", "egressSchema", "classifyAddress"],
     "portcullis/resilience": ["UpstreamGuard", "resilienceSchema", "CircuitOpenError"],
+    "portcullis/audit": ["AuditStore", "auditInputSchema", "chainHash", "genesis"],
     "portcullis/connections": ["Connections", "ConnectionStore", "connectionsSchema", "connectionEndpointsControl"],
     "portcullis/webhook-delivery": ["WebhookService", "WebhookStore", "WebhookDeliverer", "signStandardWebhook", "webhookDeliverySchema"],
     "portcullis/sessions": ["Sessions", "SessionStore", "SessionTokens", "sessionsSchema", "sessionEndpointsControl"],

@@ -1,0 +1,227 @@
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import { z } from "zod";
+import type { Database, Queryable } from "../store/database.js";
+import { chainHash, genesis, personalCommitment, type ChainedFields } from "./chain.js";
+
+const name = z.string().min(1).max(200);
+export const auditInputSchema = z.strictObject({
+  actorType: z.enum(["user", "key", "rule", "system", "admin"]),
+  actorId: name,
+  action: z.string().regex(/^[a-z0-9_]+(\.[a-z0-9_]+)+$/, "dotted lower-case words, such as campaign.create"),
+  targetType: name.optional(),
+  targetId: name.optional(),
+  outcome: z.enum(["success", "failure", "denied"]).default("success"),
+  requestId: name.optional(),
+  /** Before and after of a mutation; never a request body. */
+  diff: z.strictObject({ before: z.unknown().optional(), after: z.unknown().optional() }).optional(),
+  actorName: name.optional(),
+  ip: z.string().max(64).optional(),
+  userAgent: z.string().max(512).optional(),
+});
+export type AuditInput = z.input<typeof auditInputSchema>;
+
+export interface AuditRecord {
+  seq: number;
+  at: string;
+  actor_type: string;
+  actor_id: string;
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  outcome: string;
+  request_id: string | null;
+  diff: unknown;
+  actor_name: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  hash: string;
+}
+
+/** What verification found: the chain is whole, or the first record that breaks it and how. */
+export interface Verification {
+  ok: boolean;
+  records: number;
+  /** The last good record's seq and hash. */
+  seq: number;
+  head: string;
+  firstBad?: { seq: number; reason: "missing" | "changed" | "truncated" | "head_mismatch" } | undefined;
+}
+
+/** An outside copy of a chain's head: given one, verification also catches a tail cut off after it. */
+export interface Checkpoint {
+  seq: number;
+  head: string;
+}
+
+/** Microseconds, UTC: the precision the database stores, so the hashed text is the one read back. */
+const AT = `to_char(%s at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+const PAGE = 1_000;
+
+/**
+ * The audit trail, one hash chain per tenant. Appends for a tenant are serialized by a lock on
+ * its head row (`audit_heads`), which exists before the first record: locking the last record
+ * instead, as some implementations do, lets two first appends both see "no record" and fork the
+ * chain, and an in-process lock does nothing for a second node.
+ */
+export class AuditStore {
+  constructor(private readonly db: Database) {}
+
+  async append(tenantId: string, input: AuditInput): Promise<{ seq: number; hash: string }> {
+    const record = auditInputSchema.parse(input);
+    return this.db.withTenant(tenantId, async (q) => {
+      const [head] = await lockedHead(q, tenantId);
+      const seq = Number(head!.seq) + 1;
+      const [{ at }] = (await q.query<{ at: string }>(`select ${AT.replace("%s", "clock_timestamp()")} as at`)) as [{ at: string }];
+      const salt = randomBytes(16);
+      const fields: ChainedFields = {
+        tenantId,
+        seq,
+        at,
+        actorType: record.actorType,
+        actorId: record.actorId,
+        action: record.action,
+        targetType: record.targetType ?? null,
+        targetId: record.targetId ?? null,
+        outcome: record.outcome,
+        requestId: record.requestId ?? null,
+        diff: record.diff ?? null,
+        personalCommitment: personalCommitment(salt, record),
+      };
+      const hash = chainHash(Buffer.from(head!.head), fields);
+      await q.query(
+        `insert into audit_records (tenant_id, seq, at, actor_type, actor_id, action, target_type, target_id, outcome, request_id, diff, personal_commitment, hash)
+         values ($1, $2, $3::timestamptz, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+        [tenantId, seq, at, fields.actorType, fields.actorId, fields.action, fields.targetType, fields.targetId, fields.outcome, fields.requestId, fields.diff === null ? null : JSON.stringify(fields.diff), fields.personalCommitment, hash],
+      );
+      await q.query("insert into audit_personal (tenant_id, seq, salt, actor_name, ip, user_agent) values ($1, $2, $3, $4, $5, $6)", [
+        tenantId,
+        seq,
+        salt,
+        record.actorName ?? null,
+        record.ip ?? null,
+        record.userAgent ?? null,
+      ]);
+      await q.query("update audit_heads set seq = $2, head = $3 where tenant_id = $1", [tenantId, seq, hash]);
+      return { seq, hash: hash.toString("hex") };
+    });
+  }
+
+  /** The head as it stands, to be kept outside the database. */
+  async checkpoint(tenantId: string): Promise<Checkpoint> {
+    const [row] = await this.db.withTenant(tenantId, (q) => q.query<{ seq: string; head: Uint8Array }>("select seq, head from audit_heads where tenant_id = $1", [tenantId]));
+    return row === undefined ? { seq: 0, head: genesis(tenantId).toString("hex") } : { seq: Number(row.seq), head: Buffer.from(row.head).toString("hex") };
+  }
+
+  /** The erased personal fields of every record naming this actor; the chain stays verifiable. */
+  async anonymise(tenantId: string, actorType: string, actorId: string): Promise<number> {
+    const [row] = await this.db.withTenant(tenantId, (q) => q.query<{ n: number }>("select portcullis_audit_anonymise($1, $2, $3) as n", [tenantId, actorType, actorId]));
+    return row!.n;
+  }
+
+  async records(tenantId: string, afterSeq = 0, limit = 100): Promise<AuditRecord[]> {
+    return this.db.withTenant(tenantId, async (q) => (await page(q, tenantId, afterSeq, limit)).map(view));
+  }
+
+  /**
+   * Recomputes the chain from the start: a changed record breaks its own hash, a deleted one
+   * leaves a gap in the sequence, an inserted or reordered one breaks the hash after it. With an
+   * outside checkpoint, a chain that ends before it, or reaches it with another head, is caught too.
+   */
+  async verify(tenantId: string, checkpoint?: Checkpoint): Promise<Verification> {
+    return this.db.withTenant(tenantId, async (q) => {
+      let previous = genesis(tenantId);
+      let expected = 1;
+      let atCheckpoint: Buffer | undefined;
+      for (;;) {
+        const rows = await page(q, tenantId, expected - 1, PAGE);
+        for (const row of rows) {
+          const seq = Number(row.seq);
+          const done = (reason: "missing" | "changed") => ({ ok: false, records: expected - 1, seq: expected - 1, head: previous.toString("hex"), firstBad: { seq: reason === "missing" ? expected : seq, reason } });
+          if (seq !== expected) return done("missing");
+          const hash = chainHash(previous, chainedFields(tenantId, row));
+          if (!timingSafeEqual(hash, Buffer.from(row.hash))) return done("changed");
+          previous = hash;
+          if (checkpoint !== undefined && seq === checkpoint.seq) atCheckpoint = hash;
+          expected++;
+        }
+        if (rows.length < PAGE) break;
+      }
+      const result: Verification = { ok: true, records: expected - 1, seq: expected - 1, head: previous.toString("hex") };
+      if (checkpoint !== undefined && checkpoint.seq > 0) {
+        if (atCheckpoint === undefined) return { ...result, ok: false, firstBad: { seq: expected, reason: "truncated" } };
+        if (atCheckpoint.toString("hex") !== checkpoint.head) return { ...result, ok: false, firstBad: { seq: checkpoint.seq, reason: "head_mismatch" } };
+      }
+      return result;
+    });
+  }
+}
+
+interface Row {
+  seq: string;
+  at: string;
+  actor_type: string;
+  actor_id: string;
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  outcome: string;
+  request_id: string | null;
+  diff: unknown;
+  personal_commitment: Uint8Array;
+  hash: Uint8Array;
+  actor_name: string | null;
+  ip: string | null;
+  user_agent: string | null;
+}
+
+function page(q: Queryable, tenantId: string, afterSeq: number, limit: number): Promise<Row[]> {
+  return q.query<Row>(
+    `select r.seq, ${AT.replace("%s", "r.at")} as at, r.actor_type, r.actor_id, r.action, r.target_type, r.target_id, r.outcome, r.request_id, r.diff,
+            r.personal_commitment, r.hash, p.actor_name, p.ip, p.user_agent
+     from audit_records r left join audit_personal p on p.tenant_id = r.tenant_id and p.seq = r.seq
+     where r.tenant_id = $1 and r.seq > $2 order by r.seq limit $3`,
+    [tenantId, afterSeq, limit],
+  );
+}
+
+/** The head row, created on first use and locked: appends for one tenant go one at a time, on every node. */
+async function lockedHead(q: Queryable, tenantId: string): Promise<{ seq: string; head: Uint8Array }[]> {
+  await q.query("insert into audit_heads (tenant_id, seq, head) values ($1, 0, $2) on conflict (tenant_id) do nothing", [tenantId, genesis(tenantId)]);
+  return q.query<{ seq: string; head: Uint8Array }>("select seq, head from audit_heads where tenant_id = $1 for update", [tenantId]);
+}
+
+function chainedFields(tenantId: string, row: Row): ChainedFields {
+  return {
+    tenantId,
+    seq: Number(row.seq),
+    at: row.at,
+    actorType: row.actor_type,
+    actorId: row.actor_id,
+    action: row.action,
+    targetType: row.target_type,
+    targetId: row.target_id,
+    outcome: row.outcome,
+    requestId: row.request_id,
+    diff: row.diff,
+    personalCommitment: Buffer.from(row.personal_commitment),
+  };
+}
+
+function view(row: Row): AuditRecord {
+  return {
+    seq: Number(row.seq),
+    at: row.at,
+    actor_type: row.actor_type,
+    actor_id: row.actor_id,
+    action: row.action,
+    target_type: row.target_type,
+    target_id: row.target_id,
+    outcome: row.outcome,
+    request_id: row.request_id,
+    diff: row.diff,
+    actor_name: row.actor_name,
+    ip: row.ip,
+    user_agent: row.user_agent,
+    hash: Buffer.from(row.hash).toString("hex"),
+  };
+}
