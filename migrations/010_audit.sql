@@ -91,3 +91,12 @@ begin
 end $$;
 revoke all on function portcullis_audit_anonymise(uuid, text, text) from public;
 grant execute on function portcullis_audit_anonymise(uuid, text, text) to portcullis_app;
+
+-- Which tenants have a trail, for verifying every chain at once (the admin's `audit verify`);
+-- RLS would confine the app to one tenant, and this names tenants only.
+create function portcullis_audit_tenants()
+returns table (tenant_id uuid)
+language sql stable security definer set search_path = pg_catalog, public
+as $$ select h.tenant_id from public.audit_heads h order by h.tenant_id $$;
+revoke all on function portcullis_audit_tenants() from public;
+grant execute on function portcullis_audit_tenants() to portcullis_app;

@@ -15,6 +15,8 @@ import type { TenantDirectory } from "../tenants/directory.js";
 import type { Tenant, TenantStore } from "../tenants/store.js";
 import type { Vault } from "../vault/vault.js";
 import type { WebhookService } from "../webhook-delivery/service.js";
+import { exportTrail, type AuditStore } from "../audit/index.js";
+import type { IdentitySigner } from "../forward/identity-assertion.js";
 import type { Sessions } from "../sessions/sessions.js";
 import type { SessionRow } from "../sessions/store.js";
 import { ROLE_NAME, type RoleStore, type SubjectKind } from "../roles/roles.js";
@@ -35,6 +37,9 @@ export interface AdminServices {
   roles: RoleStore;
   /** Present while the vault is on (it keeps their secrets). */
   webhooks?: WebhookService | undefined;
+  audit: AuditStore;
+  /** Signs audit checkpoints. */
+  signer: IdentitySigner;
   /** For the quotas it names. */
   policy: Policy;
 }
@@ -71,7 +76,8 @@ export interface AdminOperation {
   status: number;
   body?: z.ZodType;
   response: z.ZodType;
-  run(params: Record<string, string>, body: unknown): Promise<unknown>;
+  /** Filters and cursors come as query parameters; the operation validates the ones it reads. */
+  run(params: Record<string, string>, body: unknown, query: URLSearchParams): Promise<unknown>;
 }
 
 const dekStatusSchema = z.object({
@@ -86,7 +92,7 @@ const dekStatusSchema = z.object({
 
 /** The admin API, declared once: the server dispatches on it and the OpenAPI document is made from it. */
 export function adminOperations(s: AdminServices): AdminOperation[] {
-  return [...tenantAndKeyOperations(s), ...limitOperations(s), ...sessionOperations(s), ...roleOperations(s), ...(s.vault === undefined ? [] : vaultOperations(s.vault, s.tenants)), ...(s.webhooks === undefined ? [] : webhookOperations(s.webhooks, s.tenants))];
+  return [...tenantAndKeyOperations(s), ...limitOperations(s), ...sessionOperations(s), ...roleOperations(s), ...(s.vault === undefined ? [] : vaultOperations(s.vault, s.tenants)), ...(s.webhooks === undefined ? [] : webhookOperations(s.webhooks, s.tenants)), ...auditOperations(s)];
 }
 
 const overrideSchema = z.object({
@@ -440,6 +446,126 @@ function webhookOperations(webhooks: WebhookService, tenants: TenantStore): Admi
       run: async ({ id }) => {
         await tenants.get(id!);
         return { deliveries: await webhooks.deliveries(id!, { limit: 200 }) };
+      },
+    },
+  ];
+}
+
+const verificationSchema = z.object({
+  ok: z.boolean(),
+  records: z.number().int(),
+  seq: z.number().int(),
+  head: z.string(),
+  firstBad: z.object({ seq: z.number().int(), reason: z.string() }).optional(),
+});
+const auditRecordSchema = z.object({
+  seq: z.number().int(),
+  at: z.string(),
+  actor_type: z.string(),
+  actor_id: z.string(),
+  action: z.string(),
+  target_type: z.string().nullable(),
+  target_id: z.string().nullable(),
+  outcome: z.string(),
+  request_id: z.string().nullable(),
+  diff: z.unknown(),
+  actor_name: z.string().nullable(),
+  ip: z.string().nullable(),
+  user_agent: z.string().nullable(),
+  hash: z.string(),
+});
+
+function auditOperations(s: AdminServices): AdminOperation[] {
+  const checkpointOf = (query: URLSearchParams) => {
+    const seq = query.get("checkpoint_seq");
+    const head = query.get("checkpoint_head");
+    if (seq === null && head === null) return undefined;
+    if (seq === null || head === null || !/^\d{1,15}$/.test(seq) || !/^[0-9a-f]{64}$/.test(head)) throw new Problem("BAD_REQUEST", "checkpoint_seq and checkpoint_head go together: a sequence number and a 64-digit hex hash.");
+    return { seq: Number(seq), head };
+  };
+  const verifyOne = async (tenantId: string, query: URLSearchParams) => ({ tenant_id: tenantId, ...(await s.audit.verify(tenantId, checkpointOf(query))) });
+  return [
+    {
+      method: "GET",
+      path: "/admin/v1/tenants/:id/audit",
+      operationId: "listAudit",
+      summary: "The tenant's audit records, oldest first from ?after (a seq), filtered by actor_type, actor_id, action, target_type, target_id, since, until; ?limit up to 1000",
+      status: 200,
+      response: z.object({ records: z.array(auditRecordSchema), next_after: z.number().int().nullable() }),
+      run: async ({ id }, _body, query) => {
+        await s.tenants.get(id!);
+        const after = Number(query.get("after") ?? "0");
+        const limit = Math.min(1_000, Math.max(1, Number(query.get("limit") ?? "100")));
+        if (!Number.isInteger(after) || after < 0 || !Number.isInteger(limit)) throw new Problem("BAD_REQUEST", "after and limit are whole numbers.");
+        const time = (name: string) => {
+          const value = query.get(name) ?? undefined;
+          if (value !== undefined && Number.isNaN(Date.parse(value))) throw new Problem("BAD_REQUEST", `${name} is an ISO 8601 time.`);
+          return value;
+        };
+        const records = await s.audit.records(id!, after, limit, {
+          actorType: query.get("actor_type") ?? undefined,
+          actorId: query.get("actor_id") ?? undefined,
+          action: query.get("action") ?? undefined,
+          targetType: query.get("target_type") ?? undefined,
+          targetId: query.get("target_id") ?? undefined,
+          since: time("since"),
+          until: time("until"),
+        });
+        return { records, next_after: records.length === limit ? records.at(-1)!.seq : null };
+      },
+    },
+    {
+      method: "GET",
+      path: "/admin/v1/tenants/:id/audit/verify",
+      operationId: "verifyTenantAudit",
+      summary: "Recompute the tenant's chain; with ?checkpoint_seq&checkpoint_head (kept outside), also catch a cut or rewritten tail",
+      status: 200,
+      response: verificationSchema.extend({ tenant_id: z.string() }),
+      run: async ({ id }, _body, query) => {
+        await s.tenants.get(id!);
+        return verifyOne(id!, query);
+      },
+    },
+    {
+      method: "GET",
+      path: "/admin/v1/audit/verify",
+      operationId: "verifyAudit",
+      summary: "Recompute every tenant's chain, or ?tenant=ID's",
+      status: 200,
+      response: z.object({ ok: z.boolean(), tenants: z.array(verificationSchema.extend({ tenant_id: z.string() })) }),
+      run: async (_params, _body, query) => {
+        const one = query.get("tenant");
+        const tenants = one === null ? await s.audit.tenants() : [one];
+        const results = [];
+        for (const tenantId of tenants) results.push(await verifyOne(tenantId, query));
+        return { ok: results.every((r) => r.ok), tenants: results };
+      },
+    },
+    {
+      method: "GET",
+      path: "/admin/v1/tenants/:id/audit/checkpoint",
+      operationId: "auditCheckpoint",
+      summary: "The chain's head now, signed with the gateway's Ed25519 key (checkable against /.well-known/jwks.json): keep it outside the database",
+      status: 200,
+      response: z.object({ seq: z.number().int(), head: z.string(), jws: z.string() }),
+      run: async ({ id }) => {
+        await s.tenants.get(id!);
+        const checkpoint = await s.audit.checkpoint(id!);
+        return { ...checkpoint, jws: await s.signer.signCheckpoint({ tenant_id: id!, ...checkpoint }) };
+      },
+    },
+    {
+      method: "GET",
+      path: "/admin/v1/tenants/:id/audit/export",
+      operationId: "exportAudit",
+      summary: "The trail as JSON lines with a signed checkpoint, no personal field: `portcullis audit verify --file` checks it offline",
+      status: 200,
+      response: z.object({ lines: z.array(z.string()) }),
+      run: async ({ id }) => {
+        await s.tenants.get(id!);
+        const lines: string[] = [];
+        for await (const line of exportTrail(s.audit, s.signer, id!)) lines.push(line);
+        return { lines };
       },
     },
   ];

@@ -6,6 +6,7 @@ import { createContext, type RequestContext } from "../pipeline/context.js";
 import { Problem } from "../problem/index.js";
 import { parseRequestTarget } from "../routing/request-target.js";
 import { Router } from "../routing/router.js";
+import type { AuditStore } from "../audit/store.js";
 import { readJsonBody } from "../server/read-body.js";
 import { requestSkeleton } from "../server/request-skeleton.js";
 import { jsonAnswer } from "../server/respond.js";
@@ -16,6 +17,8 @@ import { adminTokenChecker } from "./token.js";
 const MAX_BODY_BYTES = 64 * 1024;
 
 export interface AdminHandlerDeps {
+  /** Where tenant-scoped mutations are recorded. */
+  audit?: AuditStore | undefined;
   operations: readonly AdminOperation[];
   token: string;
   version: string;
@@ -53,7 +56,20 @@ export function createAdminHandler(deps: AdminHandlerDeps) {
     const op = match.value;
     ctx.route = { name: op.operationId, params: match.params };
     const body = await readBody(ctx, op);
-    const result = await op.run(match.params, body);
+    const result = await op.run(match.params, body, new URLSearchParams(ctx.target.query));
+    // A tenant's record of what the operator did to it, durable before the answer goes out.
+    if (op.method !== "GET" && ((op.path.startsWith("/admin/v1/tenants/:id") && match.params.id !== undefined) || op.operationId === "createTenant")) {
+      const tenantId = op.operationId === "createTenant" ? String((result as { id?: unknown }).id) : match.params.id!;
+      const target = Object.entries(match.params).find(([name]) => name !== "id");
+      await deps.audit?.append(tenantId, {
+        actorType: "admin",
+        actorId: "admin-token",
+        action: `admin.${op.operationId.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`,
+        targetType: target?.[0] ?? "tenant",
+        targetId: target?.[1] ?? tenantId,
+        requestId: ctx.requestId,
+      });
+    }
     deps.logger.info({ req_id: ctx.requestId, event: "admin_operation", operation: op.operationId, target: match.params.id }, "admin operation");
     ctx.answer = jsonAnswer(op.status, result);
   };

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 
 /** What a record says, as the chain covers it. `at` is the database's timestamp in the text form it is hashed in. */
 export interface ChainedFields {
@@ -57,4 +57,69 @@ export function canonicalJson(value: unknown): string {
   const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
   entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+}
+
+/** What verification found: the chain is whole, or the first record that breaks it and how. */
+export interface Verification {
+  ok: boolean;
+  records: number;
+  /** The last good record's seq and hash. */
+  seq: number;
+  head: string;
+  firstBad?: { seq: number; reason: "missing" | "changed" | "truncated" | "head_mismatch" | "beyond_checkpoint" } | undefined;
+}
+
+/** An outside copy of a chain's head: given one, verification also catches a tail cut off after it. */
+export interface Checkpoint {
+  seq: number;
+  head: string;
+}
+
+/**
+ * Walks a chain in order, from the database or from an export: a changed record breaks its own
+ * hash, a deleted one leaves a gap in the sequence, an inserted or reordered one breaks the hash
+ * where it sits. With an outside checkpoint, a chain that ends before it, or passes it with
+ * another head, is caught too.
+ */
+export class ChainWalk {
+  private previous: Buffer;
+  private expected = 1;
+  private atCheckpoint: Buffer | undefined;
+  private bad: Verification["firstBad"];
+
+  constructor(
+    private readonly tenantId: string,
+    private readonly checkpoint?: Checkpoint | undefined,
+  ) {
+    this.previous = genesis(tenantId);
+  }
+
+  /** False once the chain is broken: nothing after the first bad record is judged. */
+  push(fields: ChainedFields, storedHash: Buffer): boolean {
+    if (this.bad !== undefined) return false;
+    if (fields.tenantId !== this.tenantId || fields.seq !== this.expected) {
+      this.bad = { seq: this.expected, reason: "missing" };
+      return false;
+    }
+    const hash = chainHash(this.previous, fields);
+    if (storedHash.length !== hash.length || !timingSafeEqual(hash, storedHash)) {
+      this.bad = { seq: fields.seq, reason: "changed" };
+      return false;
+    }
+    this.previous = hash;
+    if (this.checkpoint !== undefined && fields.seq === this.checkpoint.seq) this.atCheckpoint = hash;
+    this.expected++;
+    return true;
+  }
+
+  result(): Verification {
+    const walked = { records: this.expected - 1, seq: this.expected - 1, head: this.previous.toString("hex") };
+    if (this.bad !== undefined) return { ok: false, ...walked, firstBad: this.bad };
+    const { checkpoint } = this;
+    if (checkpoint !== undefined && checkpoint.seq > 0) {
+      if (this.atCheckpoint === undefined) return { ok: false, ...walked, firstBad: { seq: this.expected, reason: "truncated" } };
+      if (this.atCheckpoint.toString("hex") !== checkpoint.head) return { ok: false, ...walked, firstBad: { seq: checkpoint.seq, reason: "head_mismatch" } };
+    }
+    return { ok: true, ...walked };
+  }
 }

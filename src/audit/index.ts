@@ -1,2 +1,4 @@
-export { canonicalJson, canonicalRecord, chainHash, genesis, personalCommitment, type ChainedFields, type PersonalFields } from "./chain.js";
-export { AuditStore, auditInputSchema, type AuditInput, type AuditRecord, type Checkpoint, type Verification } from "./store.js";
+export { canonicalJson, canonicalRecord, ChainWalk, chainHash, genesis, personalCommitment, type ChainedFields, type Checkpoint, type PersonalFields, type Verification } from "./chain.js";
+export { AuditStore, auditInputSchema, fieldsOfExport, type AuditFilter, type AuditInput, type AuditRecord, type ExportedRecord } from "./store.js";
+export { EXPORT_FORMAT, exportTrail, verifyExport, type ExportVerification } from "./export.js";
+export { AUDIT_PATH, auditEndpointControl } from "./endpoint.js";

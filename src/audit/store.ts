@@ -1,7 +1,7 @@
-import { randomBytes, timingSafeEqual } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import type { Database, Queryable } from "../store/database.js";
-import { chainHash, genesis, personalCommitment, type ChainedFields } from "./chain.js";
+import { ChainWalk, chainHash, genesis, personalCommitment, type ChainedFields, type Checkpoint, type Verification } from "./chain.js";
 
 const name = z.string().min(1).max(200);
 export const auditInputSchema = z.strictObject({
@@ -35,22 +35,6 @@ export interface AuditRecord {
   ip: string | null;
   user_agent: string | null;
   hash: string;
-}
-
-/** What verification found: the chain is whole, or the first record that breaks it and how. */
-export interface Verification {
-  ok: boolean;
-  records: number;
-  /** The last good record's seq and hash. */
-  seq: number;
-  head: string;
-  firstBad?: { seq: number; reason: "missing" | "changed" | "truncated" | "head_mismatch" } | undefined;
-}
-
-/** An outside copy of a chain's head: given one, verification also catches a tail cut off after it. */
-export interface Checkpoint {
-  seq: number;
-  head: string;
 }
 
 /** Microseconds, UTC: the precision the database stores, so the hashed text is the one read back. */
@@ -118,42 +102,94 @@ export class AuditStore {
     return row!.n;
   }
 
-  async records(tenantId: string, afterSeq = 0, limit = 100): Promise<AuditRecord[]> {
-    return this.db.withTenant(tenantId, async (q) => (await page(q, tenantId, afterSeq, limit)).map(view));
+  async records(tenantId: string, afterSeq = 0, limit = 100, filter: AuditFilter = {}): Promise<AuditRecord[]> {
+    return this.db.withTenant(tenantId, async (q) => (await page(q, tenantId, afterSeq, limit, filter)).map(view));
+  }
+
+  async tenants(): Promise<string[]> {
+    return (await this.db.asApp((q) => q.query<{ tenant_id: string }>("select tenant_id from portcullis_audit_tenants()"))).map((r) => r.tenant_id);
+  }
+
+  /** Recomputes the tenant's chain from its first record (see ChainWalk). */
+  async verify(tenantId: string, checkpoint?: Checkpoint): Promise<Verification> {
+    return this.db.withTenant(tenantId, async (q) => {
+      const walk = new ChainWalk(tenantId, checkpoint);
+      for (let after = 0; ; ) {
+        const rows = await page(q, tenantId, after, PAGE);
+        for (const row of rows) if (!walk.push(chainedFields(tenantId, row), Buffer.from(row.hash))) return walk.result();
+        if (rows.length < PAGE) return walk.result();
+        after = Number(rows.at(-1)!.seq);
+      }
+    });
   }
 
   /**
-   * Recomputes the chain from the start: a changed record breaks its own hash, a deleted one
-   * leaves a gap in the sequence, an inserted or reordered one breaks the hash after it. With an
-   * outside checkpoint, a chain that ends before it, or reaches it with another head, is caught too.
+   * Every record as the chain covers it, with no personal field: a tenant can check its own trail
+   * offline from this and a signed checkpoint, and the export carries no personal data.
    */
-  async verify(tenantId: string, checkpoint?: Checkpoint): Promise<Verification> {
-    return this.db.withTenant(tenantId, async (q) => {
-      let previous = genesis(tenantId);
-      let expected = 1;
-      let atCheckpoint: Buffer | undefined;
-      for (;;) {
-        const rows = await page(q, tenantId, expected - 1, PAGE);
-        for (const row of rows) {
-          const seq = Number(row.seq);
-          const done = (reason: "missing" | "changed") => ({ ok: false, records: expected - 1, seq: expected - 1, head: previous.toString("hex"), firstBad: { seq: reason === "missing" ? expected : seq, reason } });
-          if (seq !== expected) return done("missing");
-          const hash = chainHash(previous, chainedFields(tenantId, row));
-          if (!timingSafeEqual(hash, Buffer.from(row.hash))) return done("changed");
-          previous = hash;
-          if (checkpoint !== undefined && seq === checkpoint.seq) atCheckpoint = hash;
-          expected++;
-        }
-        if (rows.length < PAGE) break;
-      }
-      const result: Verification = { ok: true, records: expected - 1, seq: expected - 1, head: previous.toString("hex") };
-      if (checkpoint !== undefined && checkpoint.seq > 0) {
-        if (atCheckpoint === undefined) return { ...result, ok: false, firstBad: { seq: expected, reason: "truncated" } };
-        if (atCheckpoint.toString("hex") !== checkpoint.head) return { ...result, ok: false, firstBad: { seq: checkpoint.seq, reason: "head_mismatch" } };
-      }
-      return result;
-    });
+  async *exported(tenantId: string, upToSeq: number): AsyncGenerator<ExportedRecord> {
+    for (let after = 0; after < upToSeq; ) {
+      const rows = await this.db.withTenant(tenantId, (q) => page(q, tenantId, after, Math.min(PAGE, upToSeq - after)));
+      for (const row of rows) yield exportedRecord(tenantId, row);
+      if (rows.length === 0) return;
+      after = Number(rows.at(-1)!.seq);
+    }
   }
+}
+
+/** One line of an export: the chained fields, the commitment and the hash, hex-encoded. */
+export interface ExportedRecord {
+  type: "record";
+  tenant_id: string;
+  seq: number;
+  at: string;
+  actor_type: string;
+  actor_id: string;
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  outcome: string;
+  request_id: string | null;
+  diff: unknown;
+  personal_commitment: string;
+  hash: string;
+}
+
+function exportedRecord(tenantId: string, row: Row): ExportedRecord {
+  return {
+    type: "record",
+    tenant_id: tenantId,
+    seq: Number(row.seq),
+    at: row.at,
+    actor_type: row.actor_type,
+    actor_id: row.actor_id,
+    action: row.action,
+    target_type: row.target_type,
+    target_id: row.target_id,
+    outcome: row.outcome,
+    request_id: row.request_id,
+    diff: row.diff,
+    personal_commitment: Buffer.from(row.personal_commitment).toString("hex"),
+    hash: Buffer.from(row.hash).toString("hex"),
+  };
+}
+
+/** An exported line back into what the chain covers. */
+export function fieldsOfExport(line: ExportedRecord): ChainedFields {
+  return {
+    tenantId: line.tenant_id,
+    seq: line.seq,
+    at: line.at,
+    actorType: line.actor_type,
+    actorId: line.actor_id,
+    action: line.action,
+    targetType: line.target_type,
+    targetId: line.target_id,
+    outcome: line.outcome,
+    requestId: line.request_id,
+    diff: line.diff,
+    personalCommitment: Buffer.from(line.personal_commitment, "hex"),
+  };
 }
 
 interface Row {
@@ -174,13 +210,28 @@ interface Row {
   user_agent: string | null;
 }
 
-function page(q: Queryable, tenantId: string, afterSeq: number, limit: number): Promise<Row[]> {
+/** Narrows a listing; absent fields match everything. Times are ISO 8601. */
+export interface AuditFilter {
+  actorType?: string | undefined;
+  actorId?: string | undefined;
+  action?: string | undefined;
+  targetType?: string | undefined;
+  targetId?: string | undefined;
+  since?: string | undefined;
+  until?: string | undefined;
+}
+
+function page(q: Queryable, tenantId: string, afterSeq: number, limit: number, filter: AuditFilter = {}): Promise<Row[]> {
   return q.query<Row>(
     `select r.seq, ${AT.replace("%s", "r.at")} as at, r.actor_type, r.actor_id, r.action, r.target_type, r.target_id, r.outcome, r.request_id, r.diff,
             r.personal_commitment, r.hash, p.actor_name, p.ip, p.user_agent
      from audit_records r left join audit_personal p on p.tenant_id = r.tenant_id and p.seq = r.seq
-     where r.tenant_id = $1 and r.seq > $2 order by r.seq limit $3`,
-    [tenantId, afterSeq, limit],
+     where r.tenant_id = $1 and r.seq > $2
+       and ($4::text is null or r.actor_type = $4) and ($5::text is null or r.actor_id = $5) and ($6::text is null or r.action = $6)
+       and ($7::text is null or r.target_type = $7) and ($8::text is null or r.target_id = $8)
+       and ($9::timestamptz is null or r.at >= $9) and ($10::timestamptz is null or r.at < $10)
+     order by r.seq limit $3`,
+    [tenantId, afterSeq, limit, filter.actorType ?? null, filter.actorId ?? null, filter.action ?? null, filter.targetType ?? null, filter.targetId ?? null, filter.since ?? null, filter.until ?? null],
   );
 }
 

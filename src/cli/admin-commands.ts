@@ -1,4 +1,6 @@
+import { readFile, writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
+import type { JSONWebKeySet } from "jose";
 import { AdminClient } from "./admin-client.js";
 import { CliError, intOption } from "./errors.js";
 
@@ -212,4 +214,86 @@ export async function roles(argv: string[]): Promise<void> {
     default:
       throw new CliError(`unknown command "roles ${parsed.sub}"\n\n${ROLES_HELP}`);
   }
+}
+
+export const AUDIT_HELP = `Usage:
+  portcullis audit list --tenant ID [--after SEQ] [--limit N] [--action A] [--actor-id ID]
+  portcullis audit verify [--tenant ID] [--checkpoint-seq N --checkpoint-head HEX]
+                                        (every tenant's chain through the admin API, or one's)
+  portcullis audit export --tenant ID --out FILE
+                                        (JSON lines with a signed checkpoint, no personal data)
+  portcullis audit verify --file FILE --jwks URL|FILE
+                                        (offline: no gateway, no database; exit 1 when broken)
+${COMMON}`;
+
+export async function audit(argv: string[]): Promise<void> {
+  const parsed = parse(argv, {
+    tenant: { type: "string" },
+    after: { type: "string" },
+    limit: { type: "string" },
+    action: { type: "string" },
+    "actor-id": { type: "string" },
+    "checkpoint-seq": { type: "string" },
+    "checkpoint-head": { type: "string" },
+    file: { type: "string" },
+    jwks: { type: "string" },
+    out: { type: "string" },
+  });
+  const v = parsed.values;
+  if (v.help || parsed.sub === undefined) return void console.log(AUDIT_HELP);
+  const broken = (result: { ok: boolean }) => {
+    if (!result.ok) process.exitCode = 1;
+  };
+  switch (parsed.sub) {
+    case "list": {
+      const query = new URLSearchParams();
+      for (const [flag, name] of [["after", "after"], ["limit", "limit"], ["action", "action"], ["actor-id", "actor_id"]] as const) if (typeof v[flag] === "string") query.set(name, v[flag] as string);
+      const path = `/admin/v1/tenants/${encodeURIComponent(required(v.tenant, "--tenant"))}/audit?${query}`;
+      return run(parsed, (c) => c.call("GET", path), (r: { records: { seq: number; at: string; actor_type: string; actor_id: string; action: string; target_id: string | null }[] }) =>
+        r.records.map((x) => `${x.seq}\t${x.at}\t${x.actor_type}:${x.actor_id}\t${x.action}\t${x.target_id ?? ""}`).join("\n"),
+      );
+    }
+    case "verify": {
+      if (typeof v.file === "string") {
+        const { verifyExport } = await import("../audit/export.js");
+        const keys = required(v.jwks, "--jwks");
+        const jwks = /^https?:\/\//.test(keys) ? new URL(keys) : (JSON.parse(await readFile(keys, "utf8")) as JSONWebKeySet);
+        const result = await verifyExport((await readFile(v.file, "utf8")).split("\n"), jwks);
+        broken(result);
+        console.log(v.json ? JSON.stringify(result, null, 2) : describeVerification(result));
+        return;
+      }
+      const query = new URLSearchParams();
+      if (typeof v.tenant === "string") query.set("tenant", v.tenant);
+      if (typeof v["checkpoint-seq"] === "string") query.set("checkpoint_seq", v["checkpoint-seq"] as string);
+      if (typeof v["checkpoint-head"] === "string") query.set("checkpoint_head", v["checkpoint-head"] as string);
+      return run(
+        parsed,
+        async (c) => {
+          const result = (await c.call("GET", `/admin/v1/audit/verify?${query}`)) as { ok: boolean };
+          broken(result);
+          return result;
+        },
+        (r: { tenants: Parameters<typeof describeVerification>[0][] }) => (r.tenants.length === 0 ? "no audit trails yet" : r.tenants.map(describeVerification).join("\n")),
+      );
+    }
+    case "export": {
+      const out = required(v.out, "--out");
+      return run(
+        parsed,
+        async (c) => {
+          const { lines } = (await c.call("GET", `/admin/v1/tenants/${encodeURIComponent(required(v.tenant, "--tenant"))}/audit/export`)) as { lines: string[] };
+          await writeFile(out, `${lines.join("\n")}\n`, { mode: 0o600 });
+          return { file: out, records: lines.length - 2 };
+        },
+        (r: { file: string; records: number }) => `${r.records} records and a signed checkpoint written to ${r.file}`,
+      );
+    }
+    default:
+      throw new CliError(`unknown command "audit ${parsed.sub}"\n\n${AUDIT_HELP}`);
+  }
+}
+
+function describeVerification(r: { tenant_id: string; ok: boolean; records: number; firstBad?: { seq: number; reason: string } | undefined }): string {
+  return r.ok ? `${r.tenant_id}: ok, ${r.records} records` : `${r.tenant_id}: BROKEN at record ${r.firstBad!.seq} (${r.firstBad!.reason}); ${r.records} records before it are good`;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { PolicyError } from "../policy/load.js";
 import { DataDirInUseError } from "../store/data-dir-lock.js";
-import { keys, roles, sessions, tenants, vault } from "./admin-commands.js";
+import { audit, keys, roles, sessions, tenants, vault } from "./admin-commands.js";
 import { CliError } from "./errors.js";
 import { egress } from "./egress.js";
 import { start } from "./start.js";
@@ -16,10 +16,11 @@ Commands:
   vault      rotate, rewrap, retire a tenant's vault keys; show their status
   sessions   list gateway sessions, end one, sign a user out everywhere
   roles      show or replace the roles a user or key holds in a tenant
+  audit      list, verify and export tenants' audit trails; verify an export offline
 
 Every command takes --help.`;
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { start, egress, tenants, keys, vault, sessions, roles };
+const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { start, egress, tenants, keys, vault, sessions, roles, audit };
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;

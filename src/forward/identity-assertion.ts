@@ -17,6 +17,8 @@ interface CachedAssertion {
   reuseUntil: number;
 }
 
+export const AUDIT_CHECKPOINT_TYPE = "portcullis-audit-checkpoint+jwt";
+
 /** What the upstream learns about the caller, signed with Ed25519. */
 export interface IdentityClaims extends JWTPayload {
   sub: string;
@@ -74,6 +76,18 @@ export class IdentitySigner {
    */
   deriveKey(purpose: string): Buffer {
     return Buffer.from(hkdfSync("sha256", this.privateKey.export({ type: "pkcs8", format: "der" }), "portcullis", purpose, 32));
+  }
+
+  /**
+   * A signed copy of an audit chain's head, to be kept outside the database: with it, a tenant
+   * (or anyone holding the gateway's key set) can tell a trail that was cut or rewritten.
+   */
+  signCheckpoint(checkpoint: { tenant_id: string; seq: number; head: string }): Promise<string> {
+    return new SignJWT({ ...checkpoint })
+      .setProtectedHeader({ alg: "EdDSA", kid: this.publicJwk.kid!, typ: AUDIT_CHECKPOINT_TYPE })
+      .setIssuer(ASSERTION_ISSUER)
+      .setIssuedAt()
+      .sign(this.privateKey);
   }
 
   jwks(): { keys: JWK[] } {

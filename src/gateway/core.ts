@@ -8,6 +8,7 @@ import { RedisCounterStore } from "../counters/redis-store.js";
 import type { Server } from "node:http";
 import { Egress } from "../egress/egress.js";
 import { createEgressProxy } from "../egress/proxy.js";
+import { AuditStore } from "../audit/store.js";
 import { Connections } from "../connections/connections.js";
 import { ConnectionStore } from "../connections/store.js";
 import { WebhookDeliverer } from "../webhook-delivery/deliverer.js";
@@ -93,6 +94,7 @@ export class PortcullisCore {
   /** Outbound webhooks; present while the vault is on, since it keeps their signing secrets. */
   readonly webhooks: WebhookService | undefined;
   readonly webhookStore: WebhookStore;
+  readonly audit: AuditStore;
   /** OAuth connections; present while the vault is on, since it keeps their tokens. */
   readonly connections: Connections | undefined;
 
@@ -123,6 +125,7 @@ export class PortcullisCore {
     this.roles = new RoleStore(db, Math.min(1_000, keyStalenessMs ?? 1_000));
     this.egress = new Egress(policy.egress, { events, observer: metrics });
     this.webhookStore = new WebhookStore(db);
+    this.audit = new AuditStore(db);
     this.webhooks = vault === undefined ? undefined : new WebhookService(this.webhookStore, vault, this.egress, policy.webhookDelivery);
     if (vault === undefined && Object.keys(policy.connections.providers).length > 0) {
       throw new Error("connections.providers needs the vault, which keeps the connections' tokens: configure a key provider (PORTCULLIS_KEY_PROVIDER)");

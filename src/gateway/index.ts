@@ -19,6 +19,7 @@ import { sessionEndpointsControl } from "../sessions/endpoints.js";
 import type { WebhookDeliverer } from "../webhook-delivery/deliverer.js";
 import { webhookEndpointsControl } from "../webhook-delivery/endpoints.js";
 import { connectionEndpointsControl } from "../connections/endpoints.js";
+import { auditEndpointControl } from "../audit/endpoint.js";
 import { PortcullisCore, type CoreOptions } from "./core.js";
 import { compileRoutes, controlsNeedingMore } from "./routes.js";
 
@@ -108,7 +109,8 @@ export class Gateway {
                 ...system,
                 ...core.beforeRouting(),
                 sessionEndpointsControl({ sessions: core.sessions, authenticate: core.anyCredential(), logger, caseSensitive: policy.paths.caseSensitive }),
-                ...(core.vault === undefined ? [] : [vaultEndpointControl({ vault: core.vault, authenticate: core.anyCredential(), logger, caseSensitive: policy.paths.caseSensitive })]),
+                ...(core.vault === undefined ? [] : [vaultEndpointControl({ vault: core.vault, authenticate: core.anyCredential(), logger, caseSensitive: policy.paths.caseSensitive, audit: core.audit })]),
+                auditEndpointControl({ audit: core.audit, authenticate: core.anyCredential(), caseSensitive: policy.paths.caseSensitive }),
                 ...(core.webhooks === undefined ? [] : [webhookEndpointsControl({ webhooks: core.webhooks, authenticate: core.anyCredential(), caseSensitive: policy.paths.caseSensitive })]),
                 ...(core.connections === undefined || policy.connections.publicUrl === undefined
                   ? []
@@ -152,9 +154,12 @@ export class Gateway {
           sessions: core.sessions,
           roles: core.roles,
           webhooks: core.webhooks,
+          audit: core.audit,
+          signer: core.signer,
           policy,
         }),
         token: options.adminToken,
+        audit: core.audit,
         version: VERSION,
         gatewayHeaders,
         health: core.health,

@@ -5,6 +5,7 @@ import { isProblem, Problem } from "../problem/index.js";
 import { prefixEndpoint } from "../routing/prefix.js";
 import { readBody } from "../server/read-body.js";
 import { jsonAnswer } from "../server/respond.js";
+import type { AuditStore } from "../audit/store.js";
 import type { Vault } from "./vault.js";
 
 export const VAULT_PATH = ["portcullis", "v1", "vault", "secrets"] as const;
@@ -26,7 +27,7 @@ const ACTIONS = new Map<string, Action>([
  * routes do (case-insensitively unless the policy says otherwise), so `/Portcullis/v1/…` cannot
  * slip past it to a catch-all route and the upstream.
  */
-export function vaultEndpointControl(deps: { vault: Vault; authenticate: readonly Control[]; logger: Logger; caseSensitive: boolean }): Control {
+export function vaultEndpointControl(deps: { vault: Vault; authenticate: readonly Control[]; logger: Logger; caseSensitive: boolean; audit?: AuditStore | undefined }): Control {
   return prefixEndpoint("vault", VAULT_PATH, deps.caseSensitive, serve);
 
   async function serve(ctx: RequestContext): Promise<Answer> {
@@ -43,6 +44,15 @@ export function vaultEndpointControl(deps: { vault: Vault; authenticate: readonl
       outcome = "error";
       const answer = await perform(deps.vault, action, principal.tenantId, name, ctx);
       outcome = "ok";
+      // Who read or changed which secret, never its value; on the record before the answer goes out.
+      await deps.audit?.append(principal.tenantId, {
+        actorType: principal.kind === "api_key" ? "key" : "user",
+        actorId: principal.id,
+        action: `vault.${action}`,
+        targetType: "secret",
+        ...(name === "" ? {} : { targetId: name }),
+        requestId: ctx.requestId,
+      });
       return answer;
     } catch (error) {
       if (isProblem(error) && error.code === "NOT_FOUND") outcome = "not_found";
