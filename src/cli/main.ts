@@ -4,6 +4,7 @@ import { DataDirInUseError } from "../store/data-dir-lock.js";
 import { audit, keys, roles, sessions, tenants, vault } from "./admin-commands.js";
 import { CliError } from "./errors.js";
 import { egress } from "./egress.js";
+import { rls } from "./rls.js";
 import { start } from "./start.js";
 
 const HELP = `Usage: portcullis <command> [options]
@@ -17,10 +18,11 @@ Commands:
   sessions   list gateway sessions, end one, sign a user out everywhere
   roles      show or replace the roles a user or key holds in a tenant
   audit      list, verify and export tenants' audit trails; verify an export offline
+  rls        check a Postgres schema of your own for holes in tenant isolation
 
 Every command takes --help.`;
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { start, egress, tenants, keys, vault, sessions, roles, audit };
+const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { start, egress, tenants, keys, vault, sessions, roles, audit, rls };
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;

@@ -6,6 +6,8 @@ import { openPostgres } from "./postgres-driver.js";
 export { Database, APP_ROLE, isUuid, type Queryable, type Driver } from "./database.js";
 export { migrate } from "./migrate.js";
 export { findTablesWithoutRls } from "./rls-check.js";
+export { checkRls, type RlsCheckOptions, type RlsFinding, type RlsProblem } from "./rls-audit.js";
+export { withTenantTransaction } from "./tenant-transaction.js";
 
 export interface DatabaseOptions {
   /** A Postgres server; when absent, embedded PGlite is used. */

@@ -7,7 +7,7 @@ test("every documented subpath export loads and has its entry points", async () 
     "portcullis/gateway": ["Gateway", "parsePolicy", "loadPolicyFile"],
     "portcullis/api-keys": ["ApiKeyStore", "ApiKeyAuthenticator", "extractCredential"],
     "portcullis/jwt": ["JwtVerifier"],
-    "portcullis/tenancy": ["openDatabase", "findTablesWithoutRls"],
+    "portcullis/tenancy": ["openDatabase", "findTablesWithoutRls", "checkRls", "withTenantTransaction"],
     "portcullis/problem": ["Problem", "sendProblem", "toProblem"],
     "portcullis/identity-assertion": ["createIdentityVerifier"],
     "portcullis/vault": ["Vault", "LocalKeyProvider", "Pkcs11KeyProvider", "AwsKmsKeyProvider", "VaultTransitKeyProvider", "keyProviderFromEnv"],
