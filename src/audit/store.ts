@@ -19,6 +19,7 @@ export const auditInputSchema = z.strictObject({
   userAgent: z.string().max(512).optional(),
 });
 export type AuditInput = z.input<typeof auditInputSchema>;
+type ParsedInput = z.output<typeof auditInputSchema>;
 
 export interface AuditRecord {
   seq: number;
@@ -48,45 +49,112 @@ const PAGE = 1_000;
  * chain, and an in-process lock does nothing for a second node.
  */
 export class AuditStore {
+  private readonly queued = new Map<string, { records: ParsedInput[]; resolve(value: { seq: number; hash: string }[]): void; reject(error: Error): void }[]>();
+  private readonly committing = new Set<string>();
+
   constructor(private readonly db: Database) {}
 
+  /** One record, durable when this resolves (see appendMany). */
   async append(tenantId: string, input: AuditInput): Promise<{ seq: number; hash: string }> {
-    const record = auditInputSchema.parse(input);
+    return (await this.appendMany(tenantId, [input]))[0]!;
+  }
+
+  /**
+   * Records durable when this resolves, all or none. Appends that arrive for a tenant while its
+   * previous transaction runs are committed together in the next one (group commit): each caller
+   * still waits for its own records' commit, and a failed transaction rejects every call in it.
+   * The chain's order is the order of the calls.
+   */
+  appendMany(tenantId: string, inputs: readonly AuditInput[]): Promise<{ seq: number; hash: string }[]> {
+    let records: ParsedInput[];
+    try {
+      records = inputs.map((input) => auditInputSchema.parse(input));
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    if (records.length === 0) return Promise.resolve([]);
+    return new Promise((resolve, reject) => {
+      let queue = this.queued.get(tenantId);
+      if (queue === undefined) this.queued.set(tenantId, (queue = []));
+      queue.push({ records, resolve, reject });
+      this.commitQueued(tenantId);
+    });
+  }
+
+  /**
+   * Starts the tenant's next transaction once the current turn of the event loop is over, so that
+   * callers woken by the last commit (who append again at once) join this one instead of each
+   * starting a transaction of one.
+   */
+  private commitQueued(tenantId: string): void {
+    if (this.committing.has(tenantId)) return;
+    this.committing.add(tenantId);
+    setImmediate(() => this.commitNow(tenantId));
+  }
+
+  private commitNow(tenantId: string): void {
+    const calls = this.queued.get(tenantId);
+    if (calls === undefined || calls.length === 0) {
+      this.committing.delete(tenantId);
+      return;
+    }
+    this.queued.delete(tenantId);
+    this.commit(tenantId, calls.flatMap((call) => call.records))
+      .then(
+        (appended) => {
+          let offset = 0;
+          for (const call of calls) {
+            call.resolve(appended.slice(offset, offset + call.records.length));
+            offset += call.records.length;
+          }
+        },
+        (error: unknown) => calls.forEach((call) => call.reject(error as Error)),
+      )
+      .finally(() => {
+        this.committing.delete(tenantId);
+        if (this.queued.has(tenantId)) this.commitQueued(tenantId);
+      });
+  }
+
+  /** One transaction: one lock, two multi-row inserts, one head update. */
+  private commit(tenantId: string, records: readonly ParsedInput[]): Promise<{ seq: number; hash: string }[]> {
     return this.db.withTenant(tenantId, async (q) => {
-      const [head] = await lockedHead(q, tenantId);
-      const seq = Number(head!.seq) + 1;
-      const [{ at }] = (await q.query<{ at: string }>(`select ${AT.replace("%s", "clock_timestamp()")} as at`)) as [{ at: string }];
-      const salt = randomBytes(16);
-      const fields: ChainedFields = {
-        tenantId,
-        seq,
-        at,
-        actorType: record.actorType,
-        actorId: record.actorId,
-        action: record.action,
-        targetType: record.targetType ?? null,
-        targetId: record.targetId ?? null,
-        outcome: record.outcome,
-        requestId: record.requestId ?? null,
-        diff: record.diff ?? null,
-        personalCommitment: personalCommitment(salt, record),
-      };
-      const hash = chainHash(Buffer.from(head!.head), fields);
+      const head = await lockedHead(q, tenantId);
+      const { at } = head;
+      let previous: Buffer = Buffer.from(head.head);
+      let seq = Number(head.seq);
+      const chained: unknown[] = [];
+      const personal: unknown[] = [];
+      const appended: { seq: number; hash: string }[] = [];
+      for (const record of records) {
+        seq++;
+        const salt = randomBytes(16);
+        const fields: ChainedFields = {
+          tenantId,
+          seq,
+          at,
+          actorType: record.actorType,
+          actorId: record.actorId,
+          action: record.action,
+          targetType: record.targetType ?? null,
+          targetId: record.targetId ?? null,
+          outcome: record.outcome,
+          requestId: record.requestId ?? null,
+          diff: record.diff ?? null,
+          personalCommitment: personalCommitment(salt, record),
+        };
+        previous = chainHash(previous, fields);
+        chained.push(tenantId, seq, at, fields.actorType, fields.actorId, fields.action, fields.targetType, fields.targetId, fields.outcome, fields.requestId, fields.diff === null ? null : JSON.stringify(fields.diff), fields.personalCommitment, previous);
+        personal.push(tenantId, seq, salt, record.actorName ?? null, record.ip ?? null, record.userAgent ?? null);
+        appended.push({ seq, hash: previous.toString("hex") });
+      }
       await q.query(
-        `insert into audit_records (tenant_id, seq, at, actor_type, actor_id, action, target_type, target_id, outcome, request_id, diff, personal_commitment, hash)
-         values ($1, $2, $3::timestamptz, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-        [tenantId, seq, at, fields.actorType, fields.actorId, fields.action, fields.targetType, fields.targetId, fields.outcome, fields.requestId, fields.diff === null ? null : JSON.stringify(fields.diff), fields.personalCommitment, hash],
+        `insert into audit_records (tenant_id, seq, at, actor_type, actor_id, action, target_type, target_id, outcome, request_id, diff, personal_commitment, hash) values ${placeholders(records.length, 13, 3)}`,
+        chained,
       );
-      await q.query("insert into audit_personal (tenant_id, seq, salt, actor_name, ip, user_agent) values ($1, $2, $3, $4, $5, $6)", [
-        tenantId,
-        seq,
-        salt,
-        record.actorName ?? null,
-        record.ip ?? null,
-        record.userAgent ?? null,
-      ]);
-      await q.query("update audit_heads set seq = $2, head = $3 where tenant_id = $1", [tenantId, seq, hash]);
-      return { seq, hash: hash.toString("hex") };
+      await q.query(`insert into audit_personal (tenant_id, seq, salt, actor_name, ip, user_agent) values ${placeholders(records.length, 6)}`, personal);
+      await q.query("update audit_heads set seq = $2, head = $3 where tenant_id = $1", [tenantId, seq, previous]);
+      return appended;
     });
   }
 
@@ -235,10 +303,29 @@ function page(q: Queryable, tenantId: string, afterSeq: number, limit: number, f
   );
 }
 
-/** The head row, created on first use and locked: appends for one tenant go one at a time, on every node. */
-async function lockedHead(q: Queryable, tenantId: string): Promise<{ seq: string; head: Uint8Array }[]> {
+/** `($1, $2, …), ($n+1, …)` for `rows` rows of `width` values; the `timestampColumn`-th (from 1) cast to timestamptz. */
+function placeholders(rows: number, width: number, timestampColumn?: number): string {
+  const out: string[] = [];
+  for (let r = 0; r < rows; r++) {
+    const values: string[] = [];
+    for (let c = 1; c <= width; c++) values.push(`$${r * width + c}${c === timestampColumn ? "::timestamptz" : ""}`);
+    out.push(`(${values.join(", ")})`);
+  }
+  return out.join(", ");
+}
+
+/**
+ * The head row, locked, with the time the records will carry: appends for one tenant go one
+ * transaction at a time, on every node. The row is created on a tenant's first append (the
+ * insert waits on a concurrent first insert and then does nothing), and read again under the lock.
+ */
+async function lockedHead(q: Queryable, tenantId: string): Promise<{ seq: string; head: Uint8Array; at: string }> {
+  const lock = `select seq, head, ${AT.replace("%s", "clock_timestamp()")} as at from audit_heads where tenant_id = $1 for update`;
+  const [found] = await q.query<{ seq: string; head: Uint8Array; at: string }>(lock, [tenantId]);
+  if (found !== undefined) return found;
   await q.query("insert into audit_heads (tenant_id, seq, head) values ($1, 0, $2) on conflict (tenant_id) do nothing", [tenantId, genesis(tenantId)]);
-  return q.query<{ seq: string; head: Uint8Array }>("select seq, head from audit_heads where tenant_id = $1 for update", [tenantId]);
+  const [created] = await q.query<{ seq: string; head: Uint8Array; at: string }>(lock, [tenantId]);
+  return created!;
 }
 
 function chainedFields(tenantId: string, row: Row): ChainedFields {

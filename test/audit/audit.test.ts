@@ -59,6 +59,17 @@ for (const kind of ["PGlite", "Postgres"] as const) {
       assert.ok((await audit.records(other)).every((r) => r.actor_id === "k1"));
     });
 
+    test("a batch appends in one transaction, chained in order, and verifies like single appends", async () => {
+      const t = (await new TenantStore(db).create(`batch-${kind}`)).id;
+      await audit.append(t, { actorType: "system", actorId: "s", action: "batch.before" });
+      const batch = await audit.appendMany(t, Array.from({ length: 50 }, (_, i) => ({ actorType: "user" as const, actorId: `u${i}`, action: "item.create", diff: { after: { i } }, ip: "198.51.100.1" })));
+      assert.deepEqual([batch[0]!.seq, batch.at(-1)!.seq], [2, 51]);
+      await audit.append(t, { actorType: "system", actorId: "s", action: "batch.after" });
+      assert.deepEqual([(await audit.verify(t)).ok, (await audit.verify(t)).records], [true, 52]);
+      await assert.rejects(audit.appendMany(t, [{ actorType: "user", actorId: "u", action: "ok.one" }, { actorType: "user", actorId: "u", action: "not valid" }]));
+      assert.equal((await audit.verify(t)).records, 52, "a batch with a bad record appends none");
+    });
+
     test("the app role cannot UPDATE, DELETE or TRUNCATE records; the triggers refuse even the owner", async () => {
       for (const sql of ["update audit_records set outcome = 'failure' where tenant_id = $1", "delete from audit_records where tenant_id = $1", "update audit_personal set ip = '10.0.0.1' where tenant_id = $1", "delete from audit_personal where tenant_id = $1"]) {
         await assert.rejects(db.withTenant(tenant, (q) => q.query(sql, [tenant])), /permission denied|append-only|only be anonymised/, `app: ${sql}`);
