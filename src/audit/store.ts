@@ -21,7 +21,8 @@ export const auditInputSchema = z.strictObject({
 export type AuditInput = z.input<typeof auditInputSchema>;
 type ParsedInput = z.output<typeof auditInputSchema>;
 
-export interface AuditRecord {
+/** What every view of a record shows of it. */
+interface RecordFields {
   seq: number;
   at: string;
   actor_type: string;
@@ -32,6 +33,9 @@ export interface AuditRecord {
   outcome: string;
   request_id: string | null;
   diff: unknown;
+}
+
+export interface AuditRecord extends RecordFields {
   actor_name: string | null;
   ip: string | null;
   user_agent: string | null;
@@ -206,19 +210,9 @@ export class AuditStore {
 }
 
 /** One line of an export: the chained fields, the commitment and the hash, hex-encoded. */
-export interface ExportedRecord {
+export interface ExportedRecord extends RecordFields {
   type: "record";
   tenant_id: string;
-  seq: number;
-  at: string;
-  actor_type: string;
-  actor_id: string;
-  action: string;
-  target_type: string | null;
-  target_id: string | null;
-  outcome: string;
-  request_id: string | null;
-  diff: unknown;
   personal_commitment: string;
   hash: string;
 }
@@ -260,17 +254,8 @@ export function fieldsOfExport(line: ExportedRecord): ChainedFields {
   };
 }
 
-interface Row {
+interface Row extends Omit<RecordFields, "seq"> {
   seq: string;
-  at: string;
-  actor_type: string;
-  actor_id: string;
-  action: string;
-  target_type: string | null;
-  target_id: string | null;
-  outcome: string;
-  request_id: string | null;
-  diff: unknown;
   personal_commitment: Uint8Array;
   hash: Uint8Array;
   actor_name: string | null;
