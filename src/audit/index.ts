@@ -2,3 +2,4 @@ export { canonicalJson, canonicalRecord, ChainWalk, chainHash, genesis, personal
 export { AuditStore, auditInputSchema, fieldsOfExport, type AuditFilter, type AuditInput, type AuditRecord, type ExportedRecord } from "./store.js";
 export { EXPORT_FORMAT, exportTrail, verifyExport, type ExportVerification } from "./export.js";
 export { AUDIT_PATH, auditEndpointControl } from "./endpoint.js";
+export { routeAuditControl, routeAuditSchema, type RouteAuditPolicy } from "./route-audit.js";

@@ -10,7 +10,8 @@ export const auditInputSchema = z.strictObject({
   action: z.string().regex(/^[a-z0-9_]+(\.[a-z0-9_]+)+$/, "dotted lower-case words, such as campaign.create"),
   targetType: name.optional(),
   targetId: name.optional(),
-  outcome: z.enum(["success", "failure", "denied"]).default("success"),
+  /** `attempted`: what the gateway records of a request it let through, before the upstream answers. */
+  outcome: z.enum(["success", "failure", "denied", "attempted"]).default("success"),
   requestId: name.optional(),
   /** Before and after of a mutation; never a request body. */
   diff: z.strictObject({ before: z.unknown().optional(), after: z.unknown().optional() }).optional(),

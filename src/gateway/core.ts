@@ -123,9 +123,9 @@ export class PortcullisCore {
     this.clientIps = new ClientIpResolver(policy.clients.trustedProxies, policy.clients.ipv6Prefix);
     this.sessions = new Sessions(new SessionStore(db), policy.sessions, tenantDirectory, events, signer.deriveKey("session tokens v1"), Math.min(1_000, keyStalenessMs ?? 1_000));
     this.roles = new RoleStore(db, Math.min(1_000, keyStalenessMs ?? 1_000));
+    this.audit = new AuditStore(db);
     this.egress = new Egress(policy.egress, { events, observer: metrics });
     this.webhookStore = new WebhookStore(db);
-    this.audit = new AuditStore(db);
     this.webhooks = vault === undefined ? undefined : new WebhookService(this.webhookStore, vault, this.egress, policy.webhookDelivery);
     if (vault === undefined && Object.keys(policy.connections.providers).length > 0) {
       throw new Error("connections.providers needs the vault, which keeps the connections' tokens: configure a key provider (PORTCULLIS_KEY_PROVIDER)");
@@ -138,6 +138,7 @@ export class PortcullisCore {
       quotas,
       ipRules,
       idempotency,
+      audit: this.audit,
       logger,
     };
     if (policy.routes.some((route) => route.idempotency !== undefined)) idempotency.startSweeping();

@@ -4,6 +4,8 @@ import type { Forwarder, ForwardTarget } from "../forward/forwarder.js";
 import { securityHeaders } from "../headers/security-headers.js";
 import { authenticateControl, type AuthenticationMethod, type Authenticators } from "../identity/authenticate.js";
 import { idempotencyControl } from "../idempotency/idempotency.js";
+import { routeAuditControl } from "../audit/route-audit.js";
+import type { AuditStore } from "../audit/store.js";
 import type { IdempotencyStore } from "../idempotency/store.js";
 import type { Logger } from "../observability/logger.js";
 import type { Control } from "../pipeline/control.js";
@@ -30,6 +32,7 @@ export interface ControlDeps {
   quotas: QuotaLedger;
   ipRules: TenantIpRuleStore;
   idempotency: IdempotencyStore;
+  audit: AuditStore;
   /** The permissions a caller's roles grant now (the store's roles, the policy's map). */
   permissions: PermissionSource;
   logger: Logger;
@@ -88,6 +91,7 @@ export function routeControls(route: RoutePolicy, allMethods: readonly Authentic
     controls.push(idempotencyControl(route.idempotency, deps.idempotency, (error) => logger.warn({ route: route.name, err_type: errorType(error) }, "idempotency record could not be written")));
   }
   if (route.quotas.length > 0) controls.push(quotaControl(route.quotas, deps.quotas));
+  if (route.audit !== undefined) controls.push(routeAuditControl(route.audit, route.name, deps.audit));
   return controls;
 }
 

@@ -27,6 +27,8 @@ export const STAGES = [
   // before the quota, so a replay is not charged again.
   "idempotency",
   "quota",
+  // Last: only a request every control let through is recorded, and recorded before it goes on.
+  "audit",
 ] as const;
 export type Stage = (typeof STAGES)[number];
 

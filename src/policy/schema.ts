@@ -23,6 +23,7 @@ import { webhookSchema } from "../webhooks/webhook.js";
 import { egressSchema } from "../egress/schema.js";
 import { webhookDeliverySchema } from "../webhook-delivery/schema.js";
 import { connectionsSchema } from "../connections/schema.js";
+import { routeAuditSchema } from "../audit/route-audit.js";
 import { stepUpSchema } from "../step-up/step-up.js";
 
 /**
@@ -55,6 +56,8 @@ const routeFields = z.strictObject({
   returnUrl: returnUrlSchema.optional(),
   /** `Idempotency-Key` on unsafe methods: a retry gets the first answer again instead of running twice. */
   idempotency: idempotencySchema.optional(),
+  /** An audit record per request of the listed methods (default the mutating ones); see Audit trail. */
+  audit: routeAuditSchema.optional(),
   /** Hard caps per tenant or key per day or month; the request that would pass one is refused. */
   quotas: quotasSchema,
   headers: headersSchema,
@@ -64,6 +67,7 @@ const routeFields = z.strictObject({
 export const routeSchema = routeFields.superRefine((route, ctx) => {
   if (route.authenticate !== "none") return;
   if (route.idempotency !== undefined) ctx.addIssue({ code: "custom", path: ["idempotency"], message: "idempotency keys are per caller, and this route has authenticate: none" });
+  if (route.audit !== undefined) ctx.addIssue({ code: "custom", path: ["audit"], message: "an audit record names its actor and tenant, and this route has authenticate: none" });
   if (route.stepUp !== undefined) ctx.addIssue({ code: "custom", path: ["stepUp"], message: "step-up needs a signed-in caller, and this route has authenticate: none" });
   if (route.quotas.length > 0) ctx.addIssue({ code: "custom", path: ["quotas"], message: "quotas are per tenant or key, and this route has authenticate: none" });
   route.limits.forEach((limit, i) => {
