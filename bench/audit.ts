@@ -9,6 +9,7 @@ import pg from "pg";
 import { AuditStore, type AuditInput } from "../src/audit/index.js";
 import { openDatabase, type Database } from "../src/store/index.js";
 import { TenantStore } from "../src/tenants/store.js";
+import { median } from "./harness.js";
 
 const SERVER = "postgres://postgres@127.0.0.1:5432/postgres";
 const WRITERS = 8;
@@ -62,7 +63,6 @@ try {
   await db.asOwner((q) => q.query("create table plain_records (like audit_records); grant insert on plain_records to portcullis_app"));
   const tenant = (await new TenantStore(db).create("bench")).id;
   const audit = new AuditStore(db);
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const compare = async (label: string, ours: (n: number) => Promise<unknown>, plain: (n: number) => Promise<unknown>, perCall: number) => {
     const a: number[] = [];
     const b: number[] = [];

@@ -14,6 +14,7 @@ import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { Agent, fetch } from "undici";
 import { createEgress } from "../src/egress/index.js";
+import { median } from "./harness.js";
 
 const ROUNDS = 5;
 const ROUND_MS = 2_000;
@@ -71,7 +72,6 @@ if (process.argv[2] === "serve") {
     const used = process.cpuUsage(cpu);
     return { rps: n / ((performance.now() - started) / 1000), cpuUs: (used.user + used.system) / n };
   };
-  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
   /** A warm-up of each, then ROUNDS interleaved rounds: the machine's drift falls on both alike. */
   const interleaved = async <T>(baseline: () => Promise<T>, ours: () => Promise<T>): Promise<[T[], T[]]> => {
     await baseline();

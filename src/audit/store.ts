@@ -3,7 +3,22 @@ import { z } from "zod";
 import type { Database, Queryable } from "../store/database.js";
 import { ChainWalk, chainHash, genesis, personalCommitment, type ChainedFields, type Checkpoint, type Verification } from "./chain.js";
 
-const name = z.string().min(1).max(200);
+/**
+ * Postgres refuses NUL in text and jsonb, and a lone UTF-16 surrogate cannot be stored as it was
+ * hashed (it would come back as U+FFFD and read as tampering). Either would also fail every other
+ * caller's record committed in the same transaction, so such input is refused at the door.
+ */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function storable(value: unknown): boolean {
+  if (typeof value === "string") return !value.includes("\u0000") && !LONE_SURROGATE.test(value);
+  if (Array.isArray(value)) return value.every(storable);
+  if (value !== null && typeof value === "object") return Object.entries(value).every(([key, v]) => storable(key) && storable(v));
+  return typeof value !== "number" || Number.isFinite(value);
+}
+
+const text = (max: number) => z.string().max(max).refine(storable, "must be well-formed text without NUL");
+const name = text(200).min(1);
 export const auditInputSchema = z.strictObject({
   actorType: z.enum(["user", "key", "rule", "system", "admin"]),
   actorId: name,
@@ -14,10 +29,10 @@ export const auditInputSchema = z.strictObject({
   outcome: z.enum(["success", "failure", "denied", "attempted"]).default("success"),
   requestId: name.optional(),
   /** Before and after of a mutation; never a request body. */
-  diff: z.strictObject({ before: z.unknown().optional(), after: z.unknown().optional() }).optional(),
+  diff: z.strictObject({ before: z.unknown().optional(), after: z.unknown().optional() }).refine(storable, "holds text that is not well-formed, a NUL, or a number JSON cannot carry").optional(),
   actorName: name.optional(),
-  ip: z.string().max(64).optional(),
-  userAgent: z.string().max(512).optional(),
+  ip: text(64).optional(),
+  userAgent: text(512).optional(),
 });
 export type AuditInput = z.input<typeof auditInputSchema>;
 type ParsedInput = z.output<typeof auditInputSchema>;
@@ -219,22 +234,7 @@ export interface ExportedRecord extends RecordFields {
 }
 
 function exportedRecord(tenantId: string, row: Row): ExportedRecord {
-  return {
-    type: "record",
-    tenant_id: tenantId,
-    seq: Number(row.seq),
-    at: row.at,
-    actor_type: row.actor_type,
-    actor_id: row.actor_id,
-    action: row.action,
-    target_type: row.target_type,
-    target_id: row.target_id,
-    outcome: row.outcome,
-    request_id: row.request_id,
-    diff: row.diff,
-    personal_commitment: Buffer.from(row.personal_commitment).toString("hex"),
-    hash: Buffer.from(row.hash).toString("hex"),
-  };
+  return { type: "record", tenant_id: tenantId, ...shownFields(row), personal_commitment: Buffer.from(row.personal_commitment).toString("hex"), hash: Buffer.from(row.hash).toString("hex") };
 }
 
 /** An exported line back into what the chain covers. */
@@ -332,6 +332,10 @@ function chainedFields(tenantId: string, row: Row): ChainedFields {
 }
 
 function view(row: Row): AuditRecord {
+  return { ...shownFields(row), actor_name: row.actor_name, ip: row.ip, user_agent: row.user_agent, hash: Buffer.from(row.hash).toString("hex") };
+}
+
+function shownFields(row: Row): RecordFields {
   return {
     seq: Number(row.seq),
     at: row.at,
@@ -343,9 +347,5 @@ function view(row: Row): AuditRecord {
     outcome: row.outcome,
     request_id: row.request_id,
     diff: row.diff,
-    actor_name: row.actor_name,
-    ip: row.ip,
-    user_agent: row.user_agent,
-    hash: Buffer.from(row.hash).toString("hex"),
   };
 }

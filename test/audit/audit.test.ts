@@ -70,6 +70,18 @@ for (const kind of ["PGlite", "Postgres"] as const) {
       assert.equal((await audit.verify(t)).records, 52, "a batch with a bad record appends none");
     });
 
+    test("text Postgres cannot store as it was hashed (NUL, a lone surrogate) is refused, and cannot fail another caller's record", async () => {
+      const t = (await new TenantStore(db).create(`text-${kind}`)).id;
+      for (const bad of [{ actorId: "a\u0000b" }, { actorId: "\uD800" }, { diff: { after: { note: "x\uDC00" } } }, { diff: { after: { ["k\u0000"]: 1 } } }, { userAgent: "ua\u0000" }]) {
+        await assert.rejects(audit.append(t, { actorType: "user", actorId: "u", action: "note.create", ...bad }), /well-formed|NUL/);
+      }
+      const together = await Promise.allSettled([audit.append(t, { actorType: "user", actorId: "u", action: "note.create" }), audit.append(t, { actorType: "user", actorId: "\uD83D", action: "note.create" })]);
+      assert.deepEqual(together.map((r) => r.status), ["fulfilled", "rejected"]);
+      const emoji = await audit.append(t, { actorType: "user", actorId: "u", action: "note.create", diff: { after: { note: "ok \uD83D\uDE00" } } });
+      assert.equal(emoji.seq, 2);
+      assert.deepEqual([(await audit.verify(t)).ok, (await audit.verify(t)).records], [true, 2]);
+    });
+
     test("the app role cannot UPDATE, DELETE or TRUNCATE records; the triggers refuse even the owner", async () => {
       for (const sql of ["update audit_records set outcome = 'failure' where tenant_id = $1", "delete from audit_records where tenant_id = $1", "update audit_personal set ip = '10.0.0.1' where tenant_id = $1", "delete from audit_personal where tenant_id = $1"]) {
         await assert.rejects(db.withTenant(tenant, (q) => q.query(sql, [tenant])), /permission denied|append-only|only be anonymised/, `app: ${sql}`);
