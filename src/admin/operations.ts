@@ -12,10 +12,11 @@ import { isUuid } from "../store/index.js";
 import type { ApiKeyAuthenticator } from "../identity/api-keys/authenticator.js";
 import type { ApiKeyInfo, ApiKeyStore } from "../identity/api-keys/store.js";
 import type { TenantDirectory } from "../tenants/directory.js";
-import type { Tenant, TenantStore } from "../tenants/store.js";
+import { SYSTEM_TENANT, type TenantStore } from "../tenants/store.js";
+import { lifecycleOperations, refuseWhileDeleting, tenantSchema, tenantView, type LifecycleServices } from "./tenant-lifecycle.js";
 import type { Vault } from "../vault/vault.js";
 import type { WebhookService } from "../webhook-delivery/service.js";
-import { exportTrail, type AuditStore } from "../audit/index.js";
+import { exportTrail, type AuditFilter, type AuditRecord, type AuditStore } from "../audit/index.js";
 import type { IdentitySigner } from "../forward/identity-assertion.js";
 import type { Sessions } from "../sessions/sessions.js";
 import type { SessionRow } from "../sessions/store.js";
@@ -48,12 +49,6 @@ const scope = z.string().regex(/^[A-Za-z0-9:._*-]{1,100}$/);
 const MAX_SECONDS = 10 * 365 * 86_400;
 const DEFAULT_GRACE_SECONDS = 86_400;
 
-const tenantSchema = z.object({
-  id: z.uuid(),
-  name: z.string(),
-  status: z.enum(["active", "suspended"]),
-  created_at: z.string(),
-});
 const keyInfoSchema = z.object({
   id: z.uuid(),
   tenant_id: z.uuid(),
@@ -76,8 +71,14 @@ export interface AdminOperation {
   status: number;
   body?: z.ZodType;
   response: z.ZodType;
+  /**
+   * How the admin server records a mutation: by default with its result as the diff's "after";
+   * `self` when the operation writes its own records (tenant deletion's steps), `without-result`
+   * when the result is data taken out rather than a state (an export).
+   */
+  audit?: "self" | "without-result";
   /** Filters and cursors come as query parameters; the operation validates the ones it reads. */
-  run(params: Record<string, string>, body: unknown, query: URLSearchParams): Promise<unknown>;
+  run(params: Record<string, string>, body: unknown, query: URLSearchParams, requestId?: string): Promise<unknown>;
 }
 
 const dekStatusSchema = z.object({
@@ -91,8 +92,17 @@ const dekStatusSchema = z.object({
 });
 
 /** The admin API, declared once: the server dispatches on it and the OpenAPI document is made from it. */
-export function adminOperations(s: AdminServices): AdminOperation[] {
-  return [...tenantAndKeyOperations(s), ...limitOperations(s), ...sessionOperations(s), ...roleOperations(s), ...(s.vault === undefined ? [] : vaultOperations(s.vault, s.tenants)), ...(s.webhooks === undefined ? [] : webhookOperations(s.webhooks, s.tenants)), ...auditOperations(s)];
+export function adminOperations(s: AdminServices & LifecycleServices): AdminOperation[] {
+  return [
+    ...tenantAndKeyOperations(s),
+    ...lifecycleOperations(s),
+    ...limitOperations(s),
+    ...sessionOperations(s),
+    ...roleOperations(s),
+    ...(s.vault === undefined ? [] : vaultOperations(s.vault, s.tenants)),
+    ...(s.webhooks === undefined ? [] : webhookOperations(s.webhooks, s.tenants)),
+    ...auditOperations(s),
+  ].map((op) => refuseWhileDeleting(s, op));
 }
 
 const overrideSchema = z.object({
@@ -359,7 +369,7 @@ function limitOperations(s: AdminServices): AdminOperation[] {
       run: async (_params, body) => {
         const b = body as { client: string; seconds: number };
         const client = parseIp(b.client, s.policy.clients.ipv6Prefix)!.holder;
-        const until = await s.blocking.block(client, b.seconds, { reason: "admin" });
+        const until = await s.blocking.block(client, b.seconds, { reason: "admin" }, undefined, true);
         return { client, until: new Date(until).toISOString() };
       },
     },
@@ -475,6 +485,29 @@ const auditRecordSchema = z.object({
   hash: z.string(),
 });
 
+function limitOf(query: URLSearchParams): number {
+  const limit = Number(query.get("limit") ?? "100");
+  if (!Number.isInteger(limit) || limit < 1) throw new Problem("BAD_REQUEST", "limit is a whole number from 1 to 1000.");
+  return Math.min(1_000, limit);
+}
+
+function filterOf(query: URLSearchParams): AuditFilter {
+  const time = (name: string) => {
+    const value = query.get(name) ?? undefined;
+    if (value !== undefined && Number.isNaN(Date.parse(value))) throw new Problem("BAD_REQUEST", `${name} is an ISO 8601 time.`);
+    return value;
+  };
+  return {
+    actorType: query.get("actor_type") ?? undefined,
+    actorId: query.get("actor_id") ?? undefined,
+    action: query.get("action") ?? undefined,
+    targetType: query.get("target_type") ?? undefined,
+    targetId: query.get("target_id") ?? undefined,
+    since: time("since"),
+    until: time("until"),
+  };
+}
+
 function auditOperations(s: AdminServices): AdminOperation[] {
   const checkpointOf = (query: URLSearchParams) => {
     const seq = query.get("checkpoint_seq");
@@ -493,25 +526,36 @@ function auditOperations(s: AdminServices): AdminOperation[] {
       status: 200,
       response: z.object({ records: z.array(auditRecordSchema), next_after: z.number().int().nullable() }),
       run: async ({ id }, _body, query) => {
-        await s.tenants.get(id!);
+        await s.tenants.audited(id!);
         const after = Number(query.get("after") ?? "0");
-        const limit = Math.min(1_000, Math.max(1, Number(query.get("limit") ?? "100")));
-        if (!Number.isInteger(after) || after < 0 || !Number.isInteger(limit)) throw new Problem("BAD_REQUEST", "after and limit are whole numbers.");
-        const time = (name: string) => {
-          const value = query.get(name) ?? undefined;
-          if (value !== undefined && Number.isNaN(Date.parse(value))) throw new Problem("BAD_REQUEST", `${name} is an ISO 8601 time.`);
-          return value;
-        };
-        const records = await s.audit.records(id!, after, limit, {
-          actorType: query.get("actor_type") ?? undefined,
-          actorId: query.get("actor_id") ?? undefined,
-          action: query.get("action") ?? undefined,
-          targetType: query.get("target_type") ?? undefined,
-          targetId: query.get("target_id") ?? undefined,
-          since: time("since"),
-          until: time("until"),
-        });
+        if (!Number.isInteger(after) || after < 0) throw new Problem("BAD_REQUEST", "after is a whole number.");
+        const limit = limitOf(query);
+        const records = await s.audit.records(id!, after, limit, filterOf(query));
         return { records, next_after: records.length === limit ? records.at(-1)!.seq : null };
+      },
+    },
+    {
+      method: "GET",
+      path: "/admin/v1/audit",
+      operationId: "listAllAudit",
+      summary: `Audit records of every tenant (the system chain, ${SYSTEM_TENANT}, holds blocks and retention runs), by tenant then seq from ?after (tenant:seq); ?tenant and the filters of listAudit narrow it`,
+      status: 200,
+      response: z.object({ records: z.array(auditRecordSchema.extend({ tenant_id: z.string() })), next_after: z.string().nullable() }),
+      run: async (_params, _body, query) => {
+        const [afterTenant, afterSeq] = (query.get("after") ?? ":0").split(":");
+        if (!/^\d{1,15}$/.test(afterSeq ?? "") || (afterTenant !== "" && !isUuid(afterTenant!))) throw new Problem("BAD_REQUEST", "after is tenant:seq, as next_after gave it.");
+        const limit = limitOf(query);
+        const filter = filterOf(query);
+        const only = query.get("tenant");
+        const tenants = (only === null ? await s.audit.tenants() : [only]).filter((t) => afterTenant === "" || t >= afterTenant!);
+        const records: (AuditRecord & { tenant_id: string })[] = [];
+        for (const tenantId of tenants) {
+          const from = tenantId === afterTenant ? Number(afterSeq) : 0;
+          for (const record of await s.audit.records(tenantId, from, limit - records.length, filter)) records.push({ tenant_id: tenantId, ...record });
+          if (records.length === limit) break;
+        }
+        const last = records.at(-1);
+        return { records, next_after: records.length === limit && last !== undefined ? `${last.tenant_id}:${last.seq}` : null };
       },
     },
     {
@@ -522,7 +566,7 @@ function auditOperations(s: AdminServices): AdminOperation[] {
       status: 200,
       response: verificationSchema.extend({ tenant_id: z.string() }),
       run: async ({ id }, _body, query) => {
-        await s.tenants.get(id!);
+        await s.tenants.audited(id!);
         return verifyOne(id!, query);
       },
     },
@@ -549,7 +593,7 @@ function auditOperations(s: AdminServices): AdminOperation[] {
       status: 200,
       response: z.object({ seq: z.number().int(), head: z.string(), jws: z.string() }),
       run: async ({ id }) => {
-        await s.tenants.get(id!);
+        await s.tenants.audited(id!);
         const checkpoint = await s.audit.checkpoint(id!);
         return { ...checkpoint, jws: await s.signer.signCheckpoint({ tenant_id: id!, ...checkpoint }) };
       },
@@ -562,7 +606,7 @@ function auditOperations(s: AdminServices): AdminOperation[] {
       status: 200,
       response: z.object({ lines: z.array(z.string()) }),
       run: async ({ id }) => {
-        await s.tenants.get(id!);
+        await s.tenants.audited(id!);
         const lines: string[] = [];
         for await (const line of exportTrail(s.audit, s.signer, id!)) lines.push(line);
         return { lines };
@@ -746,9 +790,6 @@ function setTenantStatus(s: AdminServices, action: "suspend" | "activate", opera
   };
 }
 
-function tenantView(t: Tenant) {
-  return { id: t.id, name: t.name, status: t.status, created_at: t.created_at.toISOString() };
-}
 
 function keyView<K extends ApiKeyInfo & { key?: string }>(k: K) {
   return {

@@ -56,18 +56,18 @@ export function createAdminHandler(deps: AdminHandlerDeps) {
     const op = match.value;
     ctx.route = { name: op.operationId, params: match.params };
     const body = await readBody(ctx, op);
-    const result = await op.run(match.params, body, new URLSearchParams(ctx.target.query));
+    const result = await op.run(match.params, body, new URLSearchParams(ctx.target.query), ctx.requestId);
     // A tenant's record of what the operator did to it, durable before the answer goes out.
-    if (op.method !== "GET" && ((op.path.startsWith("/admin/v1/tenants/:id") && match.params.id !== undefined) || op.operationId === "createTenant")) {
-      const tenantId = op.operationId === "createTenant" ? String((result as { id?: unknown }).id) : match.params.id!;
-      const target = Object.entries(match.params).find(([name]) => name !== "id");
-      await deps.audit?.append(tenantId, {
+    const audited = op.method === "GET" || op.audit === "self" ? undefined : auditedAct(op, match.params, op.audit === "without-result" ? undefined : result);
+    if (audited !== undefined) {
+      await deps.audit?.append(audited.tenantId, {
         actorType: "admin",
         actorId: "admin-token",
         action: `admin.${op.operationId.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`,
-        targetType: target?.[0] ?? "tenant",
-        targetId: target?.[1] ?? tenantId,
+        targetType: audited.targetType,
+        targetId: audited.targetId,
         requestId: ctx.requestId,
+        ...(audited.after === undefined ? {} : { diff: { after: audited.after } }),
       });
     }
     deps.logger.info({ req_id: ctx.requestId, event: "admin_operation", operation: op.operationId, target: match.params.id }, "admin operation");
@@ -83,6 +83,26 @@ export function createAdminHandler(deps: AdminHandlerDeps) {
       createContext({ requestId, method: req.method ?? "", url: req.url ?? "", headers: req.headers, rawHeaders: req.rawHeaders, clientAddress: UNKNOWN_ADDRESS, body: req }),
     handle: run,
   });
+}
+
+const MAX_DIFF_BYTES = 8 * 1024;
+
+/**
+ * Which tenant's chain an admin mutation goes in, what it acted on, and its result as the
+ * "after" of the diff: never an issued key (shown once, to the operator alone), nor a large answer.
+ */
+function auditedAct(op: AdminOperation, params: Record<string, string>, result: unknown): { tenantId: string; targetType: string; targetId: string; after: unknown } | undefined {
+  const answer = (result ?? {}) as Record<string, unknown>;
+  const rest = Object.fromEntries(Object.entries(answer).filter(([name]) => name !== "key"));
+  const after = result !== undefined && JSON.stringify(rest).length <= MAX_DIFF_BYTES ? rest : undefined;
+  if (op.operationId === "createTenant") return { tenantId: String(answer.id), targetType: "tenant", targetId: String(answer.id), after };
+  if (op.path.startsWith("/admin/v1/tenants/:id") && params.id !== undefined) {
+    const target = Object.entries(params).find(([name]) => name !== "id");
+    return { tenantId: params.id, targetType: target?.[0] ?? "tenant", targetId: target?.[1] ?? params.id, after };
+  }
+  // A key's own operations (rotate, revoke) are addressed by the key and answer with its tenant.
+  if (op.path.startsWith("/admin/v1/keys/:id") && typeof answer.tenant_id === "string") return { tenantId: answer.tenant_id, targetType: "key", targetId: params.id!, after };
+  return undefined;
 }
 
 async function readBody(ctx: RequestContext, op: AdminOperation): Promise<unknown> {

@@ -1,4 +1,6 @@
+import type { AuditStore } from "../audit/store.js";
 import type { Block, CounterStore } from "../counters/counter-store.js";
+import { SYSTEM_TENANT } from "../tenants/store.js";
 import { MemoryCounterStore } from "../counters/memory-store.js";
 import { OutageReporter, type SecurityEvents } from "../events/security-events.js";
 import { z } from "zod";
@@ -51,6 +53,7 @@ export class ClientBlocking {
     private readonly policy: BlockingPolicy,
     private readonly store: CounterStore,
     private readonly events: SecurityEvents,
+    private readonly audit?: AuditStore,
   ) {
     this.local = store.kind === "memory" ? undefined : new MemoryCounterStore();
     this.outage = new OutageReporter(events, store.kind);
@@ -89,19 +92,35 @@ export class ClientBlocking {
     // violations race past it on other nodes, and a client that keeps on after a lifted block is
     // blocked again.
     if (count % this.policy.threshold !== 0) return;
-    await this.block(client, this.policy.blockSeconds, { reason: "violations", violations: count, last: code, route: context.route }, context.tenantId);
+    const detail = { reason: "violations", violations: count, last: code, route: context.route };
+    const until = await this.block(client, this.policy.blockSeconds, detail, context.tenantId);
+    // The block holds whether or not its record can be written; a failure to record is logged by the events.
+    await this.record("rule", "client.block", client, { ...detail, until: new Date(until).toISOString() }).catch(() =>
+      this.events.emit({ type: "store_unavailable", severity: "high", detail: { control: "blocking", unrecorded: "client.block" } }),
+    );
   }
 
-  async block(client: string, seconds: number, detail: Record<string, string | number>, tenantId?: string): Promise<number> {
+  /**
+   * Blocks a client on every node. An operator's block (`byAdmin`) is in the audit trail before
+   * this resolves; an automatic one is recorded by `recordRejection`.
+   */
+  async block(client: string, seconds: number, detail: Record<string, string | number>, tenantId?: string, byAdmin = false): Promise<number> {
     const until = Date.now() + seconds * 1000;
     const where = await this.withStore(async (store) => {
       await store.block(client, until);
       return store === this.store ? "shared" : "this node only";
     });
     this.events.emit({ type: "client_blocked", severity: "high", client, tenant_id: tenantId, detail: { ...detail, block_seconds: seconds, ...(where === "shared" ? {} : { held: where }) } });
+    if (byAdmin) await this.record("admin", "client.block", client, { ...detail, until: new Date(until).toISOString() });
     return until;
   }
 
+  /** In the system chain: a block is about an address, not a tenant. The address is a personal field, so it can be anonymised. */
+  private async record(actorType: "rule" | "admin", action: string, client: string, after: Record<string, string | number>): Promise<void> {
+    await this.audit?.append(SYSTEM_TENANT, { actorType, actorId: actorType === "admin" ? "admin-token" : "blocking", action, targetType: "client", ip: client, diff: { after } });
+  }
+
+  /** Lifts a block on every node, in the audit trail before this resolves when it lifted one. */
   async unblock(client: string): Promise<boolean> {
     const liftedHere = (await this.local?.unblock(client)) ?? false;
     let lifted = liftedHere;
@@ -111,7 +130,10 @@ export class ClientBlocking {
       // A block held only here is lifted even while the shared store is away.
       if (!liftedHere) throw error;
     }
-    if (lifted) this.events.emit({ type: "client_unblocked", severity: "info", client, detail: { by: "admin" } });
+    if (lifted) {
+      this.events.emit({ type: "client_unblocked", severity: "info", client, detail: { by: "admin" } });
+      await this.record("admin", "client.unblock", client, {});
+    }
     return lifted;
   }
 

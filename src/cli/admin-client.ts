@@ -25,7 +25,7 @@ export class AdminClient {
     return new AdminClient(baseUrl, token);
   }
 
-  async call(method: "GET" | "POST" | "PUT", path: string, body?: unknown): Promise<unknown> {
+  async call(method: "GET" | "POST" | "PUT" | "DELETE", path: string, body?: unknown): Promise<unknown> {
     let response: Response;
     try {
       response = await fetch(this.baseUrl + path, {

@@ -15,6 +15,13 @@ export const TENANTS_HELP = `Usage:
   portcullis tenants get ID
   portcullis tenants suspend ID      (its keys and tokens stop working at once)
   portcullis tenants activate ID
+  portcullis tenants export ID --out FILE   (keys' metadata, limits, roles, usage, the audit trail; no secret, no personal data)
+  portcullis tenants delete ID       (revokes, shreds and anonymises now; the rest goes after the grace period)
+  portcullis tenants restore ID      (cancels a deletion in its grace period)
+${COMMON}`;
+
+export const RETENTION_HELP = `Usage:
+  portcullis retention run   (the sweep, now, unless another node is running it; it also runs hourly in every gateway)
 ${COMMON}`;
 
 export const KEYS_HELP = `Usage:
@@ -80,13 +87,21 @@ async function run(parsed: Parsed, action: (client: AdminClient) => Promise<unkn
 }
 
 type Row = Record<string, unknown>;
+const shown = (value: unknown): string =>
+  Array.isArray(value)
+    ? value.join(",")
+    : value !== null && typeof value === "object"
+      ? Object.entries(value)
+          .map(([k, v]) => `${k}=${String(v)}`)
+          .join(", ")
+      : String(value);
 const lines = (row: Row) =>
   Object.entries(row)
-    .map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(",") : String(v)}`)
+    .map(([k, v]) => `${k}: ${shown(v)}`)
     .join("\n");
 
 export async function tenants(argv: string[]): Promise<void> {
-  const parsed = parse(argv, { name: { type: "string" } });
+  const parsed = parse(argv, { name: { type: "string" }, out: { type: "string" } });
   if (parsed.values.help || parsed.sub === undefined) return void console.log(TENANTS_HELP);
   const id = () => encodeURIComponent(required(parsed.id, "the tenant ID"));
   switch (parsed.sub) {
@@ -96,7 +111,21 @@ export async function tenants(argv: string[]): Promise<void> {
       return run(parsed, (c) => c.call("GET", `/admin/v1/tenants/${id()}`), lines);
     case "suspend":
     case "activate":
+    case "restore":
       return run(parsed, (c) => c.call("POST", `/admin/v1/tenants/${id()}/${parsed.sub}`), lines);
+    case "delete":
+      return run(parsed, (c) => c.call("DELETE", `/admin/v1/tenants/${id()}`), lines);
+    case "export": {
+      const out = required(parsed.values.out, "--out");
+      return run(
+        parsed,
+        async (c) => {
+          await writeFile(out, `${JSON.stringify(await c.call("POST", `/admin/v1/tenants/${id()}/export`), null, 2)}\n`, { mode: 0o600 });
+          return { file: out };
+        },
+        (r: { file: string }) => `the tenant's export bundle is in ${r.file}`,
+      );
+    }
     default:
       throw new CliError(`unknown command "tenants ${parsed.sub}"\n\n${TENANTS_HELP}`);
   }
@@ -217,7 +246,8 @@ export async function roles(argv: string[]): Promise<void> {
 }
 
 export const AUDIT_HELP = `Usage:
-  portcullis audit list --tenant ID [--after SEQ] [--limit N] [--action A] [--actor-id ID]
+  portcullis audit list [--tenant ID] [--after CURSOR] [--limit N] [--action A] [--actor-id ID]
+                                        (every tenant's records by tenant and seq, or one's)
   portcullis audit verify [--tenant ID] [--checkpoint-seq N --checkpoint-head HEX]
                                         (every tenant's chain through the admin API, or one's)
   portcullis audit export --tenant ID --out FILE
@@ -248,9 +278,9 @@ export async function audit(argv: string[]): Promise<void> {
     case "list": {
       const query = new URLSearchParams();
       for (const [flag, name] of [["after", "after"], ["limit", "limit"], ["action", "action"], ["actor-id", "actor_id"]] as const) if (typeof v[flag] === "string") query.set(name, v[flag] as string);
-      const path = `/admin/v1/tenants/${encodeURIComponent(required(v.tenant, "--tenant"))}/audit?${query}`;
-      return run(parsed, (c) => c.call("GET", path), (r: { records: { seq: number; at: string; actor_type: string; actor_id: string; action: string; target_id: string | null }[] }) =>
-        r.records.map((x) => `${x.seq}\t${x.at}\t${x.actor_type}:${x.actor_id}\t${x.action}\t${x.target_id ?? ""}`).join("\n"),
+      if (typeof v.tenant === "string") query.set("tenant", v.tenant);
+      return run(parsed, (c) => c.call("GET", `/admin/v1/audit?${query}`), (r: { records: { tenant_id: string; seq: number; at: string; actor_type: string; actor_id: string; action: string; target_id: string | null }[]; next_after: string | null }) =>
+        [...r.records.map((x) => `${x.tenant_id}:${x.seq}\t${x.at}\t${x.actor_type}:${x.actor_id}\t${x.action}\t${x.target_id ?? ""}`), ...(r.next_after === null ? [] : [`more: --after ${r.next_after}`])].join("\n"),
       );
     }
     case "verify": {
@@ -296,4 +326,11 @@ export async function audit(argv: string[]): Promise<void> {
 
 function describeVerification(r: { tenant_id: string; ok: boolean; records: number; firstBad?: { seq: number; reason: string } | undefined }): string {
   return r.ok ? `${r.tenant_id}: ok, ${r.records} records` : `${r.tenant_id}: BROKEN at record ${r.firstBad!.seq} (${r.firstBad!.reason}); ${r.records} records before it are good`;
+}
+
+export async function retention(argv: string[]): Promise<void> {
+  const parsed = parse(argv, {});
+  if (parsed.values.help || parsed.sub === undefined) return void console.log(RETENTION_HELP);
+  if (parsed.sub !== "run") throw new CliError(`unknown command "retention ${parsed.sub}"\n\n${RETENTION_HELP}`);
+  return run(parsed, (c) => c.call("POST", "/admin/v1/retention/run"), (r: { ran: boolean; report?: Row }) => (r.ran ? lines(r.report!) : "another node is sweeping now"));
 }

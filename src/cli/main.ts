@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { PolicyError } from "../policy/load.js";
 import { DataDirInUseError } from "../store/data-dir-lock.js";
-import { audit, keys, roles, sessions, tenants, vault } from "./admin-commands.js";
+import { audit, keys, retention, roles, sessions, tenants, vault } from "./admin-commands.js";
 import { CliError } from "./errors.js";
 import { egress } from "./egress.js";
 import { rls } from "./rls.js";
@@ -12,17 +12,18 @@ const HELP = `Usage: portcullis <command> [options]
 Commands:
   start      run the gateway (portcullis start --help)
   egress     run the egress proxy on its own, beside gateways on one Postgres
-  tenants    create, read, suspend tenants through the admin API
+  tenants    create, read, suspend, export, delete and restore tenants through the admin API
   keys       issue, list, rotate, revoke API keys through the admin API
   vault      rotate, rewrap, retire a tenant's vault keys; show their status
   sessions   list gateway sessions, end one, sign a user out everywhere
   roles      show or replace the roles a user or key holds in a tenant
   audit      list, verify and export tenants' audit trails; verify an export offline
+  retention  run the retention sweep now
   rls        check a Postgres schema of your own for holes in tenant isolation
 
 Every command takes --help.`;
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { start, egress, tenants, keys, vault, sessions, roles, audit, rls };
+const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { start, egress, tenants, keys, vault, sessions, roles, audit, retention, rls };
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;

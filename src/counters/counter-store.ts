@@ -26,6 +26,8 @@ export interface CounterStore {
   /** Keeps the newest events (JSON lines), a bounded number. */
   recordEvent(event: string): Promise<void>;
   recentEvents(limit: number): Promise<string[]>;
+  /** Removes the events older than their cutoff (ISO 8601 times): a tenant's own, or the default. Returns how many. */
+  pruneEvents(cutoffs: EventCutoffs): Promise<number>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -81,4 +83,24 @@ export function gcraStep(tatUs: number | undefined, nowUs: number, rule: GcraRul
     retryAfterMs: 0,
     newTatUs: newTat,
   };
+}
+
+export interface EventCutoffs {
+  default: string;
+  tenants: Readonly<Record<string, string>>;
+}
+
+/**
+ * Whether a stored event is past its retention. ISO 8601 times in UTC compare as strings, which
+ * lets Redis's Lua judge them the same way (redis-store.ts). A line that is not an event is due.
+ */
+export function eventDue(line: string, cutoffs: EventCutoffs): boolean {
+  let event: { at?: unknown; tenant_id?: unknown };
+  try {
+    event = JSON.parse(line) as typeof event;
+  } catch {
+    return true;
+  }
+  const cutoff = (typeof event.tenant_id === "string" ? cutoffs.tenants[event.tenant_id] : undefined) ?? cutoffs.default;
+  return typeof event.at !== "string" || event.at < cutoff;
 }

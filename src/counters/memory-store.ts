@@ -1,6 +1,6 @@
 import type QuickLRU from "quick-lru";
 import { boundedLru } from "../util/bounded-lru.js";
-import { gcraStep, type Block, type CounterStore, type GcraDecision, type GcraRule } from "./counter-store.js";
+import { eventDue, gcraStep, type Block, type CounterStore, type EventCutoffs, type GcraDecision, type GcraRule } from "./counter-store.js";
 
 export interface MemoryStoreOptions {
   /** Per kind of state: a flood of distinct keys evicts the least recently used, never grows the heap. */
@@ -20,7 +20,7 @@ export class MemoryCounterStore implements CounterStore {
   private readonly counters: QuickLRU<string, { total: number; expiresAt: number }>;
   private readonly blocked: QuickLRU<string, number>;
   private readonly sets: QuickLRU<string, { members: Set<string>; expiresAt: number }>;
-  private readonly events: string[] = [];
+  private events: string[] = [];
   private readonly maxEvents: number;
   private readonly now: () => number;
 
@@ -105,6 +105,12 @@ export class MemoryCounterStore implements CounterStore {
 
   async recentEvents(limit: number): Promise<string[]> {
     return this.events.slice(0, limit);
+  }
+
+  async pruneEvents(cutoffs: EventCutoffs): Promise<number> {
+    const before = this.events.length;
+    this.events = this.events.filter((line) => !eventDue(line, cutoffs));
+    return before - this.events.length;
   }
 
   async ping(): Promise<void> {}

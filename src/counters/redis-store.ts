@@ -1,5 +1,5 @@
 import { Redis } from "ioredis";
-import type { Block, CounterStore, GcraDecision, GcraRule } from "./counter-store.js";
+import type { Block, CounterStore, EventCutoffs, GcraDecision, GcraRule } from "./counter-store.js";
 
 export interface RedisStoreOptions {
   url: string;
@@ -46,7 +46,31 @@ if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) 
 return 1
 `;
 
+/**
+ * Events past retention out of the list, atomically (events pushed meanwhile wait): the rule of
+ * `eventDue`, with ISO 8601 times compared as strings. The list is bounded (maxEvents), so one
+ * pass over it is bounded too; kept events go back in batches under Lua's argument limit.
+ */
+const PRUNE_EVENTS = `
+local items = redis.call('LRANGE', KEYS[1], 0, -1)
+local tenants = cjson.decode(ARGV[2])
+local kept = {}
+for _, item in ipairs(items) do
+  local ok, event = pcall(cjson.decode, item)
+  if ok and type(event) == 'table' and type(event.at) == 'string' then
+    local cutoff = ARGV[1]
+    if type(event.tenant_id) == 'string' and type(tenants[event.tenant_id]) == 'string' then cutoff = tenants[event.tenant_id] end
+    if event.at >= cutoff then kept[#kept + 1] = item end
+  end
+end
+if #kept == #items then return 0 end
+redis.call('DEL', KEYS[1])
+for i = 1, #kept, 1000 do redis.call('RPUSH', KEYS[1], unpack(kept, i, math.min(i + 999, #kept))) end
+return #items - #kept
+`;
+
 type ScriptedRedis = Redis & {
+  portcullisPruneEvents(key: string, defaultCutoff: string, tenantCutoffs: string): Promise<number>;
   portcullisGcra(key: string, intervalUs: number, burst: number, cost: number): Promise<[number, number, number, number]>;
   portcullisCount(key: string, amount: number, windowMs: number): Promise<number>;
   portcullisRemember(key: string, member: string, windowMs: number, maxMembers: number): Promise<number>;
@@ -86,6 +110,7 @@ export class RedisCounterStore implements CounterStore {
     redis.defineCommand("portcullisGcra", { numberOfKeys: 1, lua: GCRA_SCRIPT });
     redis.defineCommand("portcullisCount", { numberOfKeys: 1, lua: COUNT });
     redis.defineCommand("portcullisRemember", { numberOfKeys: 1, lua: REMEMBER });
+    redis.defineCommand("portcullisPruneEvents", { numberOfKeys: 1, lua: PRUNE_EVENTS });
     try {
       await redis.connect();
     } catch {
@@ -146,6 +171,10 @@ export class RedisCounterStore implements CounterStore {
 
   recentEvents(limit: number): Promise<string[]> {
     return this.redis.lrange(`${this.prefix}events`, 0, limit - 1);
+  }
+
+  async pruneEvents(cutoffs: EventCutoffs): Promise<number> {
+    return this.redis.portcullisPruneEvents(`${this.prefix}events`, cutoffs.default, JSON.stringify(cutoffs.tenants));
   }
 
   async ping(): Promise<void> {

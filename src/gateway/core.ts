@@ -11,6 +11,8 @@ import { createEgressProxy } from "../egress/proxy.js";
 import { AuditStore } from "../audit/store.js";
 import { Connections } from "../connections/connections.js";
 import { ConnectionStore } from "../connections/store.js";
+import { RetentionSweep } from "../retention/sweep.js";
+import { TenantDeletion } from "../tenants/deletion.js";
 import { WebhookDeliverer } from "../webhook-delivery/deliverer.js";
 import { WebhookService } from "../webhook-delivery/service.js";
 import { WebhookStore } from "../webhook-delivery/store.js";
@@ -94,9 +96,10 @@ export class PortcullisCore {
   /** Outbound webhooks; present while the vault is on, since it keeps their signing secrets. */
   readonly webhooks: WebhookService | undefined;
   readonly webhookStore: WebhookStore;
-  readonly audit: AuditStore;
   /** OAuth connections; present while the vault is on, since it keeps their tokens. */
   readonly connections: Connections | undefined;
+  readonly deletion: TenantDeletion;
+  readonly retention: RetentionSweep;
 
   private constructor(
     readonly policy: Policy,
@@ -104,6 +107,7 @@ export class PortcullisCore {
     readonly db: Database,
     readonly counters: CounterStore,
     readonly events: SecurityEvents,
+    readonly audit: AuditStore,
     readonly blocking: ClientBlocking,
     readonly tenants: TenantStore,
     readonly tenantDirectory: TenantDirectory,
@@ -123,7 +127,6 @@ export class PortcullisCore {
     this.clientIps = new ClientIpResolver(policy.clients.trustedProxies, policy.clients.ipv6Prefix);
     this.sessions = new Sessions(new SessionStore(db), policy.sessions, tenantDirectory, events, signer.deriveKey("session tokens v1"), Math.min(1_000, keyStalenessMs ?? 1_000));
     this.roles = new RoleStore(db, Math.min(1_000, keyStalenessMs ?? 1_000));
-    this.audit = new AuditStore(db);
     this.egress = new Egress(policy.egress, { events, observer: metrics });
     this.webhookStore = new WebhookStore(db);
     this.webhooks = vault === undefined ? undefined : new WebhookService(this.webhookStore, vault, this.egress, policy.webhookDelivery);
@@ -131,6 +134,8 @@ export class PortcullisCore {
       throw new Error("connections.providers needs the vault, which keeps the connections' tokens: configure a key provider (PORTCULLIS_KEY_PROVIDER)");
     }
     this.connections = vault === undefined ? undefined : new Connections(policy.connections, new ConnectionStore(db), vault, this.egress, signer.deriveKey("connection state v1"), events, logger);
+    this.deletion = new TenantDeletion({ db, tenants, tenantDirectory, keyAuthenticator, audit: this.audit, vault, connections: this.connections, logger });
+    this.retention = new RetentionSweep(policy.retention, { db, counters, audit: this.audit, deletion: this.deletion, logger });
     this.deps = {
       permissions: permissionSource(this.roles, policy),
       authenticators: { apiKeys: keyAuthenticator, jwt, sessions: this.sessions },
@@ -166,13 +171,15 @@ export class PortcullisCore {
       const tenants = new TenantStore(db);
       const tenantDirectory = new TenantDirectory(tenants, options.keyStalenessMs);
       const keys = new ApiKeyStore(db);
+      const audit = new AuditStore(db);
       return new PortcullisCore(
         policy,
         logger,
         db,
         counters,
         events,
-        new ClientBlocking(policy.blocking, counters, events),
+        audit,
+        new ClientBlocking(policy.blocking, counters, events, audit),
         tenants,
         tenantDirectory,
         keys,
@@ -226,6 +233,7 @@ export class PortcullisCore {
   }
 
   async close(): Promise<void> {
+    await this.retention.stop();
     await this.egress.close();
     await this.keyAuthenticator.close();
     this.idempotency.close();

@@ -157,6 +157,10 @@ export class Gateway {
           audit: core.audit,
           signer: core.signer,
           policy,
+          deletion: core.deletion,
+          retention: core.retention,
+          webhookStore: core.webhookStore,
+          connections: core.connections,
         }),
         token: options.adminToken,
         audit: core.audit,
@@ -184,6 +188,7 @@ export class Gateway {
     // A node that serves also delivers: outbound webhooks go out from every listening gateway, sharing the queue.
     this.deliverer ??= this.core.webhookDeliverer();
     this.deliverer?.start();
+    if (this.core.policy.retention.enabled) this.core.retention.start();
     const egressUrl = options.egressPort === undefined ? undefined : await this.listenOn(this.core.egressProxy(options.egressMaxPerClient ?? 64), options.egressPort, options.egressHost ?? options.host);
     return { url, adminUrl, decisionUrl, egressUrl };
   }

@@ -25,6 +25,7 @@ import { webhookDeliverySchema } from "../webhook-delivery/schema.js";
 import { connectionsSchema } from "../connections/schema.js";
 import { routeAuditSchema } from "../audit/route-audit.js";
 import { stepUpSchema } from "../step-up/step-up.js";
+import { retentionSchema } from "../retention/schema.js";
 
 /**
  * The policy: each control's own options schema, composed. Nothing here describes a control;
@@ -107,6 +108,8 @@ export const policySchema = z.strictObject({
   webhookDelivery: webhookDeliverySchema,
   /** OAuth connections to third-party accounts (README, Connections). */
   connections: connectionsSchema,
+  /** How long what Portcullis keeps is kept, and tenant deletion's grace period (README, Retention). */
+  retention: retentionSchema,
   routes: z.array(routeSchema).min(1),
 });
 

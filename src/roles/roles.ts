@@ -53,6 +53,11 @@ export class RoleStore {
     );
   }
 
+  /** Every assignment of the tenant, for its export. */
+  assignments(tenantId: string): Promise<{ subject_kind: SubjectKind; subject: string; role: string }[]> {
+    return this.db.withTenant(tenantId, (q) => q.query("select subject_kind, subject, role from role_assignments order by subject_kind, subject, role"));
+  }
+
   /** Replaces the subject's roles with `roles`, in one transaction. */
   async set(tenantId: string, kind: SubjectKind, subject: string, roles: readonly string[]): Promise<string[]> {
     const result = await this.db.withTenant(tenantId, async (q) => {

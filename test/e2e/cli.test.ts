@@ -62,6 +62,22 @@ describe("CLI end to end", () => {
     assert.equal((await fetch(`${gatewayUrl}/things`, { headers: { authorization: `Bearer ${rotated.key}` } })).status, 401);
   });
 
+  test("a tenant is exported, deleted, restored and its trail listed with the CLI; the sweep runs on demand", async () => {
+    const tenant = JSON.parse((await cli("tenants", "create", "--name", "leaving", "--json")).stdout) as { id: string };
+    const key = JSON.parse((await cli("keys", "create", "--tenant", tenant.id, "--env", "test", "--json")).stdout) as { key: string };
+    const out = join(dataDir, "bundle.json");
+    assert.match((await cli("tenants", "export", tenant.id, "--out", out)).stdout, /export bundle is in/);
+    const bundle = JSON.parse(await readFile(out, "utf8")) as { format: string; keys: unknown[] };
+    assert.equal(bundle.format, "portcullis-tenant-export-v1");
+    assert.ok(!JSON.stringify(bundle).includes(key.key));
+    assert.match((await cli("tenants", "delete", tenant.id)).stdout, /status: deleting\n.*deletion: step=anonymised, /s);
+    assert.equal((await fetch(`${gatewayUrl}/things`, { headers: { authorization: `Bearer ${key.key}` } })).status, 401);
+    assert.match((await cli("tenants", "restore", tenant.id)).stdout, /status: active/);
+    const listed = (await cli("audit", "list", "--tenant", tenant.id)).stdout;
+    for (const action of ["admin.create_tenant", "admin.export_tenant", "tenant.deletion_requested", "tenant.vault_shredded", "tenant.restored"]) assert.ok(listed.includes(action), action);
+    assert.match((await cli("retention", "run")).stdout, /tenants: \d+/);
+  });
+
   test("sessions are listed and ended with the CLI; roles are shown and refused where the policy defines none", async () => {
     const tenant = JSON.parse((await cli("tenants", "create", "--name", "sessions", "--json")).stdout) as { id: string };
     const { key } = JSON.parse((await cli("keys", "create", "--tenant", tenant.id, "--env", "test", "--scopes", "sessions:write", "--json")).stdout) as { key: string };
