@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
+import type { Redactor } from "../redact/redactor.js";
 import type { Database, Queryable } from "../store/database.js";
 import { ChainWalk, chainHash, genesis, personalCommitment, type ChainedFields, type Checkpoint, type Verification } from "./chain.js";
 
@@ -72,7 +73,16 @@ export class AuditStore {
   private readonly queued = new Map<string, { records: ParsedInput[]; resolve(value: { seq: number; hash: string }[]): void; reject(error: Error): void }[]>();
   private readonly committing = new Set<string>();
 
-  constructor(private readonly db: Database) {}
+  /**
+   * `redactor`: what a diff holds passes through it before it is chained (with the tenant's own
+   * settings and hash key), so a before/after of an address, a number or a secret never sits in
+   * the trail, or in an export of it, in the clear; the gateway's hashes personal values and
+   * masks credentials. Without one, diffs are stored as given.
+   */
+  constructor(
+    private readonly db: Database,
+    private readonly redactor?: Redactor,
+  ) {}
 
   /** One record, durable when this resolves (see appendMany). */
   async append(tenantId: string, input: AuditInput): Promise<{ seq: number; hash: string }> {
@@ -89,6 +99,7 @@ export class AuditStore {
     let records: ParsedInput[];
     try {
       records = inputs.map((input) => auditInputSchema.parse(input));
+      if (this.redactor !== undefined) for (const record of records) if (record.diff !== undefined) record.diff = this.redactor.value(record.diff, tenantId);
     } catch (error) {
       return Promise.reject(error as Error);
     }

@@ -2,6 +2,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { parseArgs } from "node:util";
 import { PortcullisCore } from "../gateway/core.js";
+import { logRedactor } from "../observability/log-redaction.js";
 import { createLogger } from "../observability/logger.js";
 import { defaultPolicy, loadPolicyFile } from "../policy/load.js";
 import { CliError, intOption } from "./errors.js";
@@ -48,7 +49,7 @@ export async function egress(argv: string[]): Promise<void> {
   const adminPort = intOption(values["admin-port"], "--admin-port");
   const maxPerClient = intOption(values["max-per-client"], "--max-per-client", 1, 100_000);
   const policy = values.policy === undefined ? defaultPolicy() : await loadPolicyFile(values.policy);
-  const logger = createLogger();
+  const logger = createLogger({ redactor: logRedactor(policy.logs.redact) });
   const core = await PortcullisCore.open({ policy, databaseUrl, redisUrl: process.env.REDIS_URL || undefined, redisPrefix: process.env.PORTCULLIS_REDIS_PREFIX || undefined, logger });
   const proxy = core.egressProxy(maxPerClient);
   const health = createServer((req, res) => {

@@ -5,6 +5,7 @@ import { resolveAdminToken } from "../admin/token.js";
 import { allowsAnyOriginWithCredentials, productionProblems } from "../config/production.js";
 import { startEchoUpstream } from "../echo/echo-upstream.js";
 import { Gateway } from "../gateway/index.js";
+import { logRedactor } from "../observability/log-redaction.js";
 import { createLogger } from "../observability/logger.js";
 import { defaultPolicy, loadPolicyFile } from "../policy/load.js";
 import { keyProviderFromEnv } from "../vault/providers/from-env.js";
@@ -76,7 +77,7 @@ export async function start(argv: string[]): Promise<void> {
   const port = intOption(values.port, "--port");
   const adminPort = intOption(values["admin-port"], "--admin-port");
 
-  const logger = createLogger();
+  const logger = createLogger({ redactor: logRedactor(policy.logs.redact) });
   if (production) {
     const problems = productionProblems({
       policy,

@@ -1,6 +1,7 @@
 import { request } from "undici";
 import type { CounterStore } from "../counters/counter-store.js";
 import type { Logger } from "../observability/logger.js";
+import type { Redactor } from "../redact/redactor.js";
 
 export type Severity = "info" | "warning" | "high" | "critical";
 
@@ -23,6 +24,8 @@ export interface SecurityEventsOptions {
   logger: Logger;
   /** Each event is also POSTed here as JSON. */
   alertWebhook?: string | undefined;
+  /** The logs' redaction (the log line is redacted on its way out anyway): what is stored and alerted matches what is logged. */
+  redactor?: Redactor | undefined;
   now?: () => number;
 }
 
@@ -42,7 +45,8 @@ export class SecurityEvents {
   }
 
   emit(event: Omit<SecurityEvent, "at">): void {
-    const full: SecurityEvent = { ...event, at: new Date(this.now()).toISOString() };
+    const at = new Date(this.now()).toISOString();
+    const full: SecurityEvent = this.options.redactor === undefined ? { ...event, at } : { ...this.options.redactor.value(event), at };
     const level = event.severity === "info" ? "info" : event.severity === "warning" ? "warn" : "error";
     this.options.logger[level]({ security_event: full }, `security event: ${event.type}`);
     const line = JSON.stringify(full);

@@ -12,6 +12,8 @@ import { AuditStore } from "../audit/store.js";
 import { Connections } from "../connections/connections.js";
 import { ConnectionStore } from "../connections/store.js";
 import { RetentionSweep } from "../retention/sweep.js";
+import { logRedactor } from "../observability/log-redaction.js";
+import { Redactor } from "../redact/redactor.js";
 import { TenantDeletion } from "../tenants/deletion.js";
 import { WebhookDeliverer } from "../webhook-delivery/deliverer.js";
 import { WebhookService } from "../webhook-delivery/service.js";
@@ -61,6 +63,12 @@ function permissionSource(roles: RoleStore, policy: Policy): PermissionSource {
     const held = roles.rolesFor(principal);
     return held instanceof Promise ? held.then(permissionsOf) : permissionsOf(held);
   };
+}
+
+/** Diffs in the trail: personal values hashed under each tenant's key (a change still shows), credentials masked. */
+function auditRedactor(signer: IdentitySigner): Redactor {
+  const hashed = ["email", "phone", "card", "iban", "ssn", "ip"] as const;
+  return new Redactor({ entities: Object.fromEntries(hashed.map((e) => [e, "hash"])) }, signer.deriveKey("audit diff redaction v1"));
 }
 
 export interface CoreOptions {
@@ -162,16 +170,17 @@ export class PortcullisCore {
 
   static async open(options: CoreOptions): Promise<PortcullisCore> {
     const { policy } = options;
-    const logger = options.logger ?? createLogger();
+    const logger = options.logger ?? createLogger({ redactor: logRedactor(policy.logs.redact) });
     const db = await openDatabase({ databaseUrl: options.databaseUrl, dataDir: options.dataDir });
     let counters: CounterStore | undefined;
     try {
       counters = options.redisUrl === undefined ? new MemoryCounterStore() : await RedisCounterStore.connect({ url: options.redisUrl, prefix: options.redisPrefix });
-      const events = new SecurityEvents({ store: counters, logger, alertWebhook: policy.events.alertWebhook });
+      const events = new SecurityEvents({ store: counters, logger, alertWebhook: policy.events.alertWebhook, redactor: logRedactor(policy.logs.redact) });
       const tenants = new TenantStore(db);
       const tenantDirectory = new TenantDirectory(tenants, options.keyStalenessMs);
       const keys = new ApiKeyStore(db);
-      const audit = new AuditStore(db);
+      const signer = await IdentitySigner.load(options.dataDir);
+      const audit = new AuditStore(db, auditRedactor(signer));
       return new PortcullisCore(
         policy,
         logger,
@@ -188,7 +197,7 @@ export class PortcullisCore {
         new QuotaLedger(counters, events, logger),
         new TenantIpRuleStore(db, options.keyStalenessMs),
         new IdempotencyStore(db),
-        await IdentitySigner.load(options.dataDir),
+        signer,
         new GatewayMetrics(),
         options.keyProvider === undefined ? undefined : new Vault(db, options.keyProvider),
         new JwtVerifier(policy.jwt.issuers, tenantDirectory, (issuer, kid, reason) =>

@@ -1,5 +1,7 @@
 import pino, { type DestinationStream, type Logger } from "pino";
+import type { Redactor } from "../redact/redactor.js";
 import { BatchedLineWriter } from "./line-writer.js";
+import { redactingDestination } from "./log-redaction.js";
 
 export type { Logger } from "pino";
 
@@ -11,8 +13,9 @@ export const SERVICE_NAME = "portcullis";
  * line of defence in case one ever does. Its paths are static: wildcard paths cost pino a walk
  * of every logged object, which showed up in the per-request profile.
  */
-export function createLogger(options: { level?: string; destination?: DestinationStream } = {}): Logger {
-  const destination = options.destination ?? new BatchedLineWriter(pino.destination({ dest: 1, sync: true }));
+export function createLogger(options: { level?: string; destination?: DestinationStream; redactor?: Redactor | undefined } = {}): Logger {
+  const written = options.destination ?? new BatchedLineWriter(pino.destination({ dest: 1, sync: true }));
+  const destination = options.redactor === undefined ? written : redactingDestination(options.redactor, written);
   return pino(
     {
       level: options.level ?? process.env.PORTCULLIS_LOG_LEVEL ?? "info",

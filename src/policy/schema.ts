@@ -26,6 +26,7 @@ import { connectionsSchema } from "../connections/schema.js";
 import { routeAuditSchema } from "../audit/route-audit.js";
 import { stepUpSchema } from "../step-up/step-up.js";
 import { retentionSchema } from "../retention/schema.js";
+import { logRedactionSchema } from "../observability/log-redaction.js";
 
 /**
  * The policy: each control's own options schema, composed. Nothing here describes a control;
@@ -108,6 +109,8 @@ export const policySchema = z.strictObject({
   webhookDelivery: webhookDeliverySchema,
   /** OAuth connections to third-party accounts (README, Connections). */
   connections: connectionsSchema,
+  /** What the gateway's own log lines may carry (README, Health, metrics and logs). */
+  logs: z.strictObject({ redact: logRedactionSchema }).default({ redact: logRedactionSchema.parse(undefined) }),
   /** How long what Portcullis keeps is kept, and tenant deletion's grace period (README, Retention). */
   retention: retentionSchema,
   routes: z.array(routeSchema).min(1),

@@ -8,7 +8,8 @@ import type { Queryable } from "./database.js";
 export async function findTablesWithoutRls(
   q: Queryable,
   schema = "public",
-  exempt: readonly string[] = ["portcullis_migrations"],
+  // Bookkeeping of the whole deployment, no tenant's rows: the migrations run, when jobs last ran.
+  exempt: readonly string[] = ["portcullis_migrations", "portcullis_jobs"],
 ): Promise<string[]> {
   const rows = await q.query<{ table_name: string }>(
     `select c.relname as table_name

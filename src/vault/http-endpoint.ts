@@ -59,7 +59,7 @@ export function vaultEndpointControl(deps: { vault: Vault; authenticate: readonl
       throw error;
     } finally {
       deps.logger.info(
-        { event: "vault_access", req_id: ctx.requestId, tenant_id: principal.tenantId, principal: principal.id, action, secret: name, outcome },
+        { event: "vault_access", req_id: ctx.requestId, tenant_id: principal.tenantId, principal: principal.id, action, entry: name, outcome },
         "vault access",
       );
     }

@@ -47,6 +47,22 @@ describe("the gateway's audit trail", () => {
     assert.equal((await append(reader, { actorType: "user", actorId: "u", action: "x.y" })).status, 403);
   });
 
+  test("a diff's personal values are hashed under the tenant's key and its credentials masked before they are chained", async () => {
+    const diff = { before: { email: "old@example.com", phone: "+1 415 555 2671" }, after: { email: "New@Example.com", password: "hunter2", note: "card 4111 1111 1111 1111" } };
+    assert.equal((await append(writer, { actorType: "user", actorId: "u_2", action: "profile.update", diff })).status, 201);
+    assert.equal((await append(writer, { actorType: "user", actorId: "u_2", action: "profile.update", diff: { before: { email: "new@example.com" } } })).status, 201);
+    const [first, second] = await records("?action=profile.update");
+    const text = JSON.stringify([first, second]);
+    for (const leaked of ["old@example.com", "New@Example.com", "4155552671", "hunter2", "4111"]) assert.ok(!text.includes(leaked), leaked);
+    const stored = first!.diff as { before: { email: string }; after: { email: string; password: string; note: string } };
+    assert.match(stored.before.email, /^\[EMAIL:[0-9a-f]{12}\]$/);
+    assert.notEqual(stored.before.email, stored.after.email, "a change still shows");
+    assert.equal((second!.diff as { before: { email: string } }).before.email, stored.after.email, "one address, one hash, however it is written");
+    assert.equal(stored.after.password, "[REDACTED]");
+    assert.equal(stored.after.note, "card [CARD:" + stored.after.note.slice(11));
+    assert.equal(((await gw.admin("GET", `/admin/v1/tenants/${tenantId}/audit/verify`)).json as { ok: boolean }).ok, true);
+  });
+
   test("vault reads and writes are recorded with the secret's name, never its value", async () => {
     const headers = { authorization: `Bearer ${writer}` };
     assert.equal((await fetch(`${gw.url}/portcullis/v1/vault/secrets/crm/token`, { method: "PUT", headers, body: "s3cr3t-value" })).status, 200);

@@ -75,7 +75,7 @@ describe("vault through the gateway", () => {
     await call("GET", "/logged", reader);
     await call("GET", "/logged", noScopes);
     const events = gw.logs.flatMap((line) => line.split("\n")).filter((l) => l.includes('"vault_access"')).map((l) => JSON.parse(l) as Record<string, string>);
-    const logged = events.filter((e) => e.secret === "logged");
+    const logged = events.filter((e) => e.entry === "logged");
     assert.deepEqual(logged.map((e) => [e.action, e.outcome]), [["write", "ok"], ["read", "ok"], ["read", "denied"]]);
     assert.ok(logged.every((e) => e.tenant_id && e.principal));
     assert.ok(!gw.logs.join("").includes("value-that-must-not-be-logged"));

@@ -4,6 +4,7 @@ import { startEchoUpstream } from "../../src/echo/echo-upstream.js";
 import { Gateway, parsePolicy, type Policy } from "../../src/gateway/index.js";
 import { randomBytes } from "node:crypto";
 import { createLogger } from "../../src/observability/logger.js";
+import { logRedactor } from "../../src/observability/log-redaction.js";
 import { LocalKeyProvider } from "../../src/vault/providers/local.js";
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789abcdefghijklmnop";
@@ -51,7 +52,7 @@ export async function startTestGateway(
       databaseUrl: options.databaseUrl,
       redisUrl: options.redisUrl,
       redisPrefix: options.redisPrefix,
-      logger: createLogger({ level: "info", destination }),
+      logger: createLogger({ level: "info", destination, redactor: logRedactor(policy.logs.redact) }),
       keyStalenessMs: options.keyStalenessMs,
       // Nodes of one deployment share their key provider: tests of several nodes pass one KEK.
       keyProvider: LocalKeyProvider.fromKeys(options.kek ?? randomBytes(32)),

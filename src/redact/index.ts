@@ -1,0 +1,2 @@
+export { ENTITIES, sensitiveName, type Entity, type Finding } from "./detectors.js";
+export { Redactor, redactModeSchema, redactOptionsSchema, type RedactMode, type RedactOptions } from "./redactor.js";
