@@ -1,6 +1,7 @@
 /**
- * Audit append throughput on the Postgres server, with chaining, against plain INSERTs of rows of
- * the same shape into a table without a chain (same columns, no lock, no head, no personal row):
+ * Audit append throughput on the Postgres server, with chaining, against plain INSERTs of the same
+ * rows into a table without a chain: the audit table's columns, keys and constraints, the personal
+ * fields in the row itself, the same tenant isolation (RLS), but no lock, no head, no hashing:
  * one record per call (each durable when its call resolves; the store commits concurrent calls
  * together) and 100 per call, 8 writers on one tenant, interleaved rounds, medians.
  */
@@ -25,14 +26,17 @@ function plainInsert(db: Database, tenant: string, first: number, count: number)
   const rows: string[] = [];
   for (let i = 0; i < count; i++) {
     const n = first + i;
-    const p = i * 7;
-    rows.push(`($${p + 1}, $${p + 2}, now(), 'user', $${p + 3}, 'campaign.update', 'campaign', $${p + 4}, 'success', $${p + 5}::jsonb, $${p + 6}, $${p + 7})`);
-    values.push(tenant, n, `u${n % 100}`, `c${n}`, JSON.stringify({ before: { budget: n }, after: { budget: n + 1 } }), randomBytes(32), randomBytes(32));
+    const p = i * 9;
+    rows.push(`($${p + 1}, $${p + 2}, now(), 'user', $${p + 3}, 'campaign.update', 'campaign', $${p + 4}, 'success', $${p + 5}::jsonb, $${p + 6}, $${p + 7}, $${p + 8}, $${p + 9})`);
+    values.push(tenant, n, `u${n % 100}`, `c${n}`, JSON.stringify({ before: { budget: n }, after: { budget: n + 1 } }), randomBytes(32), randomBytes(32), "203.0.113.7", "bench/1");
   }
   return db.withTenant(tenant, (q) =>
-    q.query(`insert into plain_records (tenant_id, seq, at, actor_type, actor_id, action, target_type, target_id, outcome, diff, personal_commitment, hash) values ${rows.join(", ")}`, values),
+    q.query(`insert into plain_records (tenant_id, seq, at, actor_type, actor_id, action, target_type, target_id, outcome, diff, personal_commitment, hash, ip, user_agent) values ${rows.join(", ")}`, values),
   );
 }
+
+/** Sequence numbers for the plain table, unique across writers and rounds (it has the audit table's primary key). */
+let nextSeq = 1;
 
 async function rate(write: (n: number) => Promise<unknown>, perCall: number): Promise<number> {
   let records = 0;
@@ -41,7 +45,9 @@ async function rate(write: (n: number) => Promise<unknown>, perCall: number): Pr
   await Promise.all(
     Array.from({ length: WRITERS }, async () => {
       while (performance.now() < end) {
-        await write(records);
+        const n = nextSeq;
+        nextSeq += perCall;
+        await write(n);
         records += perCall;
       }
     }),
@@ -60,7 +66,12 @@ try {
 await admin.query(`create database ${name}`);
 try {
   const db = await openDatabase({ databaseUrl: SERVER.replace(/\/postgres$/, `/${name}`) });
-  await db.asOwner((q) => q.query("create table plain_records (like audit_records); grant insert on plain_records to portcullis_app"));
+  await db.asOwner(async (q) => {
+    await q.query("create table plain_records (like audit_records including defaults including constraints including indexes, actor_name text, ip text, user_agent text)");
+    await q.query("alter table plain_records add foreign key (tenant_id) references tenants (id)");
+    await q.query("select portcullis_isolate_tenant('plain_records', 'tenant_id')");
+    await q.query("grant insert on plain_records to portcullis_app");
+  });
   const tenant = (await new TenantStore(db).create("bench")).id;
   const audit = new AuditStore(db);
   const compare = async (label: string, ours: (n: number) => Promise<unknown>, plain: (n: number) => Promise<unknown>, perCall: number) => {

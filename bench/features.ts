@@ -3,7 +3,9 @@
  * it, in one gateway process, measured in the same interleaved rounds (CPU per request is the
  * primary figure): a session access token against an API key; an idempotent POST's first call
  * (a fresh key each request: a claim and a completion in the durable store, PGlite here) and its
- * replay (one fixed key: answered from the store, the upstream never reached) against a plain POST.
+ * replay (one fixed key: answered from the store, the upstream never reached) against a plain POST;
+ * and a POST on a route with `audit` (a chained record committed before forwarding) against the
+ * same POST on a route without it.
  * Once on embedded PGlite, whose work is done inside the gateway's process (so its CPU counts),
  * and once on the local Postgres server when it can be reached.
  */
@@ -31,6 +33,7 @@ await writeFile(
     sessions: { accessTokenSeconds: 3600 },
     routes: [
       { name: "idempotent", match: { path: "/idem/**" }, idempotency: {} },
+      { name: "audited", match: { path: "/audited/**" }, audit: true },
       { name: "default", match: { path: "/**" } },
     ],
   }),
@@ -86,6 +89,7 @@ async function measureOn(label: string, databaseUrl: string): Promise<void> {
     post: "POST, API key, no idempotency",
     first: "POST, idempotent, first call (fresh key)",
     replay: "POST, idempotent, replay (same key)",
+    audited: "POST, route with audit",
   };
   const auth = [`Authorization: Bearer ${key}`];
   const targets: Target[] = [
@@ -94,6 +98,7 @@ async function measureOn(label: string, databaseUrl: string): Promise<void> {
     { name: NAMES.post, url: `${url}/items`, headers: auth, pid: gateway.pid, script: plainPost },
     { name: NAMES.first, url: `${url}/idem/items`, headers: auth, pid: gateway.pid, script: freshKeys },
     { name: NAMES.replay, url: `${url}/idem/items`, headers: auth, pid: gateway.pid, script: fixedKey },
+    { name: NAMES.audited, url: `${url}/audited/items`, headers: auth, pid: gateway.pid, script: plainPost },
   ];
   const results = measureAll(targets);
   const cpu = (name: string) => results.find((r) => r.name === name)!.cpuUsPerRequest;
@@ -101,6 +106,7 @@ async function measureOn(label: string, databaseUrl: string): Promise<void> {
   console.log(`  session / API key on the same route              ${(cpu(NAMES.session) / cpu(NAMES.key)).toFixed(2)}×   (goal ≤ 1.1×)`);
   console.log(`  idempotent first call / plain POST               ${(cpu(NAMES.first) / cpu(NAMES.post)).toFixed(2)}×   (reported)`);
   console.log(`  idempotent replay / plain POST                   ${(cpu(NAMES.replay) / cpu(NAMES.post)).toFixed(2)}×   (reported; the upstream is not reached)`);
+  console.log(`  audited POST / plain POST                        ${(cpu(NAMES.audited) / cpu(NAMES.post)).toFixed(2)}×   (goal ≤ 1.15×)`);
   gateway.kill("SIGTERM");
 }
 

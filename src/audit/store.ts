@@ -147,7 +147,7 @@ export class AuditStore {
       });
   }
 
-  /** One transaction: one lock, two multi-row inserts, one head update. */
+  /** One transaction: one lock, a multi-row insert of the records and one of their personal rows, one head update. */
   private commit(tenantId: string, records: readonly ParsedInput[]): Promise<{ seq: number; hash: string }[]> {
     return this.db.withTenant(tenantId, async (q) => {
       const head = await lockedHead(q, tenantId);
@@ -176,14 +176,15 @@ export class AuditStore {
         };
         previous = chainHash(previous, fields);
         chained.push(tenantId, seq, at, fields.actorType, fields.actorId, fields.action, fields.targetType, fields.targetId, fields.outcome, fields.requestId, fields.diff === null ? null : JSON.stringify(fields.diff), fields.personalCommitment, previous);
-        personal.push(tenantId, seq, salt, record.actorName ?? null, record.ip ?? null, record.userAgent ?? null);
+        // A record with no personal field has no personal row: nothing to show or erase (its commitment is to nulls).
+        if (record.actorName !== undefined || record.ip !== undefined || record.userAgent !== undefined) personal.push(tenantId, seq, salt, record.actorName ?? null, record.ip ?? null, record.userAgent ?? null);
         appended.push({ seq, hash: previous.toString("hex") });
       }
       await q.query(
         `insert into audit_records (tenant_id, seq, at, actor_type, actor_id, action, target_type, target_id, outcome, request_id, diff, personal_commitment, hash) values ${placeholders(records.length, 13, 3)}`,
         chained,
       );
-      await q.query(`insert into audit_personal (tenant_id, seq, salt, actor_name, ip, user_agent) values ${placeholders(records.length, 6)}`, personal);
+      if (personal.length > 0) await q.query(`insert into audit_personal (tenant_id, seq, salt, actor_name, ip, user_agent) values ${placeholders(personal.length / 6, 6)}`, personal);
       await q.query("update audit_heads set seq = $2, head = $3 where tenant_id = $1", [tenantId, seq, previous]);
       return appended;
     });

@@ -9,7 +9,7 @@ import { connectionScopedHeaders } from "./hop-by-hop.js";
 import { IDENTITY_HEADER, type IdentitySigner } from "./identity-assertion.js";
 import { relayResponse } from "./response-relay.js";
 import { withoutSessionCookies } from "../sessions/cookies.js";
-import { CircuitOpenError, FAILING_STATUSES, IDEMPOTENT_METHODS, UpstreamGuard, type GuardObserver } from "../resilience/guard.js";
+import { CircuitOpenError, FAILING_STATUSES, IDEMPOTENT_METHODS, isCallerGone, UpstreamGuard, type GuardObserver } from "../resilience/guard.js";
 
 /**
  * Headers only the gateway (the front proxy) may set: a client that sends them is trying to speak
@@ -153,9 +153,17 @@ export class Forwarder {
     // A streamed body is gone once sent; one read whole (by a control) can be sent again.
     const replayable = !hasBody || Buffer.isBuffer(ctx.forwardBody);
     const mayRetry = replayable && (IDEMPOTENT_METHODS.has(ctx.method) || ctx.headers["idempotency-key"] !== undefined) ? () => !answering && !res.destroyed : undefined;
+    // Gone while the request waited on the controls: neither sent nor a verdict on the upstream (a
+    // half-open breaker would even take the abandoned probe for a success).
+    if (res.destroyed) {
+      res.statusCode = 499;
+      return;
+    }
     try {
       await target.guard.run(attempt, mayRetry);
     } catch (error) {
+      // Nobody is left to answer; the relay has set the 499 the access log shows.
+      if (isCallerGone(error)) return;
       if (error instanceof CircuitOpenError) {
         setResponseHeader(ctx, "retry-after", String(error.retryAfterSeconds));
         throw new Problem("UPSTREAM_CIRCUIT_OPEN", "The upstream has been failing; requests to it are paused for a while.");

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, ServerResponse } from "node:http";
 import type { Dispatcher } from "undici";
 import type { BodyTap } from "../pipeline/control.js";
+import { callerGone } from "../resilience/guard.js";
 
 /** Logged for a request whose client left before the answer began (nginx's convention). */
 const CLIENT_CLOSED_REQUEST = 499;
@@ -91,6 +92,13 @@ export function relayResponse(
   writeHead: HeadWriter,
 ): Promise<void> {
   return new Promise((resolve, reject) => {
+    // The client left while the request waited (on a control, an audit commit): nothing is sent,
+    // and the upstream is not blamed. Sending it would cut a half-sent request off at the upstream
+    // and count as its failure: clients hanging up could open the breaker for everyone.
+    if (res.destroyed || res.closed) {
+      res.statusCode = CLIENT_CLOSED_REQUEST;
+      return reject(callerGone(new ClientGoneError("the client closed the connection before the request was forwarded")));
+    }
     const relay = new ResponseRelay(res, writeHead, reject);
     res.once("close", () => {
       resolve();

@@ -142,7 +142,7 @@ class RetryableFailure extends Error {
 }
 
 /** Errors the caller raises to stop (its client left, its own deadline): no fault of the upstream's. */
-function isCallerGone(error: unknown): boolean {
+export function isCallerGone(error: unknown): boolean {
   return (error as { callerGone?: boolean }).callerGone === true;
 }
 
