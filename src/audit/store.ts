@@ -147,7 +147,7 @@ export class AuditStore {
       });
   }
 
-  /** One transaction: one lock, a multi-row insert of the records and one of their personal rows, one head update. */
+  /** One transaction: the head locked and read, then the records, their personal rows and the new head in one statement. */
   private commit(tenantId: string, records: readonly ParsedInput[]): Promise<{ seq: number; hash: string }[]> {
     return this.db.withTenant(tenantId, async (q) => {
       const head = await lockedHead(q, tenantId);
@@ -157,9 +157,10 @@ export class AuditStore {
       const chained: unknown[] = [];
       const personal: unknown[] = [];
       const appended: { seq: number; hash: string }[] = [];
-      for (const record of records) {
+      const salts = randomBytes(16 * records.length);
+      for (const [i, record] of records.entries()) {
         seq++;
-        const salt = randomBytes(16);
+        const salt = Buffer.from(salts.subarray(16 * i, 16 * i + 16));
         const fields: ChainedFields = {
           tenantId,
           seq,
@@ -180,12 +181,17 @@ export class AuditStore {
         if (record.actorName !== undefined || record.ip !== undefined || record.userAgent !== undefined) personal.push(tenantId, seq, salt, record.actorName ?? null, record.ip ?? null, record.userAgent ?? null);
         appended.push({ seq, hash: previous.toString("hex") });
       }
+      // One statement for the records, their personal rows and the new head: a round trip per
+      // transaction counts, as appends for a tenant go one transaction at a time. The personal
+      // rows' foreign keys are checked at the statement's end, when the records are in.
+      const heads = chained.length;
+      const people = personal.length / 6;
       await q.query(
-        `insert into audit_records (tenant_id, seq, at, actor_type, actor_id, action, target_type, target_id, outcome, request_id, diff, personal_commitment, hash) values ${placeholders(records.length, 13, 3)}`,
-        chained,
+        `with records as (insert into audit_records (tenant_id, seq, at, actor_type, actor_id, action, target_type, target_id, outcome, request_id, diff, personal_commitment, hash) values ${placeholders(records.length, 13, 3)})` +
+          (people === 0 ? "" : `, personal as (insert into audit_personal (tenant_id, seq, salt, actor_name, ip, user_agent) values ${placeholders(people, 6, undefined, heads)})`) +
+          ` update audit_heads set seq = $${heads + personal.length + 2}, head = $${heads + personal.length + 3} where tenant_id = $${heads + personal.length + 1}`,
+        [...chained, ...personal, tenantId, seq, previous],
       );
-      if (personal.length > 0) await q.query(`insert into audit_personal (tenant_id, seq, salt, actor_name, ip, user_agent) values ${placeholders(personal.length / 6, 6)}`, personal);
-      await q.query("update audit_heads set seq = $2, head = $3 where tenant_id = $1", [tenantId, seq, previous]);
       return appended;
     });
   }
@@ -301,12 +307,12 @@ function page(q: Queryable, tenantId: string, afterSeq: number, limit: number, f
   );
 }
 
-/** `($1, $2, …), ($n+1, …)` for `rows` rows of `width` values; the `timestampColumn`-th (from 1) cast to timestamptz. */
-function placeholders(rows: number, width: number, timestampColumn?: number): string {
+/** `($1, $2, …), ($n+1, …)` for `rows` rows of `width` values after `offset` others; the `timestampColumn`-th (from 1) cast to timestamptz. */
+function placeholders(rows: number, width: number, timestampColumn?: number, offset = 0): string {
   const out: string[] = [];
   for (let r = 0; r < rows; r++) {
     const values: string[] = [];
-    for (let c = 1; c <= width; c++) values.push(`$${r * width + c}${c === timestampColumn ? "::timestamptz" : ""}`);
+    for (let c = 1; c <= width; c++) values.push(`$${offset + r * width + c}${c === timestampColumn ? "::timestamptz" : ""}`);
     out.push(`(${values.join(", ")})`);
   }
   return out.join(", ");

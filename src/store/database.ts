@@ -36,8 +36,8 @@ export class Database {
   withTenant<T>(tenantId: string, work: (q: Queryable) => Promise<T>): Promise<T> {
     if (!isUuid(tenantId)) return Promise.reject(new Problem("NOT_FOUND", "No such tenant."));
     return this.driver.transaction(async (q) => {
-      await q.query(`set local role ${APP_ROLE}`);
-      await q.query("select set_config('app.current_org', $1, true)", [tenantId]);
+      // set_config('role', …, true) is SET LOCAL ROLE: both in one round trip, as every transaction pays it.
+      await q.query(`select set_config('role', '${APP_ROLE}', true), set_config('app.current_org', $1, true)`, [tenantId]);
       return work(q);
     });
   }
