@@ -1,4 +1,6 @@
 import pino, { type Logger } from "pino";
+import type { Redactor } from "../redact/redactor.js";
+import { RedactingDestination } from "./log-redaction.js";
 import { SERVICE_NAME } from "./logger.js";
 
 export interface AccessEntry {
@@ -36,8 +38,13 @@ export class AccessLog {
   private lastTime = 0;
   private lastIso = "";
 
+  /** Set when the logs are redacted: the fields a client can put text in go through it, the rest is the gateway's own. */
+  private readonly redactor: Redactor | undefined;
+
   constructor(private readonly logger: Logger) {
-    this.stream = (logger as unknown as Record<symbol, { write(line: string): unknown }>)[pino.symbols.streamSym]!;
+    const stream = (logger as unknown as Record<symbol, { write(line: string): unknown }>)[pino.symbols.streamSym]!;
+    this.redactor = stream instanceof RedactingDestination ? stream.redactor : undefined;
+    this.stream = stream instanceof RedactingDestination ? stream.inner : stream;
   }
 
   write(entry: AccessEntry): void {
@@ -46,11 +53,15 @@ export class AccessLog {
     // hold anything a client chose to send.
     this.stream.write(
       `{"level":${INFO},"time":"${this.isoTime()}","service":"${SERVICE_NAME}","req_id":${quoted(entry.requestId)},"method":${quoted(entry.method ?? "")}` +
-        `,"path":${quoted(entry.path)},"route":${quoted(entry.route)},"status":${entry.status},"outcome":${quoted(entry.outcome)},"duration_ms":${entry.durationMs}` +
+        `,"path":${quoted(this.redacted(entry.path))},"route":${quoted(entry.route)},"status":${entry.status},"outcome":${quoted(entry.outcome)},"duration_ms":${entry.durationMs}` +
         (entry.tenantId === undefined ? "" : `,"tenant_id":${quoted(entry.tenantId)}`) +
-        (entry.principal === undefined ? "" : `,"principal":${quoted(entry.principal)}`) +
+        (entry.principal === undefined ? "" : `,"principal":${quoted(this.redacted(entry.principal))}`) +
         `,"msg":"request"}\n`,
     );
+  }
+
+  private redacted(text: string): string {
+    return this.redactor === undefined ? text : this.redactor.text(text);
   }
 
   /** Formatting a date costs as much as the rest of the line; many requests share a millisecond. */

@@ -22,11 +22,22 @@ export function logRedactor(policy: LogRedactionPolicy): Redactor | undefined {
 /**
  * A destination that redacts each line before the one it wraps gets it. Redacting the finished
  * line rather than each logged object means that what a call site adds later cannot slip past:
- * the access log, security events and every other line go through the same door.
+ * security events and every other line go through the same door. The access log, whose fields
+ * are fixed, redacts only the fields a client can put text in (see AccessLog), and writes to
+ * `inner`: a whole-line pass would cost every request a few microseconds more.
  */
-export function redactingDestination(redactor: Redactor, destination: DestinationStream & { flush?(done?: (error?: Error) => void): void }): DestinationStream {
-  return {
-    write: (line: string) => destination.write(redactor.text(line)),
-    ...(destination.flush === undefined ? {} : { flush: (done?: (error?: Error) => void) => destination.flush!(done) }),
-  } as DestinationStream;
+export class RedactingDestination implements DestinationStream {
+  constructor(
+    readonly redactor: Redactor,
+    readonly inner: DestinationStream & { flush?(done?: (error?: Error) => void): void },
+  ) {}
+
+  write(line: string): void {
+    this.inner.write(this.redactor.text(line));
+  }
+
+  flush(done?: (error?: Error) => void): void {
+    if (this.inner.flush === undefined) return void done?.();
+    this.inner.flush(done);
+  }
 }

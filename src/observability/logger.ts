@@ -1,7 +1,7 @@
 import pino, { type DestinationStream, type Logger } from "pino";
 import type { Redactor } from "../redact/redactor.js";
 import { BatchedLineWriter } from "./line-writer.js";
-import { redactingDestination } from "./log-redaction.js";
+import { RedactingDestination } from "./log-redaction.js";
 
 export type { Logger } from "pino";
 
@@ -15,7 +15,7 @@ export const SERVICE_NAME = "portcullis";
  */
 export function createLogger(options: { level?: string; destination?: DestinationStream; redactor?: Redactor | undefined } = {}): Logger {
   const written = options.destination ?? new BatchedLineWriter(pino.destination({ dest: 1, sync: true }));
-  const destination = options.redactor === undefined ? written : redactingDestination(options.redactor, written);
+  const destination = options.redactor === undefined ? written : new RedactingDestination(options.redactor, written);
   return pino(
     {
       level: options.level ?? process.env.PORTCULLIS_LOG_LEVEL ?? "info",

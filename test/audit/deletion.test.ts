@@ -67,6 +67,7 @@ for (const kind of ["PGlite", "Postgres"] as const) {
 
     test("deletion revokes, shreds and anonymises at once, refuses changes, can be restored; after the grace period the rest goes and the trail still verifies", async () => {
       const { id, headers } = await newTenant();
+      const bystander = await newTenant();
       const started = await gw.admin("DELETE", `/admin/v1/tenants/${id}`);
       assert.equal(started.status, 202);
       const state = started.json as { status: string; deletion: { step: string; purge_after: string } };
@@ -111,6 +112,13 @@ for (const kind of ["PGlite", "Postgres"] as const) {
         const [row] = await owner(`select count(*)::int as n from ${String(table_name)} where tenant_id = $1`, [id]);
         assert.equal(row!.n, 0, String(table_name));
       }
+      // Another tenant's rows, keys, secrets and trail are untouched.
+      for (const { table_name } of tables) {
+        const [mine] = await owner(`select count(*)::int as n from ${String(table_name)} where tenant_id = $1`, [bystander.id]);
+        if (["api_keys", "vault_secrets", "vault_deks", "tenant_ip_rules"].includes(String(table_name))) assert.ok(Number(mine!.n) >= 1, String(table_name));
+      }
+      assert.equal((await fetch(`${gw.url}/portcullis/v1/vault/secrets/crm/token`, { headers: bystander.headers })).status, 200);
+      assert.equal((await verified(bystander.id)).ok, true);
       const [tombstone] = await owner("select name, status from tenants where id = $1", [id]);
       assert.deepEqual(tombstone, { name: "deleted tenant", status: "deleted" });
       const after = await trail(id);

@@ -14,19 +14,21 @@ const ADMIN_TOKEN = "audit-crash-admin-token-0123456789abcdefg";
 const CLIENTS = 16;
 
 /**
- * `portcullis start` on Postgres under a load of audited mutations (a route with `audit`, and
- * records the upstream appends), killed with SIGKILL mid-load and started again: every record a
- * client was answered for must be in the trail, and the chain must verify.
+ * `portcullis start` on Postgres, and on PGlite in its data directory, under a load of audited
+ * mutations (a route with `audit`, and records the upstream appends), killed with SIGKILL mid-load
+ * and started again: every record a client was answered for must be in the trail, and the chain
+ * must verify.
  */
-describe("audit: kill -9 of the gateway under load loses no acknowledged record", () => {
-  let database: TestDatabase;
+for (const kind of ["Postgres", "PGlite"] as const)
+describe(`audit on ${kind}: kill -9 of the gateway under load loses no acknowledged record`, () => {
+  let database: TestDatabase | undefined;
   let echo: Awaited<ReturnType<typeof startEchoUpstream>>;
   let policyFile: string;
   let dataDir: string;
   let node: { child: ChildProcess; url: string; adminUrl: string };
 
   const start = async () => {
-    const { child, banner } = await startCli(["--upstream", echo.url, "--policy", policyFile, "--data-dir", dataDir], { DATABASE_URL: database.url, PORTCULLIS_ADMIN_TOKEN: ADMIN_TOKEN });
+    const { child, banner } = await startCli(["--upstream", echo.url, "--policy", policyFile, "--data-dir", dataDir], { DATABASE_URL: database?.url ?? "", PORTCULLIS_ADMIN_TOKEN: ADMIN_TOKEN });
     node = { child, url: /gateway listening on (\S+)/.exec(banner)![1]!, adminUrl: /admin API listening on (\S+)/.exec(banner)![1]! };
   };
   const admin = async (method: string, path: string, body?: unknown) => {
@@ -35,9 +37,11 @@ describe("audit: kill -9 of the gateway under load loses no acknowledged record"
   };
 
   before(async () => {
-    const db = await createTestDatabase();
-    if (typeof db === "string") throw new Error(db);
-    database = db;
+    if (kind === "Postgres") {
+      const db = await createTestDatabase();
+      if (typeof db === "string") throw new Error(db);
+      database = db;
+    }
     echo = await startEchoUpstream();
     const dir = await mkdtemp(join(tmpdir(), "portcullis-audit-crash-"));
     dataDir = join(dir, "data");
@@ -49,7 +53,7 @@ describe("audit: kill -9 of the gateway under load loses no acknowledged record"
     await stop(node.child);
     echo.server.closeAllConnections();
     echo.server.close();
-    await database.drop();
+    await database?.drop();
   });
 
   test("records acknowledged before the kill are all there after the restart, in one valid chain", async () => {
