@@ -43,7 +43,11 @@ export class TenantDeletion {
       ),
     );
     const tenant = await this.deps.tenants.get(tenantId);
-    if (started === undefined) return tenant; // already being deleted: asking again changes nothing
+    if (started === undefined) {
+      // Already being deleted: asking again changes nothing, but carries on a deletion a crash interrupted.
+      await this.advance(tenantId);
+      return (await this.deps.tenants.find(tenantId))!;
+    }
     this.forget(tenantId);
     await this.deps.audit.append(tenantId, { ...actor, action: "tenant.deletion_requested", targetType: "tenant", targetId: tenantId, diff: { after: { purge_after: tenant.purge_after!.toISOString() } } });
     await this.advance(tenantId);
