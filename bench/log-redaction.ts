@@ -18,6 +18,7 @@ console.log(`log redaction: wrk, 1 thread, ${CONNECTIONS} connections, ${ROUNDS}
 const upstreamPort = await freePort();
 await launch(process.execPath, [join(ROOT, "dist/bench/servers/upstream.js"), String(upstreamPort)], /ready/);
 const dir = await mkdtemp(join(tmpdir(), "portcullis-bench-logs-"));
+const PATH = process.env.BENCH_PATH ?? "/users/alice%40example.com/orders";
 const targets: Target[] = [];
 for (const enabled of [true, false]) {
   const label = enabled ? "redacted" : "plain";
@@ -35,7 +36,7 @@ for (const enabled of [true, false]) {
   const post = async (path: string, body: unknown) => (await (await fetch(adminUrl + path, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_TOKEN}` }, body: JSON.stringify(body) })).json()) as Record<string, string>;
   const tenant = await post("/admin/v1/tenants", { name: "bench" });
   const { key } = await post(`/admin/v1/tenants/${tenant.id}/keys`, { env: "live" });
-  targets.push({ name: `logs ${label}: key + forward, email in the path`, url: `${url}${process.env.BENCH_PATH ?? "/users/alice%40example.com/orders"}`, headers: [`Authorization: Bearer ${key}`], pid: child.pid });
+  targets.push({ name: `logs ${label}: key + forward, ${PATH}`, url: `${url}${PATH}`, headers: [`Authorization: Bearer ${key}`], pid: child.pid });
 }
 const results = measureAll(targets);
 const [redacted, plain] = results.map((r) => r.cpuUsPerRequest);
