@@ -14,15 +14,9 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { ADMIN_TOKEN, CONNECTIONS, DURATION, freePort, has, launch, measureAll, ROOT, ROUNDS, type Target } from "./harness.js";
+import { ADMIN_TOKEN, launch, measureAll, ROOT, startWrkBenchmark, type Target } from "./harness.js";
 
-if (!has("wrk")) {
-  console.error("this benchmark needs wrk: apt-get install wrk");
-  process.exit(1);
-}
-console.log(`feature benchmark: wrk, 1 thread, ${CONNECTIONS} connections, ${ROUNDS} interleaved rounds of ${DURATION} per target, loopback`);
-const upstreamPort = await freePort();
-await launch(process.execPath, [join(ROOT, "dist/bench/servers/upstream.js"), String(upstreamPort)], /ready/);
+const upstreamPort = await startWrkBenchmark("feature benchmark");
 const dir = await mkdtemp(join(tmpdir(), "portcullis-bench-features-"));
 const PG_URL = process.env.PORTCULLIS_TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const policyFile = join(dir, "policy.json");

@@ -2,6 +2,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { join } from "node:path";
 
 export const ROOT = new URL("../../", import.meta.url).pathname;
 export const DURATION = process.env.BENCH_DURATION ?? "5s";
@@ -163,3 +164,18 @@ export function measureAll(targets: Target[], connections = CONNECTIONS): Figure
   });
 }
 
+
+/**
+ * The start of every wrk benchmark of one gateway: wrk must be there, the title line, and the
+ * upstream the gateways forward to. Returns the upstream's port.
+ */
+export async function startWrkBenchmark(title: string): Promise<number> {
+  if (!has("wrk")) {
+    console.error("this benchmark needs wrk: apt-get install wrk");
+    process.exit(1);
+  }
+  console.log(`${title}: wrk, 1 thread, ${CONNECTIONS} connections, ${ROUNDS} interleaved rounds of ${DURATION} per target, loopback`);
+  const upstreamPort = await freePort();
+  await launch(process.execPath, [join(ROOT, "dist/bench/servers/upstream.js"), String(upstreamPort)], /ready/);
+  return upstreamPort;
+}

@@ -8,15 +8,9 @@ import { openSync } from "node:fs";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ADMIN_TOKEN, CONNECTIONS, DURATION, freePort, has, launch, measureAll, ROOT, ROUNDS, type Target } from "./harness.js";
+import { ADMIN_TOKEN, launch, measureAll, ROOT, startWrkBenchmark, type Target } from "./harness.js";
 
-if (!has("wrk")) {
-  console.error("this benchmark needs wrk: apt-get install wrk");
-  process.exit(1);
-}
-console.log(`log redaction: wrk, 1 thread, ${CONNECTIONS} connections, ${ROUNDS} interleaved rounds of ${DURATION} per target, loopback`);
-const upstreamPort = await freePort();
-await launch(process.execPath, [join(ROOT, "dist/bench/servers/upstream.js"), String(upstreamPort)], /ready/);
+const upstreamPort = await startWrkBenchmark("log redaction");
 const dir = await mkdtemp(join(tmpdir(), "portcullis-bench-logs-"));
 const PATH = process.env.BENCH_PATH ?? "/users/alice%40example.com/orders";
 const targets: Target[] = [];
