@@ -117,9 +117,14 @@ export class TenantDeletion {
   }
 
   private async revokeCredentials(tenantId: string): Promise<Record<string, number>> {
-    const [keys, sessions] = await this.deps.db.withTenant(tenantId, async (q) => [
+    const [keys, sessions, authorizations, endpoints] = await this.deps.db.withTenant(tenantId, async (q) => [
       await q.query("update api_keys set revoked_at = now() where tenant_id = $1 and revoked_at is null returning id", [tenantId]),
       await q.query("update sessions set revoked_at = now(), revoked_reason = 'admin' where tenant_id = $1 and revoked_at is null returning id", [tenantId]),
+      // An OAuth authorization begun before the request must not complete into a new connection after it.
+      await q.query("delete from oauth_states where tenant_id = $1 returning id", [tenantId]),
+      // Nothing more is sent in the tenant's name: its endpoints stop and what was queued for them ends.
+      await q.query("update webhook_endpoints set state = 'disabled', disabled_reason = 'tenant_deleted' where tenant_id = $1 and state = 'enabled' returning id", [tenantId]),
+      await q.query("update webhook_deliveries set state = 'failed', finished_at = now() where tenant_id = $1 and state = 'pending'", [tenantId]),
     ]);
     this.forget(tenantId);
     let connections = 0;
@@ -130,7 +135,7 @@ export class TenantDeletion {
       connections++;
       if (revoked) confirmed++;
     }
-    return { keys: keys!.length, sessions: sessions!.length, connections, connections_revoked_at_provider: confirmed };
+    return { keys: keys!.length, sessions: sessions!.length, pending_authorizations: authorizations!.length, webhook_endpoints_disabled: endpoints!.length, connections, connections_revoked_at_provider: confirmed };
   }
 
   private async recordStep(tenantId: string, from: DeletionStep, to: DeletionStep): Promise<DeletionStep | undefined> {

@@ -68,6 +68,10 @@ for (const kind of ["PGlite", "Postgres"] as const) {
     test("deletion revokes, shreds and anonymises at once, refuses changes, can be restored; after the grace period the rest goes and the trail still verifies", async () => {
       const { id, headers } = await newTenant();
       const bystander = await newTenant();
+      // An authorization under way and a webhook endpoint with a queued delivery.
+      await owner("insert into oauth_states (tenant_id, id, provider, subject, code_verifier, return_url, expires_at) values ($1, 'pending-authorization-000001', 'p', 's', 'v', 'https://app.example/', now() + interval '5 minutes')", [id]);
+      await owner("insert into webhook_endpoints (tenant_id, id, url, secret_name) values ($1, $2, 'https://hooks.example/x', 'w')", [id, "00000000-0000-4000-8000-000000000001"]);
+      await owner("insert into webhook_deliveries (tenant_id, id, endpoint_id, message_id, event_type, payload) values ($1, $2, $3, 'm1', 'e', '\\x00')", [id, "00000000-0000-4000-8000-000000000002", "00000000-0000-4000-8000-000000000001"]);
       const started = await gw.admin("DELETE", `/admin/v1/tenants/${id}`);
       assert.equal(started.status, 202);
       const state = started.json as { status: string; deletion: { step: string; purge_after: string } };
@@ -82,6 +86,10 @@ for (const kind of ["PGlite", "Postgres"] as const) {
         ["tenant.deletion_requested", "tenant.credentials_revoked", "tenant.vault_shredded", "tenant.audit_anonymised"],
       );
       assert.equal(records.find((r) => r.action === "tenant.credentials_revoked")!.diff!.after!.keys, 1);
+      assert.equal(records.find((r) => r.action === "tenant.credentials_revoked")!.diff!.after!.pending_authorizations, 1);
+      assert.deepEqual(await owner("select count(*)::int as n from oauth_states where tenant_id = $1", [id]), [{ n: 0 }], "an authorization begun before cannot complete");
+      assert.deepEqual(await owner("select state, disabled_reason from webhook_endpoints where tenant_id = $1", [id]), [{ state: "disabled", disabled_reason: "tenant_deleted" }]);
+      assert.deepEqual(await owner("select state from webhook_deliveries where tenant_id = $1", [id]), [{ state: "failed" }], "nothing queued goes out");
       assert.ok(records.find((r) => r.action === "tenant.vault_shredded")!.diff!.after!.data_keys_destroyed! >= 1);
       assert.ok(records.every((r) => r.ip === null && r.actor_name === null && r.user_agent === null), "every personal field is erased");
       assert.equal((await verified(id)).ok, true);
