@@ -53,7 +53,7 @@ export class AccessLog {
     // hold anything a client chose to send.
     this.stream.write(
       `{"level":${INFO},"time":"${this.isoTime()}","service":"${SERVICE_NAME}","req_id":${quoted(entry.requestId)},"method":${quoted(entry.method ?? "")}` +
-        `,"path":${quoted(this.redacted(entry.path))},"route":${quoted(entry.route)},"status":${entry.status},"outcome":${quoted(entry.outcome)},"duration_ms":${entry.durationMs}` +
+        `,"path":${quoted(this.redactedPath(entry.path))},"route":${quoted(entry.route)},"status":${entry.status},"outcome":${quoted(entry.outcome)},"duration_ms":${entry.durationMs}` +
         (entry.tenantId === undefined ? "" : `,"tenant_id":${quoted(entry.tenantId)}`) +
         (entry.principal === undefined ? "" : `,"principal":${quoted(this.redacted(entry.principal))}`) +
         `,"msg":"request"}\n`,
@@ -62,6 +62,24 @@ export class AccessLog {
 
   private redacted(text: string): string {
     return this.redactor === undefined ? text : this.redactor.text(text);
+  }
+
+  /**
+   * A path is logged as sent, so what a client percent-encoded (an address as `alice%40example%2Ecom`,
+   * or encoded twice) is looked for once decoded too; where that finds more, the decoded, redacted
+   * form is logged.
+   */
+  private redactedPath(path: string): string {
+    const raw = this.redacted(path);
+    if (this.redactor === undefined || !raw.includes("%")) return raw;
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(raw);
+    } catch {
+      return raw;
+    }
+    const again = this.redactor.text(decoded);
+    return again === decoded ? raw : again;
   }
 
   /** Formatting a date costs as much as the rest of the line; many requests share a millisecond. */

@@ -85,11 +85,13 @@ describe("the gateway's log lines through the redaction engine", () => {
     try {
       await fetch(`${gw.url}/users/alice%40example.com/cards/4111111111111111?phone=%2B14155552671`, { headers: { "x-forwarded-for": "198.51.100.23" } });
       await fetch(`${gw.url}/users/bob@example.org`);
+      await fetch(`${gw.url}/users/carol%40example%2Eorg`);
+      await fetch(`${gw.url}/users/dave%2540example.org`);
       await new Promise((resolve) => setTimeout(resolve, 50));
       const logs = gw.logs.join("");
       assert.match(logs, /"path":"\/users\/\[EMAIL\]\/cards\/\[CARD\]"/);
       assert.match(logs, /client_blocked/, "a security event with the client's address was logged");
-      for (const leaked of ["alice", "bob@example.org", "4111111111111111", "4155552671", "127.0.0.1"]) assert.ok(!logs.includes(leaked), leaked);
+      for (const leaked of ["alice", "bob@example.org", "carol", "dave", "4111111111111111", "4155552671", "127.0.0.1"]) assert.ok(!logs.includes(leaked), leaked);
       for (const line of gw.logs.join("").split("\n").filter((l) => l !== "")) JSON.parse(line);
     } finally {
       await gw.close();
