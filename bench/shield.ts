@@ -1,49 +1,98 @@
 /**
- * The shield's detectors against a corpus (bench/corpus/, see its README): true-positive rate per
- * attack class and false-positive rate on benign input, on the set the rules were tuned with and on
- * a held-out set they never saw (the honest figure). Then throughput in MB/s over JSON bodies:
- * parse, walk, normalise and detect, as the gateway does for each inspected body.
+ * The shield's detectors measured on public attack payloads and benign input at scale (see
+ * bench/corpus/README.md), per class and per paranoia level, on the tuning split and on the
+ * held-out split that was never tuned on (the honest figure). Then throughput in MB/s over JSON
+ * bodies, and the worst cost of one 1 MiB field.
  */
-import { readFileSync } from "node:fs";
-import { Detector, type AttackClass } from "../src/shield/detectors.js";
-import { Inspection } from "../src/shield/inspect.js";
+import { existsSync, readFileSync } from "node:fs";
+import { ATTACK_CLASSES, Detector, type AttackClass, type ParanoiaLevel } from "../src/shield/detectors.js";
+import { Inspection, blockingClasses } from "../src/shield/inspect.js";
+import { benignSources, isHeldOut } from "./corpus/benign-sources.js";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
-const ALL: ReadonlySet<AttackClass> = new Set(["sqli", "xss", "traversal", "cmdi"]);
-const LIMITS = { maxJsonDepth: 32, maxJsonKeys: 100_000, maxFieldLength: 1_000_000, maxUrls: 1e9, maxPhoneNumbers: 1e9, detector: new Detector(ALL) };
+const PUBLIC_ATTACKS = `${ROOT}../shared/corpora/shield-payloads.jsonl`;
+const LEVELS: readonly ParanoiaLevel[] = [1, 2, 3, 4];
+const ALL = new Set(ATTACK_CLASSES);
+const limitsAt = (paranoia: ParanoiaLevel) => ({
+  maxJsonDepth: 32,
+  maxJsonKeys: 100_000,
+  maxFieldLength: 10_000_000,
+  maxUrls: 1e9,
+  maxPhoneNumbers: 1e9,
+  detector: new Detector({ classes: ALL, paranoia }),
+});
+const LIMITS = new Map(LEVELS.map((level) => [level, limitsAt(level)]));
 
-const load = <T>(name: string) => JSON.parse(readFileSync(`${ROOT}bench/corpus/${name}`, "utf8")) as T;
+/** `ssrf` only reports by default: it refuses nothing unless a route says so. */
+const REPORTED_ONLY: ReadonlySet<AttackClass> = new Set(["ssrf"]);
 
-function flagged(value: string): boolean {
-  const inspection = new Inspection(LIMITS);
-  inspection.text("field", value);
-  return inspection.findings.some((f) => ALL.has(f.check as AttackClass));
+/** Whether a request carrying `value` in its query would be refused at `level`, with the default modes. */
+function flagged(value: string, level: ParanoiaLevel): boolean {
+  const inspection = new Inspection(LIMITS.get(level)!);
+  inspection.text("query.q", value);
+  return [...blockingClasses(inspection.finish())].some((cls) => !REPORTED_ONLY.has(cls));
 }
 
-function report(title: string, attacks: Record<AttackClass, string[]>, benign: string[]) {
-  console.log(title);
-  let hits = 0;
-  let total = 0;
-  for (const [cls, list] of Object.entries(attacks)) {
-    const caught = list.filter(flagged).length;
-    hits += caught;
-    total += list.length;
-    console.log(`  ${cls.padEnd(10)} true positives ${caught}/${list.length}  ${((100 * caught) / list.length).toFixed(1)} %`);
+const percent = (part: number, whole: number) => (whole === 0 ? "   -  " : `${((100 * part) / whole).toFixed(1).padStart(5)}%`);
+
+function rates(values: readonly string[]): string {
+  const cells: string[] = [];
+  for (const level of LEVELS) {
+    const tune = values.filter((v) => !isHeldOut(v));
+    const held = values.filter(isHeldOut);
+    cells.push(`${percent(tune.filter((v) => flagged(v, level)).length, tune.length)} ${percent(held.filter((v) => flagged(v, level)).length, held.length)}`);
   }
-  const falsePositives = benign.filter(flagged).length;
-  console.log(`  all        true positives ${hits}/${total}  ${((100 * hits) / total).toFixed(1)} %`);
-  console.log(`  benign     false positives ${falsePositives}/${benign.length}  ${((100 * falsePositives) / benign.length).toFixed(1)} %`);
+  return cells.join(" | ");
 }
 
-report("shield detectors, tuning corpus", load("attacks.json"), load("benign.json"));
-report("shield detectors, held-out corpus (never tuned against)", load("attacks-heldout.json"), load("benign-heldout.json"));
+const header = `${"".padEnd(38)} ${"n".padStart(6)} | ${LEVELS.map((l) => `PL${l} tune  held`.padEnd(13)).join(" | ")}`;
+
+if (existsSync(PUBLIC_ATTACKS)) {
+  const rows = readFileSync(PUBLIC_ATTACKS, "utf8")
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as { input: string; class: string; source: string; path: string });
+  console.log("shield: attacks caught, public payloads (PayloadsAllTheThings, fuzzdb; ../shared/corpora/), tuning and held-out splits");
+  console.log(header);
+  const groups = new Map<string, string[]>();
+  const add = (name: string, input: string) => groups.set(name, [...(groups.get(name) ?? []), input]);
+  for (const row of rows) {
+    add(row.class, row.input);
+    add(`${row.class} / ${row.source}`, row.input);
+    // dotdotpwn's 21 000 generated traversals would drown every other list of the class.
+    if (row.class === "path_traversal" && !row.path.includes("dotdotpwn")) add("path_traversal without dotdotpwn", row.input);
+  }
+  for (const [name, inputs] of [...groups].sort(([a], [b]) => a.localeCompare(b))) console.log(`  ${name.padEnd(36)} ${String(inputs.length).padStart(6)} | ${rates(inputs)}`);
+} else {
+  console.log(`shield: ${PUBLIC_ATTACKS} not found, public attack payloads not measured`);
+}
+
+console.log("shield: false positives, benign input (bench/corpus/README.md), tuning and held-out splits");
+console.log(header);
+const benign = benignSources(ROOT);
+const allBenign: string[] = [];
+for (const source of benign) {
+  allBenign.push(...source.values);
+  console.log(`  ${source.name.padEnd(36)} ${String(source.values.length).padStart(6)} | ${rates(source.values)}`);
+}
+console.log(`  ${"all benign".padEnd(36)} ${String(allBenign.length).padStart(6)} | ${rates(allBenign)}`);
+
+const project = <T>(name: string) => JSON.parse(readFileSync(`${ROOT}bench/corpus/${name}`, "utf8")) as T;
+for (const [title, attacks, clean] of [
+  ["project evasion set (bench/corpus/attacks.json)", "attacks.json", "benign.json"],
+  ["project held-out set (bench/corpus/attacks-heldout.json)", "attacks-heldout.json", "benign-heldout.json"],
+] as const) {
+  const all = Object.values(project<Record<AttackClass, string[]>>(attacks)).flat();
+  const quiet = project<string[]>(clean);
+  console.log(`shield: ${title}: PL1 catches ${percent(all.filter((v) => flagged(v, 1)).length, all.length)} of ${all.length}, flags ${percent(quiet.filter((v) => flagged(v, 1)).length, quiet.length)} of ${quiet.length} benign`);
+}
 
 // A realistic API body: records with names, free text, numbers and nested tags, about 64 KiB.
-const benign = load<string[]>("benign.json");
+const texts = benign.find((s) => s.name.startsWith("people"))!.values;
 const records = Array.from({ length: 220 }, (_, i) => ({
   id: i,
-  name: benign[i % benign.length],
-  comment: `${benign[(i * 7) % benign.length]} ${benign[(i * 13) % benign.length]}`,
+  name: texts[i % texts.length],
+  comment: `${texts[(i * 7) % texts.length]} ${texts[(i * 13) % texts.length]}`,
   price: i * 3.5,
   tags: ["alpha", "beta", `tag-${i}`],
   address: { street: `${i} Main Street`, city: "Springfield", zip: String(10_000 + i) },
@@ -54,7 +103,7 @@ for (let round = 0; round < 7; round++) {
   const start = performance.now();
   let bytes = 0;
   while (performance.now() - start < 500) {
-    const inspection = new Inspection(LIMITS);
+    const inspection = new Inspection(LIMITS.get(1)!);
     inspection.json("body", JSON.parse(body.toString("utf8")));
     inspection.finish();
     bytes += body.length;
@@ -62,4 +111,30 @@ for (let round = 0; round < 7; round++) {
   rounds.push(bytes / 1e6 / ((performance.now() - start) / 1000));
 }
 rounds.sort((a, b) => a - b);
-console.log(`shield throughput on ${(body.length / 1024).toFixed(0)} KiB JSON bodies: ${rounds[3]!.toFixed(1)} MB/s (median of 7 rounds; parse + walk + detect)`);
+console.log(`shield throughput on ${(body.length / 1024).toFixed(0)} KiB JSON bodies: ${rounds[3]!.toFixed(1)} MB/s (median of 7 rounds; parse + walk + detect, PL1)`);
+
+// The slowest text a client could send: each detector's trigger characters, repeated to 1 MiB.
+const MiB = 1 << 20;
+const worst: [string, string][] = [
+  ["prose", "the quick brown fox jumps over the lazy dog; ".repeat(MiB / 45)],
+  ["quotes", "'\"".repeat(MiB / 2)],
+  ["tags", "<a b=".repeat(MiB / 5)],
+  ["open tags", "<".repeat(MiB)],
+  ["SQL words", "or 1=1 union ".repeat(MiB / 13)],
+  ["shell", ";$(`|".repeat(MiB / 5)],
+  ["dots", "../".repeat(MiB / 3)],
+  ["braces", "${{".repeat(MiB / 3)],
+  ["percent", "%25".repeat(MiB / 3)],
+];
+const costs: string[] = [];
+for (const [name, text] of worst) {
+  let slowest = 0;
+  for (const level of [1, 4] as const) {
+    const start = performance.now();
+    const inspection = new Inspection(LIMITS.get(level)!);
+    inspection.text("body", text);
+    slowest = Math.max(slowest, performance.now() - start);
+  }
+  costs.push(`${name} ${slowest.toFixed(0)} ms`);
+}
+console.log(`shield worst case, one 1 MiB field (slowest of PL1 and PL4): ${costs.join(", ")}`);

@@ -21,7 +21,9 @@ export type BlockingPolicy = z.infer<typeof blockingSchema>;
 
 /**
  * Rejections that say a client is probing or abusing rather than making an honest mistake. A
- * missing resource (404) or a failing upstream is not held against anyone.
+ * missing resource (404) or a failing upstream is not held against anyone. Oversized bodies,
+ * headers and URLs and the shield's limits (413, 431, 414, 422) count: each makes the gateway read
+ * and inspect before refusing, and a client must not be able to burn that work for free.
  */
 const VIOLATIONS: ReadonlySet<ProblemCode> = new Set([
   "UNAUTHENTICATED",
@@ -32,6 +34,10 @@ const VIOLATIONS: ReadonlySet<ProblemCode> = new Set([
   "IP_DENIED",
   "INVALID_ENCODING",
   "MALICIOUS_INPUT",
+  "PAYLOAD_TOO_LARGE",
+  "HEADERS_TOO_LARGE",
+  "URI_TOO_LONG",
+  "INPUT_REJECTED",
 ]);
 
 /**

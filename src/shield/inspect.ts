@@ -1,21 +1,10 @@
 import { OVERRIDE_PARAMETER } from "../routing/method.js";
-import { Detector, type AttackClass } from "./detectors.js";
-import { needsDecoding, normalizeForDetection } from "./normalize.js";
+import { ATTACK_CLASSES, type AttackClass, type Detector } from "./detectors.js";
+import type { FieldExclusions } from "./exclusions.js";
+import { foldForDetection, needsDecoding, normalizeForDetection } from "./normalize.js";
+import type { SHIELD_CHECKS } from "./schema.js";
 
-export type ShieldCheck =
-  | "bodySize"
-  | "headerSize"
-  | "urlLength"
-  | "encoding"
-  | "jsonDepth"
-  | "jsonKeys"
-  | "fieldLength"
-  | "words"
-  | "urls"
-  | "phoneNumbers"
-  | "prototypePollution"
-  | "methodOverride"
-  | AttackClass;
+export type ShieldCheck = (typeof SHIELD_CHECKS)[number];
 
 export interface Finding {
   check: ShieldCheck;
@@ -23,6 +12,26 @@ export interface Finding {
   rule: string;
   /** Where: `path`, `query.q`, `header.user-agent`, `body.items[2].name`. */
   field: string;
+  /** For attack findings: what it adds to its class's anomaly score. */
+  score?: number;
+}
+
+const ATTACKS: ReadonlySet<string> = new Set(ATTACK_CLASSES);
+
+export function isAttack(check: ShieldCheck): check is AttackClass {
+  return ATTACKS.has(check);
+}
+
+/**
+ * The attack classes whose findings in one request add up to their threshold, CRS's anomaly
+ * scoring: with the default threshold one finding is enough, a higher one asks for several.
+ */
+export function blockingClasses(findings: readonly Finding[], threshold = 5, thresholds: Partial<Record<AttackClass, number>> = {}): Set<AttackClass> {
+  const scores = new Map<AttackClass, number>();
+  for (const f of findings) if (isAttack(f.check)) scores.set(f.check, (scores.get(f.check) ?? 0) + (f.score ?? 0));
+  const out = new Set<AttackClass>();
+  for (const [cls, score] of scores) if (score >= (thresholds[cls] ?? threshold)) out.add(cls);
+  return out;
 }
 
 export interface InspectionLimits {
@@ -33,6 +42,9 @@ export interface InspectionLimits {
   maxPhoneNumbers: number;
   words?: { min: number; max: number; fields: readonly string[] } | undefined;
   detector: Detector;
+  exclusions?: FieldExclusions;
+  /** A field too long, with `fieldLength` refusing, is refused already: its content is not read on. */
+  refusesLongFields?: boolean;
 }
 
 const URL_PATTERN = /\bhttps?:\/\/[^\s<>"']+|\bwww\.[a-z0-9-]+\.[^\s<>"']+/gi;
@@ -69,7 +81,11 @@ export class Inspection {
       if (this.seenKeys.has(value)) return;
       if (this.seenKeys.size < 10_000) this.seenKeys.add(value);
     }
-    if (kind === "value" && value.length > this.limits.maxFieldLength) this.add("fieldLength", `max ${this.limits.maxFieldLength} characters`, field);
+    const tooLong = kind === "value" && value.length > this.limits.maxFieldLength;
+    if (tooLong) {
+      this.add("fieldLength", `max ${this.limits.maxFieldLength} characters`, field);
+      if (this.limits.refusesLongFields) return;
+    }
     if (this.limits.words !== undefined && kind === "value" && this.limits.words.fields.includes(lastName(field))) {
       const words = value.trim() === "" ? 0 : value.trim().split(/\s+/).length;
       if (words < this.limits.words.min || words > this.limits.words.max) this.add("words", `${this.limits.words.min}-${this.limits.words.max} words`, field);
@@ -82,9 +98,11 @@ export class Inspection {
       }
     }
     if (!this.limits.detector.enabled || value.length < 2) return;
-    const normalized = needsDecoding(value) ? normalizeForDetection(value) : value.toLowerCase().replace(/\s+/g, " ");
-    const detection = this.limits.detector.detect(normalized);
-    if (detection !== undefined) this.add(detection.class, detection.rule, field);
+    const normalized = needsDecoding(value) ? normalizeForDetection(value) : foldForDetection(value);
+    for (const detection of this.limits.detector.detect(normalized, kind)) {
+      if (this.limits.exclusions?.excludes(field, detection.class)) continue;
+      this.add(detection.class, detection.rule, field, detection.score);
+    }
   }
 
   /** A parsed JSON value, walked with its depth and total key count bounded. */
@@ -120,8 +138,8 @@ export class Inspection {
     return this.findings;
   }
 
-  add(check: ShieldCheck, rule: string, field: string): void {
-    if (this.findings.length < 20) this.findings.push({ check, rule, field });
+  add(check: ShieldCheck, rule: string, field: string, score?: number): void {
+    if (this.findings.length < 20) this.findings.push(score === undefined ? { check, rule, field } : { check, rule, field, score });
   }
 }
 

@@ -39,8 +39,12 @@ function fromCodePoint(code: number): string {
 function decodeRound(value: string): string {
   let out = value;
   if (out.includes("%")) {
-    // %XX and the IIS-style %uXXXX
+    // %XX and the IIS-style %uXXXX, and overlong UTF-8 for ASCII (`%c0%ae` is `.`, `%c1%9c` is
+    // `\`, `%e0%80%af` is `/`), which lenient decoders still read as the character it spells.
+    // No valid UTF-8 starts with `%c0` or `%c1`, so nothing legitimate is changed.
     out = out
+      .replace(/%c([01])%([0-9a-f]{2})/gi, (_, low: string, hex: string) => String.fromCharCode(((Number(low) & 1) << 6) | (parseInt(hex, 16) & 0x3f)))
+      .replace(/%e0%80%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16) & 0x3f))
       .replace(/%u([0-9a-f]{4})/gi, (_, hex: string) => fromCodePoint(parseInt(hex, 16)))
       .replace(/%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
   }
@@ -56,7 +60,9 @@ function decodeRound(value: string): string {
     out = out
       .replace(/\\u\{([0-9a-f]{1,6})\}/gi, (_, hex: string) => fromCodePoint(parseInt(hex, 16)))
       .replace(/\\u([0-9a-f]{4})/gi, (_, hex: string) => fromCodePoint(parseInt(hex, 16)))
-      .replace(/\\x([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+      .replace(/\\x([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))
+      // `\n` and `\r` as JSON and most languages write them: a line break to whatever unescapes the value.
+      .replace(/\\([nr])(?![a-z])/g, (_, letter: string) => (letter === "n" ? "\n" : "\r"));
   }
   return out;
 }
@@ -70,7 +76,21 @@ export function normalizeForDetection(value: string): string {
   }
   // eslint-disable-next-line no-control-regex -- ASCII is already in normal form; NFKC only for the rest
   if (/[^\x00-\x7f]/.test(current)) current = current.normalize("NFKC");
-  return current.replaceAll("\u0000", "\u2400").toLowerCase().replace(/\s+/g, " ");
+  return foldForDetection(current.replaceAll("\u0000", "\u2400"));
+}
+
+/**
+ * Lower case, and one space for a run of whitespace, or one line break where the run holds one:
+ * a line break ends a shell command and starts a header line, so it must stay what it is.
+ */
+const OTHER_WHITESPACE = /[^\S ]| {2}/;
+
+export function foldForDetection(value: string): string {
+  const lower = value.toLowerCase();
+  // Most text has single spaces only, and is left as it is.
+  if (!OTHER_WHITESPACE.test(lower)) return lower;
+  if (!lower.includes("\n") && !lower.includes("\r")) return lower.replace(/\s+/g, " ");
+  return lower.replace(/\s+/g, (run) => (run.includes("\n") || run.includes("\r") ? "\n" : " "));
 }
 
 /** Whether a value has anything a decoder would change: most values do not, and skip the work. */

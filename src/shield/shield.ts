@@ -5,13 +5,13 @@ import type { RequestContext } from "../pipeline/context.js";
 import type { Control } from "../pipeline/control.js";
 import { Problem } from "../problem/index.js";
 import { cookiePairs } from "../server/cookies.js";
-import { Detector, type AttackClass } from "./detectors.js";
-import { Inspection, type Finding, type ShieldCheck } from "./inspect.js";
+import { ATTACK_CLASSES, Detector } from "./detectors.js";
+import { FieldExclusions } from "./exclusions.js";
+import { Inspection, blockingClasses, isAttack, type Finding, type ShieldCheck } from "./inspect.js";
 import { hasDuplicateKeys } from "./json-keys.js";
 import { inspectMultipart } from "./multipart.js";
 import type { ShieldPolicy } from "./schema.js";
 
-const ATTACK_CLASSES: readonly AttackClass[] = ["sqli", "xss", "traversal", "cmdi"];
 /**
  * Credentials are opaque tokens, checked by authentication itself; cookies are inspected pair by
  * pair (`cookie.<name>`), since upstreams read their values like any other input.
@@ -30,19 +30,34 @@ type Mode = "block" | "monitor" | "off";
  * memory; other bodies stream as usual.
  */
 export function shieldControl(policy: ShieldPolicy, logger: Logger): Control {
-  const modeOf = (check: ShieldCheck): Mode => policy.checks[check] ?? policy.mode;
-  const limits = { ...policy, detector: new Detector(new Set(ATTACK_CLASSES.filter((c) => modeOf(c) !== "off"))) };
+  // A URL to an internal host is as often a user's own as an attack: reported unless the route says otherwise.
+  const modeOf = (check: ShieldCheck): Mode => policy.checks[check] ?? (check === "ssrf" ? "monitor" : policy.mode);
+  const limits = {
+    ...policy,
+    detector: new Detector({ classes: new Set(ATTACK_CLASSES.filter((c) => modeOf(c) !== "off")), paranoia: policy.paranoia }),
+    exclusions: new FieldExclusions(policy.except),
+    refusesLongFields: modeOf("fieldLength") === "block",
+  };
   const conclude = (ctx: RequestContext, inspection: Inspection): void => {
     const findings = inspection.finish().filter((f) => modeOf(f.check) !== "off");
     if (findings.length === 0) return;
-    const blocking = findings.find((f) => modeOf(f.check) === "block");
+    const over = blockingClasses(findings, policy.threshold, policy.thresholds);
+    const refuses = (f: Finding) => modeOf(f.check) === "block" && (!isAttack(f.check) || over.has(f.check));
+    const blocking = findings.find(refuses);
     logger.warn(
       {
         req_id: ctx.requestId,
         route: ctx.route?.name,
         client: ctx.clientAddress.text,
         tenant_id: ctx.principal?.tenantId,
-        shield_findings: findings.map((f) => ({ check: f.check, rule: f.rule, field: f.field, class: classOf(f), mode: modeOf(f.check) })),
+        shield_findings: findings.map((f) => ({
+          check: f.check,
+          rule: f.rule,
+          field: f.field,
+          class: isAttack(f.check) ? f.check : undefined,
+          score: f.score,
+          mode: isAttack(f.check) && modeOf(f.check) === "block" && !over.has(f.check) ? "below threshold" : modeOf(f.check),
+        })),
       },
       blocking === undefined ? "shield findings (monitor)" : "shield refused a request",
     );
@@ -216,10 +231,6 @@ function headerCount(rawHeaders: readonly string[], name: string): number {
   return count;
 }
 
-function classOf(finding: Finding): AttackClass | undefined {
-  return (ATTACK_CLASSES as readonly string[]).includes(finding.check) ? (finding.check as AttackClass) : undefined;
-}
-
 function problemFor(finding: Finding): Problem {
   // Field names can be the client's own keys: echoed back, but never at length.
   const field = finding.field.length > 100 ? `${finding.field.slice(0, 100)}…` : finding.field;
@@ -233,16 +244,12 @@ function problemFor(finding: Finding): Problem {
       return new Problem("URI_TOO_LONG");
     case "encoding":
       return new Problem("INVALID_ENCODING", `The ${field} could not be read: ${finding.rule}.`, where);
-    case "sqli":
-    case "xss":
-    case "traversal":
-    case "cmdi":
-      return new Problem("MALICIOUS_INPUT", `The ${field} was refused.`, { ...where, class: finding.check });
     case "prototypePollution":
       return new Problem("MALICIOUS_INPUT", `The ${field} was refused.`, { ...where, class: "prototype_pollution" });
     case "methodOverride":
       return new Problem("BAD_REQUEST", "Method overrides (_method) are not accepted: send the request with the method itself.", where);
     default:
+      if (isAttack(finding.check)) return new Problem("MALICIOUS_INPUT", `The ${field} was refused.`, { ...where, class: finding.check });
       return new Problem("INPUT_REJECTED", `The ${field} is outside the allowed limits (${finding.rule}).`, { ...where, check: finding.check });
   }
 }

@@ -12,7 +12,7 @@ test("every documented subpath export loads and has its entry points", async () 
     "portcullis/identity-assertion": ["createIdentityVerifier"],
     "portcullis/vault": ["Vault", "LocalKeyProvider", "Pkcs11KeyProvider", "AwsKmsKeyProvider", "VaultTransitKeyProvider", "keyProviderFromEnv"],
     "portcullis/limits": ["MemoryCounterStore", "RedisCounterStore", "ClientIpResolver", "IpSet", "parseIp", "quotaPeriod"],
-    "portcullis/shield": ["Detector", "Inspection", "normalizeForDetection", "RULES"],
+    "portcullis/shield": ["Detector", "Inspection", "normalizeForDetection", "ATTACK_CLASSES", "FieldExclusions"],
   };
   for (const [specifier, names] of Object.entries(expected)) {
     const module = (await import(specifier)) as Record<string, unknown>;
@@ -28,7 +28,7 @@ test("the limits and shield library entry points work as the README shows", asyn
   const decisions = [await store.gcra("c", rule, 1), await store.gcra("c", rule, 1), await store.gcra("c", rule, 1)];
   assert.deepEqual(decisions.map((d) => d.allowed), [true, true, false]);
   assert.ok(IpSet.parse(["192.0.2.0/24"]).has(parseIp("::ffff:192.0.2.9")!));
-  const inspection = new Inspection({ maxJsonDepth: 32, maxJsonKeys: 1000, maxFieldLength: 8192, maxUrls: 5, maxPhoneNumbers: 3, detector: new Detector(new Set(["xss"])) });
+  const inspection = new Inspection({ maxJsonDepth: 32, maxJsonKeys: 1000, maxFieldLength: 8192, maxUrls: 5, maxPhoneNumbers: 3, detector: new Detector({ classes: new Set(["xss"]) }) });
   inspection.json("body", { comment: "<svg onload=alert(1)>" });
   assert.deepEqual(inspection.finish().map((f) => [f.check, f.field]), [["xss", "body.comment"]]);
 });
