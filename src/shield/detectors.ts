@@ -1,7 +1,7 @@
 import type { Finder, ParanoiaLevel } from "./detect/finding.js";
 import { crossSiteScripting } from "./detect/html.js";
 import { fileInclusion, headerInjection, javaInjection, ldapInjection, nosqlInjection, serverSideRequestForgery, templateInjection, xpathInjection } from "./detect/patterns.js";
-import { commandInjection } from "./detect/shell.js";
+import { START_COMMAND, commandInjection } from "./detect/shell.js";
 import { sqlInjection } from "./detect/sql.js";
 import { pathTraversal } from "./detect/traversal.js";
 
@@ -103,7 +103,7 @@ const NEEDS: Record<AttackClass, { characters: number; words?: RegExp }> = {
   sqli: { characters: Has.Quote | Has.Semicolon | Has.At | Has.Paren | Has.Equals | Has.Lt | Has.Gt | Has.Hash | Has.DashDash | Has.Underscore | Has.Star | Has.NonAscii, words: /union|order by|group by|sysobjects|syscolumns|sysusers|mysql\.|v\$/ },
   xss: { characters: Has.Lt | Has.Quote | Has.Colon | Has.Paren | Has.NonAscii, words: /binding|behavior/ },
   traversal: { characters: Has.DotDot | Has.Slash | Has.Backslash | Has.NonAscii, words: /0x2e|web\.config|\.ht(access|passwd)|(boot|win|system)\.ini|wp-config|\u2400/ },
-  cmdi: { characters: Has.Semicolon | Has.Pipe | Has.Ampersand | Has.Backtick | Has.LineBreak | Has.Dollar | Has.Brace | Has.Lt | Has.Gt | Has.Paren | Has.Slash | Has.Backslash | Has.Percent | Has.NonAscii, words: /^ ?(whoami|uname|ifconfig|ipconfig|netstat|systeminfo|sysinfo|tasklist|printenv|phpinfo|perl|python[23]?|ruby|php|bash|wget|curl|nc|ncat|ls|sleep) |^ ?(whoami|ifconfig|ipconfig|netstat|systeminfo|sysinfo|tasklist|printenv)$|\bnet (user|view|share|localgroup)\b/ },
+  cmdi: { characters: Has.Semicolon | Has.Pipe | Has.Ampersand | Has.Backtick | Has.LineBreak | Has.Dollar | Has.Brace | Has.Lt | Has.Gt | Has.Paren | Has.Slash | Has.Backslash | Has.Percent | Has.NonAscii, words: new RegExp(`${START_COMMAND.source}|\\bnet (user|view|share|localgroup)\\b`) },
   inclusion: { characters: Has.Colon | Has.Lt },
   java: { characters: Has.Dollar | Has.Hash | Has.Percent | Has.NonAscii, words: /java\.|getruntime|processbuilder|ro0ab/ },
   ssti: { characters: Has.Brace | Has.Lt | Has.Underscore | Has.Paren | Has.Hash, words: /freemarker/ },

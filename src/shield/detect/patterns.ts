@@ -92,7 +92,7 @@ const NOSQL: readonly Rule[] = [
 const LDAP: readonly Rule[] = [
   ["ldap-filter-breakout", 1, ")", /\) ?\( ?[|&!] ?\(|\*\) ?\( ?[|&!]?[a-z]{1,40} ?[~<>]?=|\)\) ?\( ?[|&]|\) ?\( ?[a-z]{1,40} ?=\*?\)/],
   ["ldap-filter-breakout", 1, "(", /^\* ?\) ?\(|\( ?[|&] ?\( ?[a-z]{1,40} ?[~<>]?= ?[^()]{0,200}\) ?\( ?[a-z]{1,40} ?[~<>]?=/],
-  ["ldap-filter-breakout", 1, "(", /\( ?[|&!] ?\( ?[a-z]{1,40} ?[~<>]?= ?\*? ?\)/],
+  ["ldap-filter-breakout", 1, "(", /\( ?[|&!] ?\( ?[a-z]{1,40} ?[~<>]?= ?\*? ?\)|\) ?\( ?[|&] ?\)/],
   ["ldap-wildcard", 2, "objectclass", /\bobjectclass ?= ?\*/],
 ];
 
@@ -107,7 +107,7 @@ const XPATH: readonly Rule[] = [
 /** A header line slipped into a value: a line break, then a header a response would honour. */
 const CRLF: readonly Rule[] = [
   ["crlf-header-injection", 1, "\n", /\n ?(set-cookie|location|content-type|content-length|content-disposition|refresh|transfer-encoding|access-control-allow-[a-z]+|x-xss-protection|content-security-policy|link|cache-control|x-forwarded-[a-z]+|host) ?:/],
-  ["crlf-response-split", 1, "\n", /\n ?http\/\d(\.\d)? \d{3}\b|\n\n ?<(html|script|body|svg)\b/],
+  ["crlf-response-split", 1, "\n", /\n ?http\/\d(\.\d)? \d{3}\b|\n ?<(html|script|body|svg)\b/],
   ["crlf-header-injection", 2, "\n", /\n ?[a-z][a-z0-9-]{1,40} ?: ?\S/],
 ];
 

@@ -43,11 +43,13 @@ const SHELL_ARGUMENT = /^(-{1,2}[a-z0-9]|\/[a-z0-9._~-]|~\/?|\$|[<>]|\.{1,2}\/|[
 const SYSTEM_PATH = /(^|[\s'"=])(\/(etc|bin|sbin|usr|tmp|dev|proc|var|root|home|boot|opt|lib)\/|[a-z]:[\\/](windows|winnt|users|inetpub|boot\.ini)|\\\\[a-z0-9.]+\\|%(systemroot|windir|comspec|temp|userprofile)%)/;
 
 /** What a command followed; `resume` is the rest of a command after a closed substitution, not a command. */
-type Separator = "start" | ";" | "|" | "&" | "&&" | "||" | "\n" | "$(" | "`" | "(" | "{" | "{," | "resume";
+type Separator = "start" | ";" | "|" | "&" | "&&" | "||" | "\n" | "$(" | "`" | "`in-text" | "(" | "{" | "{," | "resume";
 
 interface Command {
   after: Separator;
   words: string[];
+  /** Spaces on both sides, as in a markdown table's `| Id |`. */
+  padded: boolean;
 }
 
 /** Characters with no meaning to a shell. */
@@ -61,7 +63,8 @@ const MAX_WORDS = 12;
  */
 function commands(text: string, visit: (command: Command) => boolean): boolean {
   // One command object, refilled: a text of many short commands must not cost an object each.
-  const current: Command = { after: "start", words: [] };
+  const current: Command = { after: "start", words: [], padded: false };
+  let startedAt = 0;
   let stopped = false;
   let word = "";
   let inWord = false;
@@ -72,9 +75,11 @@ function commands(text: string, visit: (command: Command) => boolean): boolean {
   };
   const startCommand = (after: Separator) => {
     endWord();
+    current.padded = text[startedAt] === " " && text[i - 1] === " ";
     if ((current.words.length > 0 || current.after !== "start") && visit(current)) stopped = true;
     current.after = after;
     current.words.length = 0;
+    startedAt = i + (after === "&&" || after === "||" || after === "$(" ? 2 : 1);
   };
   const n = text.length;
   let i = 0;
@@ -137,7 +142,10 @@ function commands(text: string, visit: (command: Command) => boolean): boolean {
     if (ch === "`") {
       // An opening backtick starts a command; a closing one returns to the command around it.
       backticks++;
-      startCommand(backticks % 2 === 1 ? "`" : "resume");
+      // Markdown puts words in backticks mid-sentence (`` about `mkdir` in ``); an injection puts
+      // them at the start, after an operator, a quote or an `=`.
+      const before = text.slice(Math.max(0, i - 2), i).trimEnd().slice(-1);
+      startCommand(backticks % 2 === 0 ? "resume" : before === "" || /[;|&=('"$\n]/.test(before) ? "`" : "`in-text");
       i++;
       continue;
     }
@@ -224,7 +232,8 @@ function judge(command: Command, find: Finder): boolean {
   // that is also English needs a shell-shaped argument.
   if (after === "$(" && (known || byPath || args.length > 0)) return find("cmdi-substitution", 1);
   if (after === "`" && (known || byPath || shellArgument)) return find("cmdi-substitution", 1);
-  if (after === "$(" || after === "`") return false;
+  if (after === "`in-text" && (byPath || shellArgument || systemArgument)) return find("cmdi-substitution", 1);
+  if (after === "$(" || after === "`" || after === "`in-text") return false;
   if (after !== "start" && after !== "{" && after !== "(" && after !== "{,") {
     // After an operator: a plain command, or a word-like one used as a command. Markdown tables
     // and prose put words after `|` and `&` too (`| Id Token |`): there a short name followed by
@@ -232,7 +241,7 @@ function judge(command: Command, find: Finder): boolean {
     const single = after === "|" || after === "&";
     // Code, not a shell: `&& hostname !== …`, `; at < to;`.
     if (/^([!=<>]=|=)/.test(args[0] ?? "") || ((args[0] === "<" || args[0] === ">") && !known && name.length <= 3)) return false;
-    if (single && name.length <= 3 && args.length > 0 && !shellArgument && !byPath) return false;
+    if (single && name.length <= 3 && (args.length > 0 || command.padded) && !shellArgument && !byPath) return false;
     if (known || shellArgument || byPath) return find("cmdi-chained-command", 1);
     // A timing probe: `; sleep 5`, `| ping -n 10 127.0.0.1`.
     if ((name === "sleep" || name === "timeout") && /^\d+$/.test(args[0] ?? "")) return find("cmdi-chained-command", 1);
@@ -266,12 +275,14 @@ const ANY_COMMAND = new RegExp(`\\b(${[...COMMANDS, ...WORD_COMMANDS, ...WRAPPER
 /** Without one of these, only a command at the very start could count, and only from level 2 unless it names a system path. */
 const OPERATOR = /[;|&`\n]|\$[({]|\{[a-z]/;
 const PATH_HINT = /[/\\%]/;
+/** A value that starts with a command a whole command line would (`uname -a`, `perl -e …`). */
+export const START_COMMAND = /^ ?(whoami|uname|ifconfig|ipconfig|netstat|systeminfo|sysinfo|tasklist|printenv|phpinfo|perl|python[23]?|ruby|php|bash|sh|wget|curl|nc|ncat|ls|sleep|net|powershell|pwsh|cmd|nohup|certutil|bitsadmin)( |$)/;
 
 export function commandInjection(text: string, find: Finder, level: ParanoiaLevel): void {
   for (const [rule, ruleLevel, hint, pattern] of SHELL_FORMS) {
     if (ruleLevel <= level && hint.test(text) && pattern.test(text) && find(rule, ruleLevel)) return;
   }
-  if (!OPERATOR.test(text) && (level === 1 ? !PATH_HINT.test(text) || !SYSTEM_PATH.test(text) : !/^[a-z/]/.test(text))) return;
+  if (!OPERATOR.test(text) && !START_COMMAND.test(text) && (level === 1 ? !PATH_HINT.test(text) || !SYSTEM_PATH.test(text) : !/^[a-z/]/.test(text))) return;
   // Without a command's name, a path, a glob or an escape anywhere, no command could be judged one.
   if (!ANY_COMMAND.test(text)) return;
   // A command repeated (`;cat;cat;cat…`) is judged once.

@@ -386,7 +386,7 @@ function bare(t: Tokens, find: Finder, start = 0): void {
 
 /** A cheap look for anything the rules need: most text has none of it and is not tokenized. */
 const BARE_TRIGGER = new RegExp(
-  `union|select|waitfor|order by|group by|@@|; ?(${[...STATEMENTS].join("|")})\\b|\\b(and|or|xor|&&|\\|\\|)\\b.{0,60}[=<>(]|\\b(${[...ATTACK_FUNCTIONS, ...INFO_FUNCTIONS, "cast", "convert"].join("|").replaceAll(".", "\\.").replaceAll("@", "")}) ?\\(|^[\\d.]+ ?(--|#|/\\*)|^ ?(having|where|exec|execute|declare|shutdown|waitfor|drop|insert|delete|update|truncate|as)\\b|\\bhaving\\b`,
+  `union|select|waitfor|order by|group by|@@|; ?(${[...STATEMENTS].join("|")})\\b|\\b(and|or|xor|&&|\\|\\|)\\b.{0,60}[=<>(]|\\b(${[...ATTACK_FUNCTIONS, ...INFO_FUNCTIONS, "cast", "convert"].join("|").replaceAll(".", "\\.").replaceAll("@", "")}) ?\\(|^[\\d.]+ ?(--|#|/\\*)|\\b(and|or|xor|&&|\\|\\|) \\(*(true|false|\\d)|^ ?(having|where|exec|execute|declare|shutdown|waitfor|drop|insert|delete|update|truncate|as)\\b|\\bhaving\\b`,
 );
 
 /**

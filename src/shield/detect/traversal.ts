@@ -22,7 +22,7 @@ const SENSITIVE_FILES =
 /** A whole value that is an absolute path into the system's own directories: no form field holds one but to read it. */
 const SYSTEM_PATH_VALUE = /^ ?([a-z]:)?\/(etc|proc|sys|var|usr\/local|opt|root|boot|windows|winnt|program files|documents and settings|xampp|wamp)\/[^ ]*$/;
 const NUL_AFTER_NAME = /[a-z0-9/.]\u2400|^\u2400|\u2400$/;
-const TRIGGER = /\.\.|0x2e|^ ?([a-z]:)?[/\\]|\.(conf|ini|cnf|php|list|profile|netrc|cshrc|passwd|bash)|id_[rd]sa|authorized_keys|known_hosts|\/etc\/|\/proc\/|windows|win\.ini|boot\.ini|\.ssh|\.ht|\.git|\.env|web\.config|wp-config|\/var\/log|\u2400|[\u00c0-\u00e0\u2215\u2216\u2044]/;
+const TRIGGER = /\.\.|\\\.|0x2e|^ ?([a-z]:)?[/\\]|\.(conf|ini|cnf|php|list|profile|netrc|cshrc|passwd|bash)|id_[rd]sa|authorized_keys|known_hosts|\/etc\/|\/proc\/|windows|win\.ini|boot\.ini|\.ssh|\.ht|\.git|\.env|web\.config|wp-config|\/var\/log|\u2400|[\u00c0-\u00e0\u2215\u2216\u2044]/;
 
 /** `0x2e0x2e/`: dots and slashes spelt as hex literals, for a decoder that reads them. */
 const HEX_SPELT = /0x(2e|2f|5c)/g;
