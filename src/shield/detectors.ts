@@ -62,7 +62,11 @@ const enum Has {
   Slash = 262144, DotDot = 524288, NonAscii = 1048576, Underscore = 2097152, DashDash = 4194304, Backtick = 8388608,
 }
 
+/** Letters, digits, spaces and the punctuation of prose (no `--`, no `..`): a text of only these sets no bit. */
+const PLAIN_TEXT = /^[a-z0-9 ,.!?+-]*$/;
+
 function characters(text: string): number {
+  if (PLAIN_TEXT.test(text) && !text.includes("--") && !text.includes("..")) return 0;
   let mask = 0;
   let previous = 0;
   for (let i = 0; i < text.length; i++) {
@@ -124,11 +128,11 @@ const ANY_WORD = new RegExp(
 /** The attack detectors of the enabled classes at one paranoia level, over normalised text (normalize.ts). */
 export class Detector {
   readonly paranoia: ParanoiaLevel;
-  private readonly classes: readonly AttackClass[];
+  private readonly classes: readonly { cls: AttackClass; characters: number; words: RegExp | undefined; detect: ClassDetector }[];
 
   constructor(options: DetectorOptions) {
     this.paranoia = options.paranoia ?? 1;
-    this.classes = ATTACK_CLASSES.filter((c) => options.classes.has(c));
+    this.classes = ATTACK_CLASSES.filter((c) => options.classes.has(c)).map((cls) => ({ cls, ...NEEDS[cls], words: NEEDS[cls].words, detect: DETECTORS[cls] }));
   }
 
   get enabled(): boolean {
@@ -148,12 +152,11 @@ export class Detector {
       done = true;
       return true;
     };
-    for (const cls of this.classes) {
-      const needs = NEEDS[cls];
-      if ((mask & needs.characters) === 0 && (!words || needs.words === undefined || !needs.words.test(normalized))) continue;
+    for (const { cls, characters: needed, words: classWords, detect } of this.classes) {
+      if ((mask & needed) === 0 && (!words || classWords === undefined || !classWords.test(normalized))) continue;
       current = cls;
       done = false;
-      DETECTORS[cls](normalized, find, this.paranoia, kind);
+      detect(normalized, find, this.paranoia, kind);
     }
     return found;
   }

@@ -40,11 +40,14 @@ function decodeRound(value: string): string {
   let out = value;
   if (out.includes("%")) {
     // %XX and the IIS-style %uXXXX, and overlong UTF-8 for ASCII (`%c0%ae` is `.`, `%c1%9c` is
-    // `\`, `%e0%80%af` is `/`), which lenient decoders still read as the character it spells.
+    // `\`, `%e0%80%af` and the longer forms up to six bytes are `/`), which lenient decoders
+    // still read as the character it spells.
     // No valid UTF-8 starts with `%c0` or `%c1`, so nothing legitimate is changed.
     out = out
       .replace(/%c([01])%([0-9a-f]{2})/gi, (_, low: string, hex: string) => String.fromCharCode(((Number(low) & 1) << 6) | (parseInt(hex, 16) & 0x3f)))
-      .replace(/%e0%80%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16) & 0x3f))
+      .replace(/%(?:e0|f0%80|f8%80%80|fc%80%80%80)%80%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16) & 0x3f))
+      // `%%35%%63`: each digit encoded on its own, for a decoder that decodes twice (`%5c`).
+      .replace(/%%([0-9a-f]{2})%%([0-9a-f]{2})/gi, (_, a: string, b: string) => `%${String.fromCharCode(parseInt(a, 16))}${String.fromCharCode(parseInt(b, 16))}`)
       .replace(/%u([0-9a-f]{4})/gi, (_, hex: string) => fromCodePoint(parseInt(hex, 16)))
       .replace(/%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
   }

@@ -134,6 +134,8 @@ const CONTEXT_RULES: readonly [string, 1 | 2 | 3, RegExp, RegExp][] = [
   ["xss-css", 1, /style/, /<style\b[^>]{0,200}>[^<]{0,1000}(@import|expression ?\(|behavior ?:|-moz-binding|javascript:)/],
   // What a script context runs on its own: `alert(1)`, ``alert`1` ``, `[1].find(alert)`.
   ["xss-js-call", 1, /alert|prompt|confirm/, /\b(alert|prompt|confirm) ?(\(|`)|\((alert|prompt|confirm)\)/],
+  // A global's member called by a computed name: `top['al\x65rt'](1)`, `window[/al/.source+/ert/.source](1)`.
+  ["xss-js-call", 1, /\[/, /\b(top|window|self|parent|frames|globalthis|this)\[[^\][]{1,100}\] ?\(/],
   ["xss-attribute-breakout", 1, /=/, /["'`][ /]*(style ?= ?['"]?[^'"]{0,100}(expression\(|behavior ?:|-moz-binding)|(src|href|formaction|action) ?= ?['"]? ?(javascript|vbscript):)/],
   ["xss-script-url", 1, /script ?:/, /(^|[\s"'`=(,:])(j ?a ?v ?a ?s ?c ?r ?i ?p ?t|v ?b ?s ?c ?r ?i ?p ?t|livescript) ?:(?! )/],
   ["xss-script-url", 1, /data/, /(^|[\s"'`=(,])data ?: ?(text\/html|image\/svg\+xml|application\/x?html)/],

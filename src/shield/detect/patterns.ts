@@ -73,6 +73,7 @@ const SSTI: readonly Rule[] = [
   ["ssti-velocity", 1, "#set", /#set ?\( ?\$[a-z_]+ ?= ?[^)]{0,200}\.(getclass|forname|class)\b/],
   ["ssti-smarty", 1, "{", /\{(php|system|exec|passthru)\b[^{}]{0,200}\}|\{\$smarty\.|\{if [a-z_]+ ?\(/],
   ["ssti-erb", 1, "<%", /<%=? ?(system|exec|file\.open|io\.popen|`|eval|%x)\b/],
+  ["ssti-expression", 2, "{{", /\{\{ ?[a-z_][a-z0-9_]{0,64}\.[a-z_][a-z0-9_.]{0,64} ?\}\}/],
   ["ssti-expression", 2, "{", /(\{\{|\{%)[^{}]{0,200}(\(|\[|\|)[^{}]{0,200}(\}\}|%\})/],
   ["ssti-expression", 3, "{", /\{\{ ?[a-z_][a-z0-9_.]{0,64} ?\}\}|\$\{ ?[a-z_][a-z0-9_.]{0,64} ?\}/],
 ];

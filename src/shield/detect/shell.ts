@@ -32,6 +32,8 @@ const WORD_COMMANDS = new Set(
 );
 /** Commands a value may be on its own, with no operator before them: nothing else is spelt so. */
 const DIRECT = new Set(["whoami", "uname", "ifconfig", "ipconfig", "netstat", "systeminfo", "sysinfo", "tasklist", "printenv", "phpinfo", "lsb_release", "getent", "nproc"]);
+/** Administration commands no text starts with but a command line. */
+const ADMIN = new Set(["netsh", "schtasks", "wmic", "certutil", "bitsadmin", "iptables", "useradd", "usermod", "crontab", "socat", "nmap", "mkfifo", "icacls", "cacls"]);
 /** Commands that fetch: with a URL after them they download. */
 const FETCHERS = new Set(["wget", "curl", "nc", "ncat", "netcat", "tftp", "ftp", "socat", "telnet", "lwp-download", "fetch"]);
 
@@ -40,7 +42,7 @@ const WRAPPERS = new Set(["sudo", "nohup", "env", "exec", "command", "builtin", 
 /** An argument shaped like a shell's: an option, a path, a variable, a redirection, a Windows path. */
 const SHELL_ARGUMENT = /^(-{1,2}[a-z0-9]|\/[a-z0-9._~-]|~\/?|\$|[<>]|\.{1,2}\/|[a-z]:[\\/]|%[a-z]+%|\/[a-z?]$)/;
 /** Where an argument reaches into the system: no prose names these paths after a command. */
-const SYSTEM_PATH = /(^|[\s'"=])(\/(etc|bin|sbin|usr|tmp|dev|proc|var|root|home|boot|opt|lib)\/|[a-z]:[\\/](windows|winnt|users|inetpub|boot\.ini)|\\\\[a-z0-9.]+\\|%(systemroot|windir|comspec|temp|userprofile)%)/;
+const SYSTEM_PATH = /(^|[\s'"=])(\/(etc|bin|sbin|usr|tmp|dev|proc|var|root|home|boot|opt|lib)(\/|$)|[a-z]:[\\/](windows|winnt|users|documents and settings|inetpub|boot\.ini)|\\\\[a-z0-9.]+\\|%(systemroot|windir|comspec|temp|userprofile)%)/;
 
 /** What a command followed; `resume` is the rest of a command after a closed substitution, not a command. */
 type Separator = "start" | ";" | "|" | "&" | "&&" | "||" | "\n" | "$(" | "`" | "`in-text" | "(" | "{" | "{," | "resume";
@@ -253,7 +255,8 @@ function judge(command: Command, find: Finder): boolean {
   if (after === "{,") return find("cmdi-brace-command", 1);
   // At the start: nothing was broken out of, so only a whole command line counts at level 1: one
   // reaching into the system, a command no prose spells, or one with the shell's own arguments.
-  if ((known || byPath) && (systemArgument || SYSTEM_PATH.test(first ?? "")) && find("cmdi-command", 1)) return true;
+  if ((known || byPath || wordLike) && (systemArgument || SYSTEM_PATH.test(first ?? "")) && find("cmdi-command", 1)) return true;
+  if (ADMIN.has(name) && args.length > 0 && find("cmdi-command", 1)) return true;
   if (known && name.length > 2 && (args.length === 0 ? DIRECT.has(name) : shellArgument || (FETCHERS.has(name) && /^(https?|ftp|tftp):\/\//.test(args[0]!))) && find("cmdi-command", 1)) return true;
   if (known && (shellArgument || args.length === 0) && name.length > 2 && find("cmdi-command", 2)) return true;
   return wordLike && shellArgument && find("cmdi-command", 3);
@@ -276,7 +279,7 @@ const ANY_COMMAND = new RegExp(`\\b(${[...COMMANDS, ...WORD_COMMANDS, ...WRAPPER
 const OPERATOR = /[;|&`\n]|\$[({]|\{[a-z]/;
 const PATH_HINT = /[/\\%]/;
 /** A value that starts with a command a whole command line would (`uname -a`, `perl -e …`). */
-export const START_COMMAND = /^ ?(whoami|uname|ifconfig|ipconfig|netstat|systeminfo|sysinfo|tasklist|printenv|phpinfo|perl|python[23]?|ruby|php|bash|sh|wget|curl|nc|ncat|ls|sleep|net|powershell|pwsh|cmd|nohup|certutil|bitsadmin)( |$)/;
+export const START_COMMAND = /^ ?(whoami|uname|ifconfig|ipconfig|netstat|systeminfo|sysinfo|tasklist|printenv|phpinfo|perl|python[23]?|ruby|php|bash|sh|wget|curl|nc|ncat|ls|sleep|net|powershell|pwsh|cmd|nohup|certutil|bitsadmin|netsh|schtasks|wmic|iptables|useradd|crontab|socat|nmap|mkfifo|icacls|dir|type|cat)( |$)/;
 
 export function commandInjection(text: string, find: Finder, level: ParanoiaLevel): void {
   for (const [rule, ruleLevel, hint, pattern] of SHELL_FORMS) {

@@ -41,7 +41,7 @@ interface Tokens {
   commentBody: string[];
 }
 
-const STATEMENTS = new Set(["select", "insert", "update", "delete", "drop", "create", "alter", "truncate", "exec", "execute", "declare", "shutdown", "grant", "revoke", "replace", "merge", "call", "handler", "rename", "waitfor", "load", "begin", "set"]);
+const STATEMENTS = new Set(["backup", "select", "insert", "update", "delete", "drop", "create", "alter", "truncate", "exec", "execute", "declare", "shutdown", "grant", "revoke", "replace", "merge", "call", "handler", "rename", "waitfor", "load", "begin", "set"]);
 const SET_OPERATORS = new Set(["union", "intersect", "except", "minus"]);
 const LOGIC = new Set(["and", "or", "xor", "&&", "||"]);
 const WORD_OPERATORS = new Set(["like", "rlike", "ilike", "regexp", "similar", "is", "in", "between", "div", "mod", "sounds", "glob", "match", "collate", "escape"]);
@@ -60,7 +60,7 @@ const SQL_FUNCTIONS = new Set(["ascii", "substring", "substr", "mid", "char", "c
 
 /** What a probe reads to learn the database: harmless in a query the application wrote, telling in input. */
 const INFO_FUNCTIONS = new Set(["version", "user", "database", "current_user", "session_user", "system_user", "schema", "db_name", "host_name", "suser_name", "suser_sname", "current_database", "connection_id", "last_insert_id", "row_count", "sqlite_version", "@@version"]);
-const CATALOG = /\b(xp_[a-z]+|sp_(addsrvrolemember|addlogin|password|configure|executesql|oacreate|oamethod|makewebtask|adduser|helpdb)|information_schema|pg_catalog|pg_shadow|pg_user|pg_database|sysobjects|syscolumns|sys\.objects|sys\.tables|sqlite_master|sqlite_schema|mysql\.user|mysql\.db|all_tables|all_tab_columns|user_tables|dba_users|v\$version|msysobjects|master\.\.sysdatabases|sysibm\.[a-z0-9_]+)\b/;
+const CATALOG = /\b(xp_[a-z]+|sp_(addsrvrolemember|addlogin|password|configure|executesql|oacreate|oamethod|makewebtask|adduser|helpdb)|information_schema|pg_catalog|pg_shadow|pg_user|pg_database|sysobjects|syscolumns|sys\.objects|sys\.tables|sqlite_master|sqlite_schema|mysql\.user|mysql\.db|all_tables|all_tab_columns|user_tables|dba_users|v\$version|msysobjects|master\.\.sysdatabases|sysibm\.[a-z0-9_]+|syscat\.[a-z0-9_]+)\b/;
 
 /** A name, qualified ones (`dbms_pipe.receive_message`) whole. */
 const WORD = /[a-z0-9_$]+(?:\.[a-z0-9_$]+)*/y;
@@ -245,6 +245,8 @@ function statementAt(t: Tokens, i: number): boolean {
     case "grant":
     case "revoke":
       return next === "n" || next === "k";
+    case "backup":
+      return nextValue === "database" || nextValue === "log";
     default:
       return false;
   }
@@ -340,8 +342,11 @@ function breakout(t: Tokens, find: Finder): void {
 /** Rules over the text read bare, where it would sit as a number or a name. */
 function bare(t: Tokens, find: Finder, start = 0): void {
   const { types, values } = t;
-  // A value that is a statement of its own: `exec master..xp_cmdshell 'dir'`, `declare @x …`.
+  // A value that is a statement of its own: `exec master..xp_cmdshell 'dir'`, `declare @x …`,
+  // and a select ended as a statement is (`select current_setting('port');`).
   if (types[start] === "E" && values[start] !== "select" && values[start] !== "set" && statementAt(t, start) && find("sqli-statement", 1)) return;
+  const last = types.length - 1;
+  if (types[start] === "E" && values[start] === "select" && last > start + 1 && (types[last] === ";" || types[last] === "c") && find("sqli-statement", 1)) return;
   if (types[start] === "k" && (values[start] === "having" || values[start] === "where") && conditionAt(t, start + 1) && find("sqli-clause", 1)) return;
   for (let i = start; i < types.length; i++) {
     const type = types[i];
@@ -386,7 +391,7 @@ function bare(t: Tokens, find: Finder, start = 0): void {
 
 /** A cheap look for anything the rules need: most text has none of it and is not tokenized. */
 const BARE_TRIGGER = new RegExp(
-  `union|select|waitfor|order by|group by|@@|; ?(${[...STATEMENTS].join("|")})\\b|\\b(and|or|xor|&&|\\|\\|)\\b.{0,60}[=<>(]|\\b(${[...ATTACK_FUNCTIONS, ...INFO_FUNCTIONS, "cast", "convert"].join("|").replaceAll(".", "\\.").replaceAll("@", "")}) ?\\(|^[\\d.]+ ?(--|#|/\\*)|\\b(and|or|xor|&&|\\|\\|) \\(*(true|false|\\d)|^ ?(having|where|exec|execute|declare|shutdown|waitfor|drop|insert|delete|update|truncate|as)\\b|\\bhaving\\b`,
+  `union|select|waitfor|order by|group by|@@|; ?(${[...STATEMENTS].join("|")})\\b|\\b(and|or|xor|&&|\\|\\|)\\b.{0,60}[=<>(]|\\b(${[...ATTACK_FUNCTIONS, ...INFO_FUNCTIONS, "cast", "convert"].join("|").replaceAll(".", "\\.").replaceAll("@", "")}) ?\\(|^[\\d.]+ ?(--|#|/\\*)|\\b(and|or|xor|&&|\\|\\|) \\(*(true|false|\\d)|^ ?(having|where|exec|execute|declare|shutdown|waitfor|drop|create|alter|insert|delete|update|truncate|grant|revoke|backup|as)\\b|\\bhaving\\b|\\bexec(ute)? ?\\(`,
 );
 
 /**

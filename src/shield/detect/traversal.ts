@@ -5,10 +5,11 @@ import type { Finder } from "./finding.js";
  * escape-decoded and NFKC-folded (normalize.ts); here the separators and dots that some decoder
  * somewhere still turns into `/`, `\` and `.` are folded too: overlong UTF-8 (`%c0%af`, `%c0%ae`,
  * `%e0%80%af`, read byte by byte as `à¯`, `à®`), the division and set-minus slashes IIS accepts
- * (`%u2215`, `%u2216`), and the backslash Windows reads as a separator. Then a segment of two or
+ * (`%u2215`, `%u2216`, and the private-use `%uEFC8` and `%uF025` some best-fit mappings turn
+ * into one), and the backslash Windows reads as a separator. Then a segment of two or
  * more dots (`..`, `...`, `....`, Windows drops trailing dots) or a well-known system file.
  */
-const SEPARATORS = /[\\\u2215\u2216\u2044\u29f5\u29f8\u29f9]|\u00e0\u0080\u00af|\u00e0\u00af|\u00c0\u00af|\u00c1\u009c|\u00e0\u0080\u00ae|\u00e0\u00ae|\u00c0\u00ae/g;
+const SEPARATORS = /[\\\u2215\u2216\u2044\u29f5\u29f8\u29f9\uefc8\uf025]|\u00e0\u0080\u00af|\u00e0\u00af|\u00c0\u00af|\u00c1\u009c|\u00e0\u0080\u00ae|\u00e0\u00ae|\u00c0\u00ae/g;
 const FOLDED: Record<string, string> = { "\u00e0\u0080\u00ae": ".", "\u00e0\u00ae": ".", "\u00c0\u00ae": "." };
 
 /**
@@ -22,7 +23,7 @@ const SENSITIVE_FILES =
 /** A whole value that is an absolute path into the system's own directories: no form field holds one but to read it. */
 const SYSTEM_PATH_VALUE = /^ ?([a-z]:)?\/(etc|proc|sys|var|usr\/local|opt|root|boot|windows|winnt|program files|documents and settings|xampp|wamp)\/[^ ]*$/;
 const NUL_AFTER_NAME = /[a-z0-9/.]\u2400|^\u2400|\u2400$/;
-const TRIGGER = /\.\.|\\\.|0x2e|^ ?([a-z]:)?[/\\]|\.(conf|ini|cnf|php|list|profile|netrc|cshrc|passwd|bash)|id_[rd]sa|authorized_keys|known_hosts|\/etc\/|\/proc\/|windows|win\.ini|boot\.ini|\.ssh|\.ht|\.git|\.env|web\.config|wp-config|\/var\/log|\u2400|[\u00c0-\u00e0\u2215\u2216\u2044]/;
+const TRIGGER = /\.\.|\\\.|0x2e|^ ?([a-z]:)?[/\\]|\.(conf|ini|cnf|php|list|profile|netrc|cshrc|passwd|bash)|id_[rd]sa|authorized_keys|known_hosts|\/etc\/|\/proc\/|windows|win\.ini|boot\.ini|\.ssh|\.ht|\.git|\.env|web\.config|wp-config|\/var\/log|\u2400|[\u00c0-\u00e0\u2215\u2216\u2044\uefc8\uf025]/;
 
 /** `0x2e0x2e/`: dots and slashes spelt as hex literals, for a decoder that reads them. */
 const HEX_SPELT = /0x(2e|2f|5c)/g;
