@@ -4,6 +4,7 @@ import { fileInclusion, headerInjection, javaInjection, ldapInjection, nosqlInje
 import { START_COMMAND, commandInjection } from "./detect/shell.js";
 import { sqlInjection } from "./detect/sql.js";
 import { pathTraversal } from "./detect/traversal.js";
+import { foldForDetection, needsDecoding, normalizeForDetection } from "./normalize.js";
 
 export type { ParanoiaLevel } from "./detect/finding.js";
 
@@ -125,9 +126,13 @@ const ANY_WORD = new RegExp(
     .join("|"),
 );
 
+const REMEMBERED = 4_096;
+const REMEMBERED_LENGTH = 1_024;
+
 /** The attack detectors of the enabled classes at one paranoia level, over normalised text (normalize.ts). */
 export class Detector {
   readonly paranoia: ParanoiaLevel;
+  private readonly remembered: Record<TextKind, Map<string, readonly Detection[]>> = { value: new Map(), key: new Map(), header: new Map() };
   private readonly classes: readonly { cls: AttackClass; characters: number; words: RegExp | undefined; detect: ClassDetector }[];
 
   constructor(options: DetectorOptions) {
@@ -137,6 +142,25 @@ export class Detector {
 
   get enabled(): boolean {
     return this.classes.length > 0;
+  }
+
+  /**
+   * The detections of a raw value, normalised first. Requests repeat their values (the same
+   * `User-Agent` and `Accept` on every request of a client, `"status": "active"` in every
+   * record), so short values are remembered, a few thousand a kind, the oldest forgotten first.
+   * An attacker sending unique values only makes it forget; what is remembered is what the
+   * detectors would answer again.
+   */
+  inspect(value: string, kind: TextKind = "value"): readonly Detection[] {
+    const memory = value.length <= REMEMBERED_LENGTH ? this.remembered[kind] : undefined;
+    const known = memory?.get(value);
+    if (known !== undefined) return known;
+    const found = this.detect(needsDecoding(value) ? normalizeForDetection(value) : foldForDetection(value), kind);
+    if (memory !== undefined) {
+      if (memory.size >= REMEMBERED) memory.delete(memory.keys().next().value!);
+      memory.set(value, found);
+    }
+    return found;
   }
 
   /** At most one detection a class: the first rule at or below the paranoia level that matched. */

@@ -1,7 +1,6 @@
 import { OVERRIDE_PARAMETER } from "../routing/method.js";
-import { ATTACK_CLASSES, type AttackClass, type Detection, type Detector } from "./detectors.js";
+import { ATTACK_CLASSES, type AttackClass, type Detector } from "./detectors.js";
 import type { FieldExclusions } from "./exclusions.js";
-import { foldForDetection, needsDecoding, normalizeForDetection } from "./normalize.js";
 import type { SHIELD_CHECKS } from "./schema.js";
 
 export type ShieldCheck = (typeof SHIELD_CHECKS)[number];
@@ -66,7 +65,6 @@ export class Inspection {
   private keys = 0;
   /** Arrays of records repeat their keys: each distinct key is inspected once. */
   private readonly seenKeys = new Set<string>();
-  private readonly detected = new Map<string, readonly Detection[]>();
 
   constructor(private readonly limits: InspectionLimits) {}
 
@@ -99,14 +97,7 @@ export class Inspection {
       }
     }
     if (!this.limits.detector.enabled || value.length < 2) return;
-    // Records repeat their values (`"status": "active"`): a short value is read once a request.
-    const cacheable = value.length <= 256 && kind === "value";
-    let detections = cacheable ? this.detected.get(value) : undefined;
-    if (detections === undefined) {
-      detections = this.limits.detector.detect(needsDecoding(value) ? normalizeForDetection(value) : foldForDetection(value), kind);
-      if (cacheable && this.detected.size < 10_000) this.detected.set(value, detections);
-    }
-    for (const detection of detections) {
+    for (const detection of this.limits.detector.inspect(value, kind)) {
       if (this.limits.exclusions?.excludes(field, detection.class)) continue;
       this.add(detection.class, detection.rule, field, detection.score);
     }

@@ -277,6 +277,16 @@ describe("scores, thresholds and exclusions", () => {
     );
   });
 
+  test("a remembered value is answered as before, in every request and for every kind", () => {
+    const detector = new Detector({ classes: new Set(ATTACK_CLASSES) });
+    for (let i = 0; i < 3; i++) assert.deepEqual(detector.inspect("<script>alert(1)</script>").map((d) => d.class), ["xss"]);
+    assert.deepEqual(detector.inspect("$ne", "value"), [], "a value `$ne` is no operator");
+    assert.deepEqual(detector.inspect("$ne", "key").map((d) => d.class), ["nosql"], "the same text as a name is");
+    // Past its capacity the memory forgets the oldest values; answers stay the same.
+    for (let i = 0; i < 5_000; i++) detector.inspect(`value ${i}`);
+    assert.deepEqual(detector.inspect("<script>alert(1)</script>").map((d) => d.class), ["xss"]);
+  });
+
   test("pathological input of every reader's trigger characters is read to its end and still found", () => {
     // No timing here (the bench measures cost): the padding must not hide what follows it.
     for (const [padding, attack, cls] of [
