@@ -158,13 +158,12 @@ const worst: [string, string][] = [
 ];
 const costs: string[] = [];
 for (const [name, text] of worst) {
-  let slowest = 0;
-  for (const level of [1, 4] as const) {
+  const times = ([1, 4] as const).map((level) => {
     const start = performance.now();
-    const inspection = new Inspection(LIMITS.get(level)!);
-    inspection.text("body", text);
-    slowest = Math.max(slowest, performance.now() - start);
-  }
-  costs.push(`${name} ${slowest.toFixed(0)} ms`);
+    // A fresh detector: it would remember a value it has read.
+    new Inspection({ ...LIMITS.get(level)!, detector: new Detector({ classes: ALL, paranoia: level }) }).text("body", text);
+    return (performance.now() - start).toFixed(0);
+  });
+  costs.push(`${name} ${times.join(" / ")}`);
 }
-console.log(`shield worst case, one 1 MiB field (slowest of PL1 and PL4): ${costs.join(", ")}`);
+console.log(`shield worst case, one 1 MiB field, ms at PL1 / PL4: ${costs.join(", ")}`);

@@ -35,6 +35,27 @@ function fromCodePoint(code: number): string {
   return code >= 0 && code <= 0x10ffff ? String.fromCodePoint(code) : "";
 }
 
+const OVERLONG = /%c[01]%|%[ef][0-9a-f]%80%/i;
+
+/**
+ * `%XX` decoded as UTF-8, as the platform's decoder does, all at once where the whole text is
+ * valid; otherwise run by run, and a run that is not UTF-8 byte by byte, so nothing is left
+ * undecoded for a lenient decoder upstream to read.
+ */
+function percentDecoded(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text.replace(/(?:%[0-9a-f]{2})+/gi, (run) => {
+      try {
+        return decodeURIComponent(run);
+      } catch {
+        return run.replace(/%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+      }
+    });
+  }
+}
+
 /** One layer of each encoding; a layer whose marker character is absent is not scanned for. */
 function decodeRound(value: string): string {
   let out = value;
@@ -43,13 +64,15 @@ function decodeRound(value: string): string {
     // `\`, `%e0%80%af` and the longer forms up to six bytes are `/`), which lenient decoders
     // still read as the character it spells.
     // No valid UTF-8 starts with `%c0` or `%c1`, so nothing legitimate is changed.
-    out = out
-      .replace(/%c([01])%([0-9a-f]{2})/gi, (_, low: string, hex: string) => String.fromCharCode(((Number(low) & 1) << 6) | (parseInt(hex, 16) & 0x3f)))
-      .replace(/%(?:e0|f0%80|f8%80%80|fc%80%80%80)%80%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16) & 0x3f))
-      // `%%35%%63`: each digit encoded on its own, for a decoder that decodes twice (`%5c`).
-      .replace(/%%([0-9a-f]{2})%%([0-9a-f]{2})/gi, (_, a: string, b: string) => `%${String.fromCharCode(parseInt(a, 16))}${String.fromCharCode(parseInt(b, 16))}`)
-      .replace(/%u([0-9a-f]{4})/gi, (_, hex: string) => fromCodePoint(parseInt(hex, 16)))
-      .replace(/%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+    if (OVERLONG.test(out)) {
+      out = out
+        .replace(/%c([01])%([0-9a-f]{2})/gi, (_, low: string, hex: string) => String.fromCharCode(((Number(low) & 1) << 6) | (parseInt(hex, 16) & 0x3f)))
+        .replace(/%(?:e0|f0%80|f8%80%80|fc%80%80%80)%80%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16) & 0x3f));
+    }
+    // `%%35%%63`: each digit encoded on its own, for a decoder that decodes twice (`%5c`).
+    if (out.includes("%%")) out = out.replace(/%%([0-9a-f]{2})%%([0-9a-f]{2})/gi, (_, a: string, b: string) => `%${String.fromCharCode(parseInt(a, 16))}${String.fromCharCode(parseInt(b, 16))}`);
+    if (/%u[0-9a-f]{4}/i.test(out)) out = out.replace(/%u([0-9a-f]{4})/gi, (_, hex: string) => fromCodePoint(parseInt(hex, 16)));
+    out = percentDecoded(out);
   }
   if (out.includes("&")) {
     // &#60; &#x3c; with or without the semicolon, and the named ones that matter here

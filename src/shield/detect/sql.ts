@@ -36,9 +36,8 @@ type TokenType =
 interface Tokens {
   types: TokenType[];
   values: string[];
-  /** For comments: whether it directly follows the previous token (`admin'--`), and whether anything follows it in the comment. */
-  tight: boolean[];
-  commentBody: string[];
+  /** For comments, by token index: whether it directly follows the previous token (`admin'--`), and what the comment holds. */
+  comments: Map<number, { tight: boolean; body: string }>;
 }
 
 const STATEMENTS = new Set(["backup", "select", "insert", "update", "delete", "drop", "create", "alter", "truncate", "exec", "execute", "declare", "shutdown", "grant", "revoke", "replace", "merge", "call", "handler", "rename", "waitfor", "load", "begin", "set"]);
@@ -46,6 +45,22 @@ const SET_OPERATORS = new Set(["union", "intersect", "except", "minus"]);
 const LOGIC = new Set(["and", "or", "xor", "&&", "||"]);
 const WORD_OPERATORS = new Set(["like", "rlike", "ilike", "regexp", "similar", "is", "in", "between", "div", "mod", "sounds", "glob", "match", "collate", "escape"]);
 const CLAUSES = new Set(["from", "where", "into", "outfile", "dumpfile", "limit", "offset", "order", "group", "by", "having", "as", "case", "when", "then", "else", "end", "null", "true", "false", "exists", "distinct", "all", "top", "values", "join", "on", "using", "procedure", "asc", "desc", "delay", "rownum"]);
+/** What the rules after a broken literal read: the break shows at once. */
+const BREAKOUT_TOKENS = 64;
+
+/** Every word that is not a name, by its token type: one lookup a word. */
+const KEYWORDS = new Map<string, TokenType>([
+  ...[...CLAUSES].map((w) => [w, "k"] as const),
+  ...[...SET_OPERATORS].map((w) => [w, "U"] as const),
+  ...[...STATEMENTS].map((w) => [w, "E"] as const),
+  ...[...WORD_OPERATORS].map((w) => [w, "o"] as const),
+  ...[...LOGIC].map((w) => [w, "&"] as const),
+  ["not", "!"],
+  ["true", "1"],
+  ["false", "1"],
+  ["null", "1"],
+]);
+
 /** Operators, longest first so that `<=>` is not read as `<=` then `>`. */
 const OPERATORS = ["<=>", "->>", "#>>", "!~*", "<>", "!=", "<=", ">=", "==", "::", "->", "#>", "@>", "<@", "?|", "?&", "||", "&&", "!~", "~*", "<<", ">>", "=", "<", ">", "+", "-", "*", "/", "%", "^", "|", "&", "~", "!"];
 
@@ -80,12 +95,14 @@ function isSpace(ch: string): boolean {
 }
 
 function tokenize(text: string, limit: number): Tokens {
-  const tokens: Tokens = { types: [], values: [], tight: [], commentBody: [] };
-  const push = (type: TokenType, value: string, tight = false, body = "") => {
+  const tokens: Tokens = { types: [], values: [], comments: new Map() };
+  const push = (type: TokenType, value: string) => {
     tokens.types.push(type);
     tokens.values.push(value);
-    tokens.tight.push(tight);
-    tokens.commentBody.push(body);
+  };
+  const comment = (value: string, tight: boolean, body: string) => {
+    tokens.comments.set(tokens.types.length, { tight, body });
+    push("c", value);
   };
   let i = 0;
   const n = text.length;
@@ -95,7 +112,6 @@ function tokenize(text: string, limit: number): Tokens {
       i++;
       continue;
     }
-    const tight = i > 0 && !isSpace(text[i - 1]!);
     // Comments
     if (ch === "/" && text[i + 1] === "*") {
       const end = text.indexOf("*/", i + 2);
@@ -107,7 +123,7 @@ function tokenize(text: string, limit: number): Tokens {
         while (i < n && text[i]! >= "0" && text[i]! <= "9") i++;
         continue;
       }
-      push("c", "/*", tight, text.slice(i + 2, end === -1 ? n : end).trim());
+      comment("/*", i > 0 && !isSpace(text[i - 1]!), text.slice(i + 2, end === -1 ? n : end).trim());
       i = close;
       continue;
     }
@@ -115,7 +131,7 @@ function tokenize(text: string, limit: number): Tokens {
       const end = text.indexOf("\n", i);
       const stop = end === -1 ? n : end;
       // The body keeps its leading space: `'-- x` cuts a query, `'--no-dice` is an option in code.
-      push("c", ch === "#" ? "#" : "--", tight, text.slice(i + (ch === "#" ? 1 : 2), stop).trimEnd());
+      comment(ch === "#" ? "#" : "--", i > 0 && !isSpace(text[i - 1]!), text.slice(i + (ch === "#" ? 1 : 2), stop).trimEnd());
       i = stop;
       continue;
     }
@@ -178,15 +194,10 @@ function tokenize(text: string, limit: number): Tokens {
       let k = i;
       while (k < n && isSpace(text[k]!)) k++;
       const called = text[k] === "(";
-      if (word === "not") push("!", word);
-      else if (word === "true" || word === "false" || word === "null") push("1", word);
-      else if (LOGIC.has(word)) push("&", word);
-      else if (WORD_OPERATORS.has(word)) push("o", word);
-      else if (called && !SET_OPERATORS.has(word) && !STATEMENTS.has(word) && !LOGIC.has(word) && !CLAUSES.has(word)) push("f", word);
-      else if (STATEMENTS.has(word)) push("E", word);
-      else if (SET_OPERATORS.has(word)) push("U", word);
-      else if (CLAUSES.has(word)) push("k", word);
-      else push("n", word);
+      const keyword = KEYWORDS.get(word);
+      if (keyword === "!" || keyword === "1" || keyword === "&" || keyword === "o") push(keyword, word);
+      else if (called && keyword === undefined) push("f", word);
+      else push(keyword ?? "n", word);
       continue;
     }
     if (ch === "(" || ch === ")" || ch === "," || ch === ";" || ch === ".") {
@@ -291,10 +302,10 @@ function valueBefore(t: Tokens, i: number): boolean {
  * (`7" #2 circular needle`) or none (`'--no-dice'`) is more likely text.
  */
 function cutsQuery(t: Tokens, i: number): boolean {
-  if (t.types[i] !== "c") return false;
-  const body = t.commentBody[i]!;
+  const found = t.comments.get(i);
+  if (found === undefined) return false;
   if (t.values[i] === "/*") return true;
-  return /^[-+ ]*$/.test(body) || (t.tight[i]! && body.startsWith(" "));
+  return /^[-+ ]*$/.test(found.body) || (found.tight && found.body.startsWith(" "));
 }
 
 /** A union with its select: `union all select`, `union(select`, `union distinct select`. */
@@ -416,15 +427,18 @@ export function sqlInjection(text: string, find: Finder): void {
 function readAsSql(text: string, find: Finder): void {
   const catalog = text.includes("_") || text.includes(".") || text.includes("$") || text.includes("sys") ? CATALOG.exec(text) : null;
   if (catalog !== null && find("sqli-catalog", 1)) return;
+  // The rules that read a whole text need one of the trigger's words; without them a quoted
+  // reading need only go as far as a break out of the literal shows, its first tokens.
+  const anywhere = BARE_TRIGGER.test(text);
   for (const quote of ["'", '"'] as const) {
     if (!text.includes(quote)) continue;
-    const t = tokenize(quote + text, Number.POSITIVE_INFINITY);
+    const t = tokenize(quote + text, anywhere ? Number.POSITIVE_INFINITY : BREAKOUT_TOKENS);
     // The first token is the application's literal, closed by the text's own quote; unclosed, nothing broke out.
     if (t.types.length > 1) {
       breakout(t, find);
       // What follows the break is SQL as much as a bare value is: `',null) waitfor delay '0:0:5'--`.
-      bare(t, find, 1);
+      if (anywhere) bare(t, find, 1);
     }
   }
-  if (BARE_TRIGGER.test(text)) bare(tokenize(text, Number.POSITIVE_INFINITY), find);
+  if (anywhere) bare(tokenize(text, Number.POSITIVE_INFINITY), find);
 }
