@@ -215,8 +215,10 @@ const GLOB_PATH = /^\/[a-z?*[\]]*[?*][a-z?*[\]]*\/[a-z?*[\]]+/;
 function judge(command: Command, find: Finder): boolean {
   const first = command.words[0];
   if (first === undefined) return false;
-  // Most commands of most text are words that are no command: rejected before any work.
-  if (!COMMANDS.has(first) && !WORD_COMMANDS.has(first) && !WRAPPERS.has(first) && !/[/?*=\\]|\.exe$/.test(first)) return false;
+  // Most commands of most text are words that are no command (`mozilla/5.0`): rejected before
+  // any work, unless named by a path (`./x.sh`), a glob, an escape or an assignment.
+  const base = first.includes("/") ? first.slice(first.lastIndexOf("/") + 1) : first;
+  if (!COMMANDS.has(base) && !WORD_COMMANDS.has(base) && !WRAPPERS.has(base) && !/^(\.{0,2}|~)\/|[?*=\\]|\.exe$/.test(first)) return false;
   if ((first.includes("?") || first.includes("*")) && GLOB_PATH.test(first) && command.after !== "start") {
     return find("cmdi-glob-command", 1);
   }
@@ -287,10 +289,12 @@ export function commandInjection(text: string, find: Finder, level: ParanoiaLeve
   }
   if (!OPERATOR.test(text) && !START_COMMAND.test(text) && (level === 1 ? !PATH_HINT.test(text) || !SYSTEM_PATH.test(text) : !/^[a-z/]/.test(text))) return;
   // Without a command's name, a path, a glob or an escape anywhere, no command could be judged one.
-  if (!ANY_COMMAND.test(text)) return;
-  // A command repeated (`;cat;cat;cat…`) is judged once.
+  // Short texts are read at once: the look for a name costs more than reading them.
+  if (text.length > 512 && !ANY_COMMAND.test(text)) return;
+  // A command repeated (`;cat;cat;cat…`) is judged once, in a text long enough to repeat many.
   const judged = new Set<string>();
   const judgeOnce = (command: Command) => {
+    if (text.length <= 512) return judge(command, find);
     const key = `${command.after} ${command.words.join(" ")}`;
     if (judged.has(key)) return false;
     if (judged.size < 1_000) judged.add(key);

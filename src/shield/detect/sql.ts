@@ -400,10 +400,27 @@ function bare(t: Tokens, find: Finder, start = 0): void {
   }
 }
 
-/** A cheap look for anything the rules need: most text has none of it and is not tokenized. */
-const BARE_TRIGGER = new RegExp(
-  `union|select|waitfor|order by|group by|@@|; ?(${[...STATEMENTS].join("|")})\\b|\\b(and|or|xor|&&|\\|\\|)\\b.{0,60}[=<>(]|\\b(${[...ATTACK_FUNCTIONS, ...INFO_FUNCTIONS, "cast", "convert"].join("|").replaceAll(".", "\\.").replaceAll("@", "")}) ?\\(|^[\\d.]+ ?(--|#|/\\*)|\\b(and|or|xor|&&|\\|\\|) \\(*(true|false|\\d)|^ ?(having|where|exec|execute|declare|shutdown|waitfor|drop|create|alter|insert|delete|update|truncate|grant|revoke|backup|as)\\b|\\bhaving\\b|\\bexec(ute)? ?\\(`,
-);
+/**
+ * A cheap look for anything the whole-text rules need: most text has none of it and is not
+ * tokenized. In pieces, each behind the character it needs, since one alternation of all of them
+ * is tried at every position of every text.
+ */
+const TRIGGER_WORDS = /union|select|waitfor|order by|group by|having|@@/;
+const TRIGGER_STACKED = new RegExp(`; ?(${[...STATEMENTS].join("|")})\\b`);
+const TRIGGER_CALL = new RegExp(`\\b(${[...ATTACK_FUNCTIONS, ...INFO_FUNCTIONS, "cast", "convert", "exec", "execute"].join("|").replaceAll(".", "\\.").replaceAll("@", "")}) ?\\(`);
+const TRIGGER_LOGIC = /\b(and|or|xor)\b|&&|\|\|/;
+const TRIGGER_CONDITION = /(\b(and|or|xor)\b|&&|\|\|).{0,60}[=<>(]|(\b(and|or|xor)\b|&&|\|\|) \(*(true|false|\d)/;
+const TRIGGER_START = /^ ?(having|where|exec|execute|declare|shutdown|waitfor|drop|create|alter|insert|delete|update|truncate|grant|revoke|backup|as)\b|^[\d.]+ ?(--|#|\/\*)/;
+
+function wholeTextRulesMayMatch(text: string): boolean {
+  return (
+    TRIGGER_WORDS.test(text) ||
+    TRIGGER_START.test(text) ||
+    (text.includes(";") && TRIGGER_STACKED.test(text)) ||
+    (text.includes("(") && TRIGGER_CALL.test(text)) ||
+    (TRIGGER_LOGIC.test(text) && TRIGGER_CONDITION.test(text))
+  );
+}
 
 /**
  * SQL comments are dropped, so `un/**\/ion` reads `union` (to a filter that strips comments it
@@ -429,7 +446,7 @@ function readAsSql(text: string, find: Finder): void {
   if (catalog !== null && find("sqli-catalog", 1)) return;
   // The rules that read a whole text need one of the trigger's words; without them a quoted
   // reading need only go as far as a break out of the literal shows, its first tokens.
-  const anywhere = BARE_TRIGGER.test(text);
+  const anywhere = wholeTextRulesMayMatch(text);
   for (const quote of ["'", '"'] as const) {
     if (!text.includes(quote)) continue;
     const t = tokenize(quote + text, anywhere ? Number.POSITIVE_INFINITY : BREAKOUT_TOKENS);
