@@ -22,10 +22,6 @@ export class FieldExclusions {
     });
   }
 
-  get empty(): boolean {
-    return this.rules.length === 0;
-  }
-
   excludes(field: string, cls: AttackClass): boolean {
     if (this.rules.length === 0) return false;
     let found = this.cache.get(field);

@@ -25,8 +25,8 @@ export function isAttack(check: ShieldCheck): check is AttackClass {
  * The attack classes whose findings in one request add up to their threshold, CRS's anomaly
  * scoring: with the default threshold one finding is enough, a higher one asks for several.
  */
-export function blockingClasses(findings: readonly Finding[], threshold = 5, thresholds: Partial<Record<AttackClass, number>> = {}): Set<AttackClass> {
-  const scores = new Map<AttackClass, number>();
+export function blockingClasses(findings: readonly Finding[], threshold = 5, thresholds: Partial<Record<AttackClass, number>> = {}, beyondReport?: ReadonlyMap<AttackClass, number>): Set<AttackClass> {
+  const scores = new Map<AttackClass, number>(beyondReport);
   for (const f of findings) if (isAttack(f.check)) scores.set(f.check, (scores.get(f.check) ?? 0) + (f.score ?? 0));
   const out = new Set<AttackClass>();
   for (const [cls, score] of scores) if (score >= (thresholds[cls] ?? threshold)) out.add(cls);
@@ -55,11 +55,14 @@ const DIGIT_RUN = /\d{3}/;
 
 /**
  * Collects findings over the fields of one request: each string is length-checked, counted for
- * URLs and phone numbers, and run through the detectors after normalisation. Stops collecting
- * past 20 findings: an attacker cannot make the report itself the expensive part.
+ * URLs and phone numbers, and run through the detectors after normalisation. The report holds 20
+ * findings, and past them only each check's first and the attack classes' scores: an attacker
+ * can neither make the report the expensive part nor hide a finding behind twenty others.
  */
 export class Inspection {
   readonly findings: Finding[] = [];
+  /** Attack scores of findings the report had no room for, by class. */
+  readonly scoresBeyondReport = new Map<AttackClass, number>();
   private urls = 0;
   private phones = 0;
   private keys = 0;
@@ -73,7 +76,6 @@ export class Inspection {
    * (their size is the header limit's business, not the field limit's).
    */
   text(field: string, value: string, kind: "value" | "key" | "header" = "value"): void {
-    if (this.findings.length >= 20) return;
     if (kind === "key") {
       // Before the repeated-key shortcut: `prototype` is harmless under most parents, not under `constructor`.
       if (pollutesPrototype(field, value)) this.add("prototypePollution", "__proto__ or constructor.prototype as a key", field);
@@ -137,7 +139,13 @@ export class Inspection {
   }
 
   add(check: ShieldCheck, rule: string, field: string, score?: number): void {
-    if (this.findings.length < 20) this.findings.push(score === undefined ? { check, rule, field } : { check, rule, field, score });
+    const finding = score === undefined ? { check, rule, field } : { check, rule, field, score };
+    if (this.findings.length < 20) this.findings.push(finding);
+    // Past the report's length, a check still gets its first finding, and an attack class's
+    // scores still add up: twenty findings of a class under its threshold must not hide
+    // another class's, nor the one that would reach the threshold.
+    else if (!this.findings.some((f) => f.check === check)) this.findings.push(finding);
+    else if (isAttack(check) && score !== undefined) this.scoresBeyondReport.set(check, (this.scoresBeyondReport.get(check) ?? 0) + score);
   }
 }
 

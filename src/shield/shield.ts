@@ -41,7 +41,7 @@ export function shieldControl(policy: ShieldPolicy, logger: Logger): Control {
   const conclude = (ctx: RequestContext, inspection: Inspection): void => {
     const findings = inspection.finish().filter((f) => modeOf(f.check) !== "off");
     if (findings.length === 0) return;
-    const over = blockingClasses(findings, policy.threshold, policy.thresholds);
+    const over = blockingClasses(findings, policy.threshold, policy.thresholds, inspection.scoresBeyondReport);
     const refuses = (f: Finding) => modeOf(f.check) === "block" && (!isAttack(f.check) || over.has(f.check));
     const blocking = findings.find(refuses);
     logger.warn(

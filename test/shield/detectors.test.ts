@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
-import { ATTACK_CLASSES, Detector, FieldExclusions, Inspection, blockingClasses, shieldSchema, type AttackClass, type ParanoiaLevel } from "../../src/shield/index.js";
+import { ATTACK_CLASSES, Detector, FieldExclusions, Inspection, blockingClasses, normalizeForDetection, shieldSchema, type AttackClass, type ParanoiaLevel } from "../../src/shield/index.js";
 
 const detectors = new Map<ParanoiaLevel, Detector>();
 function inspect(value: string, options: { paranoia?: ParanoiaLevel; field?: string; kind?: "value" | "key" } = {}) {
@@ -231,7 +232,18 @@ describe("scores, thresholds and exclusions", () => {
     assert.deepEqual([...blockingClasses(two.findings, 5, { xss: 15 })], [], "a threshold per class");
   });
 
-  test("an excluded field is left alone by the classes it names, and only that field", () => {
+  test("twenty findings under a threshold hide neither another class nor the score that reaches it", () => {
+    const { limits: l } = limits();
+    const inspection = new Inspection(l);
+    for (let i = 0; i < 25; i++) inspection.text(`body.a${i}`, "<script>alert(1)</script>");
+    inspection.text("body.late", "' OR '1'='1");
+    const findings = inspection.finish();
+    assert.ok(findings.some((f) => f.check === "sqli" && f.field === "body.late"), "a check's first finding has room past the report's length");
+    assert.deepEqual([...blockingClasses(findings, 5, { xss: 125 }, inspection.scoresBeyondReport)].sort(), ["sqli", "xss"], "25 findings of 5 reach 125");
+    assert.deepEqual([...blockingClasses(findings, 5, { xss: 130 }, inspection.scoresBeyondReport)], ["sqli"]);
+  });
+
+    test("an excluded field is left alone by the classes it names, and only that field", () => {
     const { limits: l } = limits({ except: ["body.description", { field: "body.bio", checks: ["xss"] }, "body.items[*].note"] });
     const inspection = new Inspection(l);
     inspection.text("body.description", "<script>alert(1)</script>");
@@ -275,6 +287,23 @@ describe("scores, thresholds and exclusions", () => {
       monitoring.finish().map((f) => f.check),
       ["fieldLength", "xss"],
     );
+  });
+
+  test("the level-1 shortcut, which skips classes by the characters a text holds, hides no finding", () => {
+    const root = new URL("../../../", import.meta.url).pathname;
+    const corpus = ["attacks.json", "attacks-heldout.json", "benign.json", "benign-heldout.json"].flatMap((name) => {
+      const data = JSON.parse(readFileSync(`${root}bench/corpus/${name}`, "utf8")) as string[] | Record<string, string[]>;
+      return Array.isArray(data) ? data : Object.values(data).flat();
+    });
+    const everything = new Detector({ classes: new Set(ATTACK_CLASSES), shortcut: false });
+    const shortcut = new Detector({ classes: new Set(ATTACK_CLASSES) });
+    const source = readFileSync(new URL(import.meta.url).pathname.replace(/\/dist\/(.*)\.js$/, "/$1.ts"), "utf8");
+    // Every string this file and the project corpus hold, and each with its quotes and operators gone.
+    const strings = [...corpus, ...[...source.matchAll(/"((?:[^"\\]|\\.){2,200})"/g)].map((m) => m[1]!)];
+    for (const value of [...strings, ...strings.map((s) => s.replace(/['"`;|&()<>=]/g, " "))]) {
+      const normalized = normalizeForDetection(value);
+      assert.deepEqual(shortcut.detect(normalized), everything.detect(normalized), JSON.stringify(value));
+    }
   });
 
   test("a remembered value is answered as before, in every request and for every kind", () => {

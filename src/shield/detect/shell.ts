@@ -281,7 +281,7 @@ const ANY_COMMAND = new RegExp(`\\b(${[...COMMANDS, ...WORD_COMMANDS, ...WRAPPER
 const OPERATOR = /[;|&`\n]|\$[({]|\{[a-z]/;
 const PATH_HINT = /[/\\%]/;
 /** A value that starts with a command a whole command line would (`uname -a`, `perl -e …`). */
-export const START_COMMAND = /^ ?(whoami|uname|ifconfig|ipconfig|netstat|systeminfo|sysinfo|tasklist|printenv|phpinfo|perl|python[23]?|ruby|php|bash|sh|wget|curl|nc|ncat|ls|sleep|net|powershell|pwsh|cmd|nohup|certutil|bitsadmin|netsh|schtasks|wmic|iptables|useradd|crontab|socat|nmap|mkfifo|icacls|dir|type|cat)( |$)/;
+export const START_COMMAND = new RegExp(`^ ?(${[...COMMANDS, ...ADMIN, ...WRAPPERS, "dir", "type", "cat", "net"].map((c) => c.replaceAll(".", "\\.")).join("|")})( |$)`);
 
 export function commandInjection(text: string, find: Finder, level: ParanoiaLevel): void {
   for (const [rule, ruleLevel, hint, pattern] of SHELL_FORMS) {

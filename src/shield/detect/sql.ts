@@ -406,6 +406,11 @@ function bare(t: Tokens, find: Finder, start = 0): void {
  * is tried at every position of every text.
  */
 const TRIGGER_WORDS = /union|select|waitfor|order by|group by|having|@@/;
+/**
+ * What the level-1 rules can match in text with none of the characters SQL needs elsewhere
+ * (quotes, operators, parentheses): the detector is only run on such text if it holds one.
+ */
+export const SQL_WORDS = /union|select|waitfor|order by|group by|having|shutdown|sysobjects|syscolumns|mysql\.|sys\.|sysibm\.|syscat\.|v\$|\b(and|or|xor) (true|false|\d)|^ ?(exec|execute|declare|drop|create|alter|truncate|insert|delete|update|grant|revoke|backup|where|as)\b/;
 const TRIGGER_STACKED = new RegExp(`; ?(${[...STATEMENTS].join("|")})\\b`);
 const TRIGGER_CALL = new RegExp(`\\b(${[...ATTACK_FUNCTIONS, ...INFO_FUNCTIONS, "cast", "convert", "exec", "execute"].join("|").replaceAll(".", "\\.").replaceAll("@", "")}) ?\\(`);
 const TRIGGER_LOGIC = /\b(and|or|xor)\b|&&|\|\|/;

@@ -18,12 +18,12 @@ const FOLDED: Record<string, string> = { "\u00e0\u0080\u00ae": ".", "\u00e0\u00a
  * a separator or before another dot segment. A lone leading `.../` is how tools shorten a path.
  */
 const DOT_SEGMENT = /(^|\/)\.\. *(;[^/]{0,64})?(\/|\u2400|$)|\/\.{3,}[ .]*(\/|\u2400|$)|(^|\/)\.{3,}[ .]*\/\.{2,}/;
-const SENSITIVE_FILES =
+export const SENSITIVE_FILES =
   /(^|\/)(etc\/(passwd|shadow|group|hosts|issue|motd|sudoers|crontab|fstab|profile|environment|ssh\/|mysql\/|apache2?\/|nginx\/|httpd\/)|proc\/(self|\d+)\/|windows\/(system32|win\.ini|system\.ini|repair)|winnt\/|boot\.ini|win\.ini|system\.ini|\.ssh\/(id_|authorized_keys)|\.(htaccess|htpasswd|git\/(config|head)|svn\/entries|env|bash_history|aws\/credentials)\b|web\.config|wp-config\.php|var\/(log|adm)\/|inetpub\/|localstart\.asp|(httpd|apache2?|nginx|lighttpd|php-fpm)\.conf|php\.ini|my\.(cnf|ini)|config\.inc\.php|\.(bash_(profile|history|rc|logout)|cshrc|netrc|profile|mysql_history|viminfo|passwd)$|id_[rd]sa\b|authorized_keys|known_hosts|sources\.list)/;
 /** A whole value that is an absolute path into the system's own directories: no form field holds one but to read it. */
 const SYSTEM_PATH_VALUE = /^ ?([a-z]:)?\/(etc|proc|sys|var|usr\/local|opt|root|boot|windows|winnt|program files|documents and settings|xampp|wamp)\/[^ ]*$/;
 const NUL_AFTER_NAME = /[a-z0-9/.]\u2400|^\u2400|\u2400$/;
-const TRIGGER = /\.\.|\\\.|0x2e|^ ?([a-z]:)?[/\\]|\.(conf|ini|cnf|php|list|profile|netrc|cshrc|passwd|bash)|id_[rd]sa|authorized_keys|known_hosts|\/etc\/|\/proc\/|windows|win\.ini|boot\.ini|\.ssh|\.ht|\.git|\.env|web\.config|wp-config|\/var\/log|\u2400|[\u00c0-\u00e0\u2215\u2216\u2044\uefc8\uf025]/;
+const TRIGGER = /\.\.|\\\.|0x(2e|2f|5c)|^ ?([a-z]:)?[/\\]|\.(conf|ini|cnf|php|list|profile|netrc|cshrc|passwd|bash)|id_[rd]sa|authorized_keys|known_hosts|\/etc\/|\/proc\/|windows|win\.ini|boot\.ini|\.ssh|\.ht|\.git|\.env|web\.config|wp-config|\/var\/log|\u2400|[\u00c0-\u00e0\u2215\u2216\u2044\uefc8\uf025]/;
 
 /** `0x2e0x2e/`: dots and slashes spelt as hex literals, for a decoder that reads them. */
 const HEX_SPELT = /0x(2e|2f|5c)/g;
