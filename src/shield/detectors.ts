@@ -72,39 +72,24 @@ const enum Has {
 /** Letters, digits, spaces and the punctuation of prose (no `--`, no `..`): a text of only these sets no bit. */
 const PLAIN_TEXT = /^[a-z0-9 ,.!?+-]*$/;
 
+/** The bit of each ASCII character that has one. */
+const BITS = new Uint32Array(128);
+for (const [characters, bit] of [
+  ["'\"", Has.Quote], ["`", Has.Quote | Has.Backtick], ["<", Has.Lt], [">", Has.Gt], [";", Has.Semicolon], ["|", Has.Pipe],
+  ["&", Has.Ampersand], ["$", Has.Dollar], ["()", Has.Paren], ["{}", Has.Brace], ["[]", Has.Bracket], ["\\", Has.Backslash],
+  ["%", Has.Percent], ["=", Has.Equals], ["*", Has.Star], ["@", Has.At], ["#", Has.Hash], ["\n\r", Has.LineBreak],
+  [":", Has.Colon], ["/", Has.Slash], ["_", Has.Underscore],
+] as const) {
+  for (const character of characters) BITS[character.charCodeAt(0)] = bit;
+}
+
 function characters(text: string): number {
   if (PLAIN_TEXT.test(text) && !text.includes("--") && !text.includes("..")) return 0;
-  let mask = 0;
-  let previous = 0;
+  let mask = text.includes("..") ? Has.DotDot : 0;
+  if (text.includes("--")) mask |= Has.DashDash;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    switch (c) {
-      case 39: case 34: mask |= Has.Quote; break;
-      case 96: mask |= Has.Quote | Has.Backtick; break;
-      case 60: mask |= Has.Lt; break;
-      case 62: mask |= Has.Gt; break;
-      case 59: mask |= Has.Semicolon; break;
-      case 124: mask |= Has.Pipe; break;
-      case 38: mask |= Has.Ampersand; break;
-      case 36: mask |= Has.Dollar; break;
-      case 40: case 41: mask |= Has.Paren; break;
-      case 123: case 125: mask |= Has.Brace; break;
-      case 91: case 93: mask |= Has.Bracket; break;
-      case 92: mask |= Has.Backslash; break;
-      case 37: mask |= Has.Percent; break;
-      case 61: mask |= Has.Equals; break;
-      case 42: mask |= Has.Star; break;
-      case 64: mask |= Has.At; break;
-      case 35: mask |= Has.Hash; break;
-      case 10: case 13: mask |= Has.LineBreak; break;
-      case 58: mask |= Has.Colon; break;
-      case 47: mask |= Has.Slash; break;
-      case 95: mask |= Has.Underscore; break;
-      case 46: if (previous === 46) mask |= Has.DotDot; break;
-      case 45: if (previous === 45) mask |= Has.DashDash; break;
-      default: if (c > 127) mask |= Has.NonAscii;
-    }
-    previous = c;
+    mask |= c < 128 ? BITS[c]! : Has.NonAscii;
   }
   return mask;
 }
