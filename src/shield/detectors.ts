@@ -117,8 +117,8 @@ const ANY_WORD = new RegExp(
     .join("|"),
 );
 
-const REMEMBERED = 4_096;
-const REMEMBERED_LENGTH = 1_024;
+const REMEMBERED = 2_048;
+const REMEMBERED_LENGTH = 256;
 
 /** The attack detectors of the enabled classes at one paranoia level, over normalised text (normalize.ts). */
 export class Detector {
