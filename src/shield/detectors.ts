@@ -110,6 +110,9 @@ const NEEDS: Record<AttackClass, { characters: number; words?: RegExp }> = {
   ssrf: { characters: Has.Colon },
 };
 
+/** The readers that see line breaks as such. */
+const LINE_SENSITIVE: ReadonlySet<AttackClass> = new Set(["sqli", "cmdi", "crlf"]);
+
 /** Any of the words above: one scan tells whether the classes' own need be tried. */
 const ANY_WORD = new RegExp(
   Object.values(NEEDS)
@@ -160,7 +163,11 @@ export class Detector {
   detect(normalized: string, kind: TextKind = "value"): Detection[] {
     const found: Detection[] = [];
     const mask = this.shortcut ? characters(normalized) : -1;
-    const words = mask !== -1 && ANY_WORD.test(normalized);
+    // A line break is whitespace to every language but the shell and HTTP's header lines (and
+    // SQL's `--` comments, which the SQL reader sees ending there): the others read it as a
+    // space, so no pattern written with a space is walked past with a `%0a`.
+    const flat = normalized.includes("\n") ? normalized.replaceAll("\n", " ") : normalized;
+    const words = mask !== -1 && ANY_WORD.test(flat);
     let current: AttackClass = "sqli";
     let done = false;
     const find: Finder = (rule, level) => {
@@ -170,10 +177,10 @@ export class Detector {
       return true;
     };
     for (const { cls, characters: needed, words: classWords, detect } of this.classes) {
-      if ((mask & needed) === 0 && (!words || classWords === undefined || !classWords.test(normalized))) continue;
+      if ((mask & needed) === 0 && (!words || classWords === undefined || !classWords.test(flat))) continue;
       current = cls;
       done = false;
-      detect(normalized, find, this.paranoia, kind);
+      detect(LINE_SENSITIVE.has(cls) ? normalized : flat, find, this.paranoia, kind);
     }
     return found;
   }

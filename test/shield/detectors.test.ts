@@ -159,7 +159,25 @@ describe("the shield's detectors, from the attacker's side", () => {
     assertCaught("crlf", ["%0d%0aSet-Cookie:%20session=attacker", "x\r\nLocation: https://evil.example", "x%0d%0a%0d%0a<html>owned", "a\nHTTP/1.1 200 OK"]);
   });
 
-  test("URLs to internal hosts are found in any spelling, and only reported by default", () => {
+  test("a line break where a space would be hides nothing from the languages that read it as one", () => {
+    for (const [attack, cls] of [
+      ["1 or%0a1=1", "sqli"],
+      ["1;%0adrop table users", "sqli"],
+      ["1 union%0aselect 1,2", "sqli"],
+      ["replace into users values (1)", "sqli"],
+      ["1 and%0asleep(5)", "sqli"],
+      ["<img src=x%0aonerror=alert(1)>", "xss"],
+      ['"%0aonfocus=alert(1) autofocus x="', "xss"],
+      ["{{7%0a*%0a7}}", "ssti"],
+      ["*)%0a(uid=*))(|(uid=*", "ldap"],
+      ["${jndi%0a:ldap://x/a}", "java"],
+      ["x%0a;%0acat /etc/passwd", "cmdi"],
+    ] as const) {
+      assert.ok(classesOf(attack).has(cls), `${cls} not found in ${attack}`);
+    }
+  });
+
+    test("URLs to internal hosts are found in any spelling, and only reported by default", () => {
     for (const url of ["http://169.254.169.254/latest/meta-data/", "http://127.1/admin", "http://2130706433/", "http://0x7f.1/", "http://[::ffff:127.0.0.1]/", "http://localhost:8080/", "http://metadata.google.internal/", "gopher://evil.example:25/x", "http://user@10.0.0.1/"]) {
       assert.ok(classesOf(url).has("ssrf"), url);
     }
@@ -324,6 +342,8 @@ describe("scores, thresholds and exclusions", () => {
       [";x".repeat(5_000), "; cat /etc/passwd", "cmdi"],
       ["${{".repeat(3_000), "${jndi:ldap://x/a}", "java"],
       ["a ".repeat(10_000), "../../etc/passwd", "traversal"],
+      // A markdown-like `| id |` judged harmless first must not make a later `|id` pass as judged.
+      ["| id | x ".repeat(100), "|id", "cmdi"],
     ] as const) {
       assert.ok(classesOf(padding + attack).has(cls), `${cls} after ${padding.length} characters of padding`);
     }

@@ -257,7 +257,7 @@ function judge(command: Command, find: Finder): boolean {
   if (after === "{,") return find("cmdi-brace-command", 1);
   // At the start: nothing was broken out of, so only a whole command line counts at level 1: one
   // reaching into the system, a command no prose spells, or one with the shell's own arguments.
-  if ((known || byPath || wordLike) && (systemArgument || SYSTEM_PATH.test(first ?? "")) && find("cmdi-command", 1)) return true;
+  if ((known || byPath || wordLike) && (systemArgument || SYSTEM_PATH.test(first)) && find("cmdi-command", 1)) return true;
   if (ADMIN.has(name) && args.length > 0 && find("cmdi-command", 1)) return true;
   if (known && name.length > 2 && (args.length === 0 ? DIRECT.has(name) : shellArgument || (FETCHERS.has(name) && /^(https?|ftp|tftp):\/\//.test(args[0]!))) && find("cmdi-command", 1)) return true;
   if (known && (shellArgument || args.length === 0) && name.length > 2 && find("cmdi-command", 2)) return true;
@@ -295,7 +295,8 @@ export function commandInjection(text: string, find: Finder, level: ParanoiaLeve
   const judged = new Set<string>();
   const judgeOnce = (command: Command) => {
     if (text.length <= 512) return judge(command, find);
-    const key = `${command.after} ${command.words.join(" ")}`;
+    // Everything judge reads: the operator, the words, and whether spaces pad the command.
+    const key = `${command.after}${command.padded ? " padded " : " "}${command.words.join(" ")}`;
     if (judged.has(key)) return false;
     if (judged.size < 1_000) judged.add(key);
     return judge(command, find);

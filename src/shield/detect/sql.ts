@@ -410,12 +410,12 @@ const TRIGGER_WORDS = /union|select|waitfor|order by|group by|having|@@/;
  * What the level-1 rules can match in text with none of the characters SQL needs elsewhere
  * (quotes, operators, parentheses): the detector is only run on such text if it holds one.
  */
-export const SQL_WORDS = /union|select|waitfor|order by|group by|having|shutdown|sysobjects|syscolumns|mysql\.|sys\.|sysibm\.|syscat\.|v\$|\b(and|or|xor) (true|false|\d)|^ ?(exec|execute|declare|drop|create|alter|truncate|insert|delete|update|grant|revoke|backup|where|as)\b/;
+export const SQL_WORDS = /union|select|waitfor|order by|group by|having|shutdown|sysobjects|syscolumns|mysql\.|sys\.|sysibm\.|syscat\.|v\$|\b(and|or|xor) (true|false|\d)|^ ?(exec|execute|declare|drop|create|alter|truncate|insert|replace|delete|update|grant|revoke|backup|where|as)\b/;
 const TRIGGER_STACKED = new RegExp(`; ?(${[...STATEMENTS].join("|")})\\b`);
 const TRIGGER_CALL = new RegExp(`\\b(${[...ATTACK_FUNCTIONS, ...INFO_FUNCTIONS, "cast", "convert", "exec", "execute"].join("|").replaceAll(".", "\\.").replaceAll("@", "")}) ?\\(`);
 const TRIGGER_LOGIC = /\b(and|or|xor)\b|&&|\|\|/;
 const TRIGGER_CONDITION = /(\b(and|or|xor)\b|&&|\|\|).{0,60}[=<>(]|(\b(and|or|xor)\b|&&|\|\|) \(*(true|false|\d)/;
-const TRIGGER_START = /^ ?(having|where|exec|execute|declare|shutdown|waitfor|drop|create|alter|insert|delete|update|truncate|grant|revoke|backup|as)\b|^[\d.]+ ?(--|#|\/\*)/;
+const TRIGGER_START = /^ ?(having|where|exec|execute|declare|shutdown|waitfor|drop|create|alter|insert|replace|delete|update|truncate|grant|revoke|backup|as)\b|^[\d.]+ ?(--|#|\/\*)/;
 
 function wholeTextRulesMayMatch(text: string): boolean {
   return (
@@ -447,11 +447,14 @@ export function sqlInjection(text: string, find: Finder): void {
 }
 
 function readAsSql(text: string, find: Finder): void {
-  const catalog = text.includes("_") || text.includes(".") || text.includes("$") || text.includes("sys") ? CATALOG.exec(text) : null;
+  // The tokenizer reads line breaks (a `--` comment ends at one); the patterns that look for
+  // words take them for the spaces they are between words.
+  const flat = text.includes("\n") ? text.replaceAll("\n", " ") : text;
+  const catalog = flat.includes("_") || flat.includes(".") || flat.includes("$") || flat.includes("sys") ? CATALOG.exec(flat) : null;
   if (catalog !== null && find("sqli-catalog", 1)) return;
   // The rules that read a whole text need one of the trigger's words; without them a quoted
   // reading need only go as far as a break out of the literal shows, its first tokens.
-  const anywhere = wholeTextRulesMayMatch(text);
+  const anywhere = wholeTextRulesMayMatch(flat);
   for (const quote of ["'", '"'] as const) {
     if (!text.includes(quote)) continue;
     const t = tokenize(quote + text, anywhere ? Number.POSITIVE_INFINITY : BREAKOUT_TOKENS);
