@@ -5,7 +5,7 @@ import zlib from "node:zlib";
 import { Agent, Headers, Response, type Dispatcher, type RequestInit } from "undici";
 import type { SecurityEvents } from "../events/security-events.js";
 import { IpSet } from "../net/ip-set.js";
-import { callerGone, CircuitOpenError, FAILING_STATUSES, IDEMPOTENT_METHODS, UpstreamGuard, type GuardObserver } from "../resilience/guard.js";
+import { callerGone, CircuitOpenError, FAILING_STATUSES, maySendAgain, UpstreamGuard, type GuardObserver } from "../resilience/guard.js";
 import { boundedLru } from "../util/bounded-lru.js";
 import { parseIp, type IpAddress } from "../net/ip.js";
 import { classifyAddress, isMetadataAddress } from "./addresses.js";
@@ -180,10 +180,9 @@ export class Egress {
           }
         };
         const replayable = body === null || typeof body === "string" || body instanceof Uint8Array;
-        const mayRetry =
-          replayable && (IDEMPOTENT_METHODS.has(method) || Object.keys(headers).some((name) => name.toLowerCase() === "idempotency-key"))
-            ? (error: unknown) => !signal.aborted && asEgressError(error, target.hostname).code === "EGRESS_UNAVAILABLE"
-            : undefined;
+        const mayRetry = replayable
+          ? (error: unknown) => !signal.aborted && maySendAgain(method, error) && asEgressError(error, target.hostname).code === "EGRESS_UNAVAILABLE"
+          : undefined;
         const response = await this.guardFor(url.origin).run(send, mayRetry);
         const location = response.headers.location;
         if (!REDIRECTS.has(response.statusCode) || typeof location !== "string" || rules.maxRedirects === 0) {

@@ -5,7 +5,7 @@ import type { Redactor } from "../redact/redactor.js";
 
 export type Severity = "info" | "warning" | "high" | "critical";
 
-export type SecurityEventType = "client_blocked" | "client_unblocked" | "rate_limited" | "store_unavailable" | "quota_threshold" | "quota_exhausted" | "jwks_key_refused" | "refresh_token_reuse" | "webhook_signature_invalid" | "egress_refused" | "upstream_circuit_open" | "upstream_circuit_closed" | "proxy_auth_failed" | "oauth_state_rejected";
+export type SecurityEventType = "client_blocked" | "client_unblocked" | "rate_limited" | "store_unavailable" | "quota_threshold" | "quota_exhausted" | "jwks_key_refused" | "refresh_token_reuse" | "webhook_signature_invalid" | "egress_refused" | "upstream_circuit_open" | "upstream_circuit_closed" | "proxy_auth_failed" | "oauth_state_rejected" | "vault_reserved_access";
 
 export interface SecurityEvent {
   type: SecurityEventType;

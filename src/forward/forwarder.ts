@@ -9,7 +9,7 @@ import { connectionScopedHeaders } from "./hop-by-hop.js";
 import { IDENTITY_HEADER, type IdentitySigner } from "./identity-assertion.js";
 import { relayResponse } from "./response-relay.js";
 import { withoutSessionCookies } from "../sessions/cookies.js";
-import { CircuitOpenError, FAILING_STATUSES, IDEMPOTENT_METHODS, isCallerGone, UpstreamGuard, type GuardObserver } from "../resilience/guard.js";
+import { CircuitOpenError, FAILING_STATUSES, isCallerGone, isNeverSentCode, maySendAgain, UpstreamGuard, type GuardObserver } from "../resilience/guard.js";
 
 /**
  * Headers only the gateway (the front proxy) may set: a client that sends them is trying to speak
@@ -44,16 +44,13 @@ const GATEWAY_OWNED = new Set([
 const CREDENTIAL_HEADERS = new Set(["authorization", "x-api-key"]);
 const TIMEOUT_CODES = new Set(["UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT"]);
 
-/** Failures before a connection existed: the upstream cannot have seen the request. */
-const NOT_SENT_CODES = new Set(["UND_ERR_CONNECT_TIMEOUT", "ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
-
 /** Sees the upstream's head before it is passed on; returns whatever wants to see the body. */
 export type UpstreamHeadHook = (statusCode: number, headers: IncomingHttpHeaders) => BodyTap[] | undefined;
 
 /** Whether a forward that failed with `problem` could have reached the upstream: only a failure to connect rules it out. */
 export function mayHaveReachedUpstream(problem: Problem): boolean {
   if (problem.code !== "UPSTREAM_UNAVAILABLE" && problem.code !== "UPSTREAM_TIMEOUT") return false;
-  return !NOT_SENT_CODES.has(String(problem.cause));
+  return !isNeverSentCode(String(problem.cause));
 }
 
 /** Where and how one route forwards, resolved once when the policy is compiled. */
@@ -152,7 +149,7 @@ export class Forwarder {
     };
     // A streamed body is gone once sent; one read whole (by a control) can be sent again.
     const replayable = !hasBody || Buffer.isBuffer(ctx.forwardBody);
-    const mayRetry = replayable && (IDEMPOTENT_METHODS.has(ctx.method) || ctx.headers["idempotency-key"] !== undefined) ? () => !answering && !res.destroyed : undefined;
+    const mayRetry = replayable ? (error: unknown) => !answering && !res.destroyed && maySendAgain(ctx.method, error) : undefined;
     // Gone while the request waited on the controls: neither sent nor a verdict on the upstream (a
     // half-open breaker would even take the abandoned probe for a success).
     if (res.destroyed) {

@@ -109,7 +109,7 @@ export class Gateway {
                 ...system,
                 ...core.beforeRouting(),
                 sessionEndpointsControl({ sessions: core.sessions, authenticate: core.anyCredential(), logger, caseSensitive: policy.paths.caseSensitive }),
-                ...(core.vault === undefined ? [] : [vaultEndpointControl({ vault: core.vault, authenticate: core.anyCredential(), logger, caseSensitive: policy.paths.caseSensitive, audit: core.audit })]),
+                ...(core.vault === undefined ? [] : [vaultEndpointControl({ vault: core.vault, authenticate: core.anyCredential(), logger, caseSensitive: policy.paths.caseSensitive, audit: core.audit, events: core.events })]),
                 auditEndpointControl({ audit: core.audit, authenticate: core.anyCredential(), caseSensitive: policy.paths.caseSensitive }),
                 ...(core.webhooks === undefined ? [] : [webhookEndpointsControl({ webhooks: core.webhooks, authenticate: core.anyCredential(), caseSensitive: policy.paths.caseSensitive })]),
                 ...(core.connections === undefined || policy.connections.publicUrl === undefined

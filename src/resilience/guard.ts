@@ -27,6 +27,33 @@ export type ResiliencePolicy = z.infer<typeof resilienceSchema>;
 
 /** RFC 9110's idempotent methods: sending one again has the effect of sending it once. */
 export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
+/** Failures before a connection existed: the destination cannot have seen the request. */
+const NEVER_SENT_CODES: ReadonlySet<string> = new Set(["UND_ERR_CONNECT_TIMEOUT", "ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
+
+/** Whether an error code (undici's or the socket's) proves that nothing was sent. */
+export function isNeverSentCode(code: string): boolean {
+  return NEVER_SENT_CODES.has(code);
+}
+
+/** Whether `error`, or an error it wraps, proves that the request never left. */
+export function neverSent(error: unknown): boolean {
+  for (let cause = error; typeof cause === "object" && cause !== null; cause = (cause as { cause?: unknown }).cause) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === "string" && NEVER_SENT_CODES.has(code)) return true;
+  }
+  return false;
+}
+
+/**
+ * Whether a request that failed with `error` may be sent again. An idempotent method may; any
+ * other only when it provably never left: a cut connection or a timeout after sending says nothing
+ * of whether the destination acted on it, and an `Idempotency-Key` does not make a retry safe,
+ * since the gateway (not the destination) may be the one keeping the record.
+ */
+export function maySendAgain(method: string, error: unknown): boolean {
+  return IDEMPOTENT_METHODS.has(method) || neverSent(error);
+}
+
 /** An upstream's own answers that count against it: a gateway or server of its own failing. */
 export const FAILING_STATUSES: ReadonlySet<number> = new Set([502, 503, 504]);
 export type CircuitStateName = "closed" | "open" | "half_open";

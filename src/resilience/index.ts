@@ -1,1 +1,1 @@
-export { callerGone, FAILING_STATUSES, IDEMPOTENT_METHODS, CircuitOpenError, circuitBreakerSchema, resilienceSchema, retriesSchema, UpstreamGuard, type Attempt, type CircuitStateName, type GuardObserver, type ResiliencePolicy } from "./guard.js";
+export { callerGone, FAILING_STATUSES, IDEMPOTENT_METHODS, maySendAgain, neverSent, CircuitOpenError, circuitBreakerSchema, resilienceSchema, retriesSchema, UpstreamGuard, type Attempt, type CircuitStateName, type GuardObserver, type ResiliencePolicy } from "./guard.js";

@@ -6,6 +6,8 @@ import { prefixEndpoint } from "../routing/prefix.js";
 import { readBody } from "../server/read-body.js";
 import { jsonAnswer } from "../server/respond.js";
 import type { AuditStore } from "../audit/store.js";
+import type { SecurityEvents } from "../events/security-events.js";
+import { isGatewaySecret } from "./namespaces.js";
 import type { Vault } from "./vault.js";
 
 export const VAULT_PATH = ["portcullis", "v1", "vault", "secrets"] as const;
@@ -27,7 +29,7 @@ const ACTIONS = new Map<string, Action>([
  * routes do (case-insensitively unless the policy says otherwise), so `/Portcullis/v1/…` cannot
  * slip past it to a catch-all route and the upstream.
  */
-export function vaultEndpointControl(deps: { vault: Vault; authenticate: readonly Control[]; logger: Logger; caseSensitive: boolean; audit?: AuditStore | undefined }): Control {
+export function vaultEndpointControl(deps: { vault: Vault; authenticate: readonly Control[]; logger: Logger; caseSensitive: boolean; audit?: AuditStore | undefined; events?: SecurityEvents | undefined }): Control {
   return prefixEndpoint("vault", VAULT_PATH, deps.caseSensitive, serve);
 
   async function serve(ctx: RequestContext): Promise<Answer> {
@@ -41,6 +43,13 @@ export function vaultEndpointControl(deps: { vault: Vault; authenticate: readonl
     try {
       const scope = action === "list" || action === "read" ? "vault:read" : "vault:write";
       if (!principal.scopes.has(scope)) throw new Problem("FORBIDDEN", `This needs the ${scope} scope.`);
+      // The gateway's own secrets do not exist as far as this endpoint is concerned: 404, as for a
+      // name never written, so that a caller cannot even learn which endpoints or connections exist.
+      if (name !== "" && isGatewaySecret(name)) {
+        outcome = "reserved";
+        deps.events?.emit({ type: "vault_reserved_access", severity: "high", client: ctx.clientAddress.text, tenant_id: principal.tenantId, detail: { action, principal: principal.id } });
+        throw new Problem("NOT_FOUND", "No such secret.");
+      }
       outcome = "error";
       const answer = await perform(deps.vault, action, principal.tenantId, name, ctx);
       outcome = "ok";
@@ -55,7 +64,7 @@ export function vaultEndpointControl(deps: { vault: Vault; authenticate: readonl
       });
       return answer;
     } catch (error) {
-      if (isProblem(error) && error.code === "NOT_FOUND") outcome = "not_found";
+      if (isProblem(error) && error.code === "NOT_FOUND" && outcome !== "reserved") outcome = "not_found";
       throw error;
     } finally {
       deps.logger.info(
@@ -69,7 +78,7 @@ export function vaultEndpointControl(deps: { vault: Vault; authenticate: readonl
 async function perform(vault: Vault, action: Action, tenantId: string, name: string, ctx: RequestContext): Promise<Answer> {
   switch (action) {
     case "list":
-      return jsonAnswer(200, { secrets: (await vault.list(tenantId)).map((s) => ({ ...s, created_at: s.created_at.toISOString(), updated_at: s.updated_at.toISOString() })) });
+      return jsonAnswer(200, { secrets: (await vault.list(tenantId)).filter((s) => !isGatewaySecret(s.name)).map((s) => ({ ...s, created_at: s.created_at.toISOString(), updated_at: s.updated_at.toISOString() })) });
     case "read": {
       const value = await vault.get(tenantId, name);
       return { outcome: "served", status: 200, headers: { "content-type": "application/octet-stream", "content-length": value.length, "cache-control": "no-store" }, body: value };

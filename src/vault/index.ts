@@ -6,3 +6,4 @@ export { AwsKmsKeyProvider, type AwsKmsOptions } from "./providers/aws-kms.js";
 export { VaultTransitKeyProvider, type VaultTransitOptions } from "./providers/vault-transit.js";
 export { keyProviderFromEnv } from "./providers/from-env.js";
 export { ENVELOPE_VERSION } from "./envelope.js";
+export { GATEWAY_SECRET_NAMESPACES, isGatewaySecret } from "./namespaces.js";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startFlakyUpstream } from "../helpers/flaky-upstream.js";
-import { startTestGateway, type TestGateway } from "../helpers/gateway.js";
+import { startTestGateway, tenantWithKey, type TestGateway } from "../helpers/gateway.js";
 
 const route = (forward: Record<string, unknown>) => ({
   version: 1,
@@ -34,7 +34,7 @@ describe("retries to a failing upstream", () => {
     assert.equal(upstream.received, 6, "each one twice: cut, then answered");
   });
 
-  test("a POST is not sent again, unless it carries an Idempotency-Key", async () => {
+  test("a POST the upstream may have received is never sent again, not even with an Idempotency-Key", async () => {
     upstream.mode = "reset-once";
     upstream.resetNext = true;
     upstream.received = 0;
@@ -43,10 +43,12 @@ describe("retries to a failing upstream", () => {
     assert.equal(((await post.json()) as { code: string }).code, "UPSTREAM_UNAVAILABLE");
     assert.equal(upstream.received, 1);
     upstream.resetNext = true;
+    // The key is the client's promise to retry safely, not the upstream's: on a route without the
+    // idempotency control the upstream may keep no record at all.
     const keyed = await fetch(`${gw.url}/things`, { method: "POST", headers: { "idempotency-key": "k-1" } });
-    assert.equal(keyed.status, 200);
+    assert.equal(keyed.status, 502);
     await keyed.text();
-    assert.equal(upstream.received, 3);
+    assert.equal(upstream.received, 2);
   });
 
   test("a streamed body is not sent twice: a PUT with a body the gateway did not read whole is not retried", async () => {
@@ -83,6 +85,52 @@ describe("retries to a failing upstream", () => {
     const response = await fetch(`${gw.url}/things/1`);
     assert.equal(response.status, 503);
     assert.equal(await response.text(), "busy");
+    assert.equal(upstream.received, 1);
+  });
+});
+
+describe("retries of an idempotent POST the gateway keeps the record of", () => {
+  let upstream: Awaited<ReturnType<typeof startFlakyUpstream>>;
+  let gw: TestGateway;
+  let key: string;
+
+  before(async () => {
+    upstream = await startFlakyUpstream();
+    gw = await startTestGateway(
+      {
+        version: 1,
+        routes: [{ name: "api", match: { path: "/**" }, idempotency: {}, forward: { headersTimeoutMs: 1_000, retries: { attempts: 3, baseDelayMs: 1, maxDelayMs: 5 }, circuitBreaker: { enabled: false } } }],
+      },
+      { upstreamUrl: upstream.url },
+    );
+    key = (await tenantWithKey(gw)).key;
+  });
+  after(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+
+  test("an upstream slower than the headers timeout sees the POST once, and the client is told it timed out", async () => {
+    upstream.mode = "slow";
+    upstream.received = 0;
+    const response = await fetch(`${gw.url}/orders`, { method: "POST", headers: { authorization: `Bearer ${key}`, "idempotency-key": "slow-1", "content-type": "application/json" }, body: "{}" });
+    assert.equal(response.status, 504);
+    assert.equal(((await response.json()) as { code: string }).code, "UPSTREAM_TIMEOUT");
+    // Long enough for a retry the gateway might have sent after its backoff to have arrived.
+    await sleep(1_700);
+    assert.equal(upstream.received, 1);
+  });
+
+  test("a connection cut after sending is not retried either; a retry by the client with the same key is answered 409 while the claim holds", async () => {
+    upstream.mode = "reset";
+    upstream.received = 0;
+    const response = await fetch(`${gw.url}/orders`, { method: "POST", headers: { authorization: `Bearer ${key}`, "idempotency-key": "cut-1", "content-type": "application/json" }, body: "{}" });
+    assert.equal(response.status, 502);
+    await response.text();
+    assert.equal(upstream.received, 1);
+    const again = await fetch(`${gw.url}/orders`, { method: "POST", headers: { authorization: `Bearer ${key}`, "idempotency-key": "cut-1", "content-type": "application/json" }, body: "{}" });
+    assert.equal(again.status, 409);
+    await again.text();
     assert.equal(upstream.received, 1);
   });
 });
@@ -156,5 +204,26 @@ describe("the circuit breaker", () => {
     upstream.mode = "ok";
     await sleep(450);
     assert.equal((await fetch(`${gw.url}/y`)).status, 200);
+  });
+});
+
+describe("which failures allow sending a request again", () => {
+  test("a POST may go again only when it provably never left: refused, yes; cut after sending, no; an idempotent method, always", async () => {
+    const { request } = await import("undici");
+    const { maySendAgain } = await import("../../src/resilience/index.js");
+    const closed = await startFlakyUpstream();
+    const port = closed.port;
+    await closed.close();
+    const refused = await request(`http://127.0.0.1:${port}/`, { method: "POST", body: "x" }).catch((error: unknown) => error);
+    assert.equal(maySendAgain("POST", refused), true);
+    const cutting = await startFlakyUpstream();
+    cutting.mode = "reset";
+    const cut = await request(`${cutting.url}/`, { method: "POST", body: "x" }).catch((error: unknown) => error);
+    await cutting.close();
+    assert.equal(cutting.received, 1);
+    assert.equal(maySendAgain("POST", cut), false);
+    assert.equal(maySendAgain("PATCH", cut), false);
+    assert.equal(maySendAgain("PUT", cut), true);
+    assert.equal(maySendAgain("GET", cut), true);
   });
 });

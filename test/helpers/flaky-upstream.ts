@@ -3,7 +3,8 @@ import { createServer, type Server } from "node:http";
 /**
  * An upstream whose behaviour the test switches: "reset" cuts every connection before answering
  * (as a crashed or overloaded process would), "reset-once" cuts the first of each pair, "ok"
- * answers, "503" answers 503, "cut-body" sends a head and then cuts. It counts requests received.
+ * answers, "503" answers 503, "cut-body" sends a head and then cuts, "slow" answers after 1.5 s. It
+ * counts requests received.
  */
 export async function startFlakyUpstream(): Promise<{ url: string; port: number; server: Server; mode: string; received: number; resetNext: boolean; close(): Promise<void> }> {
   const state = { mode: "ok", received: 0, resetNext: true };
@@ -16,6 +17,10 @@ export async function startFlakyUpstream(): Promise<{ url: string; port: number;
       return;
     }
     state.resetNext = true;
+    if (state.mode === "slow") {
+      setTimeout(() => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ method: req.method })), 1_500);
+      return;
+    }
     if (state.mode === "503") return res.writeHead(503, { "content-type": "text/plain" }).end("busy");
     if (state.mode === "cut-body") {
       res.writeHead(200, { "content-type": "text/plain", "content-length": "100" });

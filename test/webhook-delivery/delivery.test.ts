@@ -211,6 +211,28 @@ describe("outbound webhooks", () => {
     const names = (await gw.gateway.vault!.list(acme.id)).map((s) => s.name);
     assert.ok(!names.some((n) => n.includes(doomed.endpoint.id)), names.join(","));
   });
+
+  test("a key with every vault scope can neither list, read, overwrite nor delete the signing secrets the gateway keeps in the same vault", async () => {
+    const { endpoint, secret } = await register(acme.key, "/hooks/guarded");
+    const vaultKey = (await gw.gateway.keys.create(acme.id, { env: "live", scopes: ["vault:read", "vault:write"] })).key;
+    const names = (await gw.gateway.vault!.list(acme.id)).map((s) => s.name).filter((n) => n.includes(endpoint.id));
+    assert.equal(names.length, 1, "the gateway keeps the secret in the tenant's vault");
+    const vault = (method: string, path: string, body?: string) =>
+      fetch(`${gw.url}/portcullis/v1/vault/secrets${path}`, { method, headers: { authorization: `Bearer ${vaultKey}` }, ...(body === undefined ? {} : { body }) });
+    const listed = (await (await vault("GET", "")).json()) as { secrets: { name: string }[] };
+    assert.ok(!listed.secrets.some((s) => s.name.startsWith("webhooks/")), JSON.stringify(listed));
+    for (const name of [names[0]!, "webhooks/endpoints", "connections/x/tokens", "portcullis/anything"]) {
+      for (const [method, body] of [["GET", undefined], ["PUT", "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="], ["DELETE", undefined]] as const) {
+        const response = await vault(method, `/${name}`, body);
+        assert.equal(response.status, 404, `${method} ${name}`);
+        assert.ok(!(await response.text()).includes(secret.slice(6)));
+      }
+    }
+    // A dot segment is resolved before the name is taken: it cannot walk into the gateway's namespace.
+    assert.equal((await vault("GET", `/mine/../${names[0]!}`)).status, 404);
+    assert.equal(await gw.gateway.vault!.getString(acme.id, names[0]!), secret, "the secret is untouched");
+    assert.ok(gw.logs.some((line) => line.includes('"vault_reserved_access"')), "each attempt is a security event");
+  });
 });
 
 describe("outbound webhooks: the destination is checked again at delivery", () => {
