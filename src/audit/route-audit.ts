@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { RequestContext } from "../pipeline/context.js";
 import { Problem } from "../problem/index.js";
 import type { Control } from "../pipeline/control.js";
+import { withHeadForGet } from "../routing/router.js";
 import type { AuditStore } from "./store.js";
 
 const MUTATING = ["POST", "PUT", "PATCH", "DELETE"] as const;
@@ -24,7 +25,7 @@ const VERBS: Readonly<Record<string, string>> = { POST: "create", PUT: "update",
  * itself (`POST /portcullis/v1/audit/records`). Never the body.
  */
 export function routeAuditControl(policy: RouteAuditPolicy, routeName: string, store: AuditStore): Control {
-  const methods = new Set(policy.methods);
+  const methods = withHeadForGet(policy.methods);
   const actionBase = routeName.toLowerCase().replace(/[^a-z0-9_]/g, "_");
   return {
     name: "audit",

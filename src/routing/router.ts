@@ -22,6 +22,17 @@ interface Compiled<T> {
 
 const RANK = { literal: 3, param: 2, rest: 1 } as const;
 
+/**
+ * The methods a list names, with HEAD wherever GET is: every framework answers HEAD with its GET
+ * handler (Express, Fastify, Rails, Django, net/http), headers and all, so a rule written for GET
+ * that HEAD could walk past would leak what the GET rule guards to a weaker route.
+ */
+export function withHeadForGet(methods: readonly string[]): ReadonlySet<string> {
+  const set = new Set(methods);
+  if (set.has("GET")) set.add("HEAD");
+  return set;
+}
+
 export function validatePattern(pattern: string): string | undefined {
   if (!pattern.startsWith("/")) return "must start with /";
   const parts = pattern === "/" ? [] : pattern.slice(1).split("/");
@@ -51,7 +62,7 @@ export class Router<T> {
       if (part.startsWith(":")) return { kind: "param", name: part.slice(1) };
       return { kind: "literal", value: this.caseSensitive ? part : part.toLowerCase() };
     });
-    this.routes.push({ segments, methods: methods && new Set(methods), value, order: this.routes.length });
+    this.routes.push({ segments, methods: methods && withHeadForGet(methods), value, order: this.routes.length });
   }
 
   /** Every route's value, in the order added. */

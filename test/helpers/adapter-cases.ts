@@ -15,6 +15,9 @@ export const ADAPTER_POLICY = parsePolicy(
       { name: "big", match: { path: "/big" }, authenticate: "none", shield: { maxBodyBytes: 64, checks: { bodySize: "monitor" } } },
       { name: "lenient", match: { path: "/lenient" }, authenticate: "none", shield: { checks: { encoding: "monitor" } } },
       { name: "idem", match: { path: "/idem" }, idempotency: {} },
+      { name: "reports", match: { path: "/reports/**", methods: ["GET"] }, authorize: { scopes: ["reports:read"] }, limits: [{ name: "reports", by: ["key"], rate: 2, per: "minute" }] },
+      { name: "site", match: { path: "/site/**" }, authenticate: "none" },
+      { name: "site-reports", match: { path: "/site/reports/**", methods: ["GET"] }, authorize: { scopes: ["reports:read"] } },
       {
         name: "api",
         match: { path: "/api/:thing" },
@@ -151,6 +154,19 @@ export function adapterCases(
       if (used !== 7) await new Promise((resolve) => setTimeout(resolve, 10));
     }
     assert.equal(used, 7);
+  });
+
+  test(`${framework}: HEAD matches what GET matches: a GET-only route's scope and limit hold for HEAD, which never falls to a weaker catch-all`, async () => {
+    const { tenantId, key } = await keyFor(setup().instance);
+    for (const method of ["GET", "HEAD"]) {
+      assert.equal((await call("/site/reports/q3", { method })).status, 401, `${method} without a credential`);
+      assert.equal((await call("/site/reports/q3", { method, headers: { "x-api-key": key } })).status, 403, `${method} without the scope`);
+      assert.equal((await call("/site/about", { method })).status, 200, `${method} of the open site`);
+    }
+    const reader = (await setup().instance.core.keys.create(tenantId, { env: "test", scopes: ["reports:read"] })).key;
+    const statuses = [];
+    for (const method of ["HEAD", "GET", "HEAD"]) statuses.push((await call("/reports/q3", { method, headers: { "x-api-key": reader } })).status);
+    assert.deepEqual(statuses, [200, 200, 429], "HEAD spends the GET route's allowance");
   });
 
   test(`${framework}: an Idempotency-Key retry gets the handler's first answer without running it again`, async () => {

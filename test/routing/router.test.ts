@@ -44,3 +44,14 @@ test("bad patterns are refused", () => {
   for (const bad of ["admin", "/a//b", "/**/a", "/a*", "/:1x", "/a/../b"]) assert.notEqual(validatePattern(bad), undefined, bad);
   assert.equal(validatePattern("/v1/:id/**"), undefined);
 });
+
+test("HEAD matches what GET matches: a GET-only route is never walked past to a weaker catch-all by HEAD", () => {
+  const router = new Router<string>(false);
+  router.add("/**", undefined, "site");
+  router.add("/reports/**", ["GET"], "reports");
+  router.add("/upload", ["POST"], "upload");
+  assert.equal(router.match("HEAD", ["reports", "q3"])?.value, "reports");
+  assert.equal(router.match("GET", ["reports", "q3"])?.value, "reports");
+  assert.equal(router.match("POST", ["reports", "q3"])?.value, "site");
+  assert.equal(router.match("HEAD", ["upload"])?.value, "site", "HEAD follows GET only");
+});
