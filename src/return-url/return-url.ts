@@ -4,6 +4,8 @@ import type { RequestContext } from "../pipeline/context.js";
 import type { Control } from "../pipeline/control.js";
 import { Problem } from "../problem/index.js";
 import { bufferedBody } from "../server/read-body.js";
+import { hasDuplicateKeys } from "../util/json-keys.js";
+import { decodeParameter, frameworkNames, parameterPairs } from "../util/parameters.js";
 
 /** An http(s) origin written as the browser writes it. */
 export const originSchema = z.string().transform((value, ctx) => {
@@ -92,50 +94,88 @@ function landsOnAllowedOrigin(value: string, allowed: ReadonlySet<string>, allow
  */
 export function returnUrlControl(policy: ReturnUrlPolicy): Control {
   const allowed = new Set(policy.allow);
-  const names = new Set(policy.params.map((name) => name.toLowerCase()));
-  // Some frameworks match parameter names without case (ASP.NET) or read `next[]` / `next[0]` as `next` (PHP, qs).
-  const watched = (name: string): boolean => names.has(name.toLowerCase().replace(/(\[[^\]]*\])+$/, ""));
+  const names = new Set(policy.params.flatMap(frameworkNames));
+  // Some frameworks match parameter names without case (ASP.NET), read `next[]` / `next[0]` as
+  // `next` (PHP, qs), or `return.to` as `return_to` (PHP): any of its readings may be watched.
+  const watched = (name: string): boolean => frameworkNames(name).some((reading) => names.has(reading));
   const inQuery = policy.in.includes("query");
   const inBody = policy.in.includes("body");
+  const refused = (where: string) => new Problem("INVALID_RETURN_URL", `The return URL in ${where} is not one this service redirects to.`);
   const check = (value: unknown, where: string): void => {
     if (value === undefined || value === null || value === "") return;
-    if (typeof value !== "string" || !isAllowedReturnUrl(value, allowed, policy.allowRelative)) {
-      throw new Problem("INVALID_RETURN_URL", `The return URL in ${where} is not one this service redirects to.`);
+    if (typeof value !== "string" || !isAllowedReturnUrl(value, allowed, policy.allowRelative)) throw refused(where);
+  };
+  const checkPairs = (text: string, where: "query" | "body"): void => {
+    for (const [rawName, rawValue] of parameterPairs(text)) {
+      const name = decodeParameter(rawName) ?? rawName;
+      if (!watched(name)) continue;
+      const value = decodeParameter(rawValue);
+      // An undecodable value under a watched name is no URL anybody should be sent to.
+      if (value === undefined) throw refused(`${where}.${name}`);
+      check(value, `${where}.${name}`);
     }
+  };
+  const checkJson = (text: string, strict: boolean): void => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      if (strict) throw new Problem("BAD_REQUEST", "The body is not valid JSON.");
+      return;
+    }
+    // Parsers disagree on which of two equal keys wins: either could be the one the upstream redirects to.
+    if (hasDuplicateKeys(text, parsed)) throw new Problem("BAD_REQUEST", "The JSON body names a key twice.");
+    for (const name of policy.params) for (const value of members(parsed, name)) check(value, `body.${name}`);
   };
   const checkBody = (ctx: RequestContext, body: Buffer): void | Promise<void> => {
     if (body.length === 0) return;
-    const type = (ctx.headers["content-type"] ?? "").toLowerCase();
-    if (type.startsWith("application/x-www-form-urlencoded")) {
-      for (const [name, value] of new URLSearchParams(body.toString("utf8"))) if (watched(name)) check(value, `body.${name}`);
-    } else if (/^application\/([a-z0-9.+-]*\+)?json\b/.test(type)) {
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(body.toString("utf8"));
-      } catch {
-        throw new Problem("BAD_REQUEST", "The body is not valid JSON.");
-      }
-      for (const name of policy.params) for (const value of members(parsed, name)) check(value, `body.${name}`);
-    } else if (type.startsWith("multipart/form-data")) {
+    const kind = bodyKind(ctx.rawHeaders);
+    if (kind === "form") return checkPairs(body.toString("utf8"), "body");
+    if (kind === "json") return checkJson(body.toString("utf8"), true);
+    if (kind === "multipart") {
       return multipartFields(body, ctx.headers["content-type"]!).then((fields) => {
         for (const [name, value] of fields) if (watched(name)) check(value, `body.${name}`);
       });
     }
+    // A type this control has no parser for (none, several, text/plain, XML …): some framework
+    // may still parse it as a form (Rack does without a Content-Type) or as JSON, so it is read
+    // both ways rather than passed unread.
+    const text = body.toString("utf8");
+    checkPairs(text, "body");
+    checkJson(text, false);
   };
   return {
     name: "returnUrl",
     stage: "return-url",
     needsBody: inBody ? "returnUrl reads body fields (set returnUrl.in: [query] to check the query alone)" : undefined,
     run(ctx) {
-      if (inQuery && ctx.target.query !== "") {
-        for (const [name, value] of new URLSearchParams(ctx.target.query)) if (watched(name)) check(value, `query.${name}`);
-      }
+      if (inQuery) checkPairs(ctx.target.query, "query");
       if (!inBody) return;
       const body = bufferedBody(ctx, policy.maxBodyBytes);
       if (body instanceof Promise) return body.then((b) => checkBody(ctx, b));
       return checkBody(ctx, body);
     },
   };
+}
+
+/**
+ * How a body is to be read, by its one Content-Type: `application/json`, `+json` types and the
+ * spellings frameworks still accept for JSON (`text/json` in ASP.NET Core, `application/jsonrequest`
+ * in Rails, `text/x-json`, `application/x-json`); a form; multipart. "unknown" for anything else,
+ * for no Content-Type, and for several (Node keeps the first, an upstream may keep the last).
+ */
+function bodyKind(rawHeaders: readonly string[]): "form" | "json" | "multipart" | "unknown" {
+  let type: string | undefined;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]!.toLowerCase() !== "content-type") continue;
+    if (type !== undefined) return "unknown";
+    type = rawHeaders[i + 1]!.toLowerCase().split(";", 1)[0]!.trim();
+  }
+  if (type === undefined) return "unknown";
+  if (type === "application/x-www-form-urlencoded") return "form";
+  if (type === "multipart/form-data") return "multipart";
+  if (/^(application|text)\/(([a-z0-9.-]+\+)?json|x-json|jsonrequest)$/.test(type)) return "json";
+  return "unknown";
 }
 
 /**

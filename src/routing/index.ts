@@ -1,3 +1,3 @@
-export { HTTP_METHODS, methodControl, requireRoutableMethod } from "./method.js";
+export { HTTP_METHODS, isOverrideParameter, methodControl, requireRoutableMethod } from "./method.js";
 export { parseRequestTarget, type RequestTarget } from "./request-target.js";
 export { Router, validatePattern, withHeadForGet, type Match } from "./router.js";

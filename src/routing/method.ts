@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { Control } from "../pipeline/control.js";
 import { Problem } from "../problem/index.js";
+import { decodeParameter, frameworkNames, parameterPairs } from "../util/parameters.js";
 
 /** The methods a policy can name, and so the only ones forwarded. */
 export const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
@@ -24,19 +25,18 @@ export function requireRoutableMethod(method: string | undefined, headers: Incom
   for (const name of OVERRIDE_HEADERS) {
     if (headers[name] !== undefined) throw refused(name);
   }
-  // Only a parameter whose name starts with `_`, plain or percent-encoded, can spell it. `;`
-  // separates parameters too for some parsers (Rack 2, older Python).
-  if (!/(?:^|[&;])(?:_|%5f)/i.test(query)) return;
-  for (const pair of query.split(/[&;]/)) {
-    const rawName = pair.split("=", 1)[0]!.replaceAll("+", " ");
-    let name = rawName;
-    try {
-      name = decodeURIComponent(rawName);
-    } catch {
-      // An undecodable name cannot spell `_method` to a decoder either.
-    }
-    if (name.toLowerCase() === OVERRIDE_PARAMETER) throw refused(OVERRIDE_PARAMETER);
+  // Only a query that spells `method`, plainly or percent-encoded, can name the override.
+  if (!/method|%/i.test(query)) return;
+  for (const [rawName] of parameterPairs(query)) {
+    // An undecodable name cannot spell `_method` to a decoder either.
+    const name = decodeParameter(rawName) ?? rawName;
+    if (isOverrideParameter(name)) throw refused(OVERRIDE_PARAMETER);
   }
+}
+
+/** Whether some framework reads this decoded parameter name as `_method` (`.method`, `_method[]`, `_METHOD`). */
+export function isOverrideParameter(name: string): boolean {
+  return frameworkNames(name).includes(OVERRIDE_PARAMETER);
 }
 
 /** Before routing: the method is one a route can be chosen by, and no override names another. */

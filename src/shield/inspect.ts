@@ -1,4 +1,4 @@
-import { OVERRIDE_PARAMETER } from "../routing/method.js";
+import { isOverrideParameter } from "../routing/method.js";
 import { ATTACK_CLASSES, type AttackClass, type Detector } from "./detectors.js";
 import type { FieldExclusions } from "./exclusions.js";
 import type { SHIELD_CHECKS } from "./schema.js";
@@ -128,7 +128,7 @@ export class Inspection {
    * for every route, in routing/method.ts).
    */
   formField(field: string, name: string): void {
-    if (name.toLowerCase() === OVERRIDE_PARAMETER) this.add("methodOverride", "_method field", field);
+    if (isOverrideParameter(name)) this.add("methodOverride", "_method field", field);
   }
 
   /** The request-wide counts, once every field has been seen. */

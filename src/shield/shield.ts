@@ -8,7 +8,8 @@ import { cookiePairs } from "../server/cookies.js";
 import { ATTACK_CLASSES, Detector } from "./detectors.js";
 import { FieldExclusions } from "./exclusions.js";
 import { Inspection, blockingClasses, isAttack, type Finding, type ShieldCheck } from "./inspect.js";
-import { hasDuplicateKeys } from "./json-keys.js";
+import { hasDuplicateKeys } from "../util/json-keys.js";
+import { decodeParameter, parameterPairs } from "../util/parameters.js";
 import { inspectMultipart } from "./multipart.js";
 import type { ShieldPolicy } from "./schema.js";
 
@@ -115,6 +116,13 @@ function hasBody(headers: IncomingHttpHeaders): boolean {
  */
 function inspectQuery(query: string, inspection: Inspection, prefix: "query" | "body" = "query"): void {
   if (query === "") return;
+  // A form field a framework reads as `_method`, under either reading of `;`.
+  if (prefix === "body") {
+    for (const [rawName] of parameterPairs(query)) {
+      const name = decodeParameter(rawName);
+      if (name !== undefined) inspection.formField(`${prefix}.${name}`, name);
+    }
+  }
   for (const pair of query.split("&")) {
     const eq = pair.indexOf("=");
     const [rawName, rawValue] = eq === -1 ? [pair, ""] : [pair.slice(0, eq), pair.slice(eq + 1)];
@@ -127,7 +135,6 @@ function inspectQuery(query: string, inspection: Inspection, prefix: "query" | "
       inspection.add("encoding", `${prefix} is not valid UTF-8 percent-encoding`, prefix);
       continue;
     }
-    if (prefix === "body") inspection.formField(`${prefix}.${name}`, name);
     inspection.text(`${prefix}.${name}`, name, "key");
     inspection.text(`${prefix}.${name}`, value);
   }

@@ -125,6 +125,32 @@ describe("return URLs: only the listed origins, read as a browser reads them", (
     assert.equal(await run({ method: "POST", url: "/login", headers: [["content-type", "multipart/form-data; boundary=XyZ"]], body: "garbage" }), "BAD_REQUEST");
   });
 
+  test("every way a framework reads a parameter or a body is checked: `;` pairs, PHP's folded names, JSON's other types, bodies of no or an unknown type", async () => {
+    const control = returnUrlControl(returnUrlSchema.parse({ params: ["next", "return_to"], allow: ["https://app.example.com"] }));
+    const run = (spec: Parameters<typeof contextFor>[0]) => outcome(() => control.run(contextFor(spec)));
+    const post = (type: string | undefined, body: string) => run({ method: "POST", url: "/login", headers: type === undefined ? [] : [["content-type", type]], body });
+    // Rack 2 and older Python split on `;`; PHP reads `return.to`, `return to` and `return[to` as `return_to`.
+    for (const query of ["x=1;next=https://evil.example", "return.to=https://evil.example", "return+to=//evil.example", "return%5Bto=//evil.example", "next=%E0%A4%A"]) {
+      assert.equal(await run({ url: `/login?${query}` }), "INVALID_RETURN_URL", query);
+    }
+    assert.equal(await post("application/x-www-form-urlencoded", "a=1;next=https://evil.example"), "INVALID_RETURN_URL");
+    // JSON under the types ASP.NET Core (text/json) and Rails (application/jsonrequest) parse as JSON.
+    for (const type of ["text/json", "application/jsonrequest", "application/x-json", "text/x-json", "application/vnd.api+json"]) {
+      assert.equal(await post(type, '{"next":"https://evil.example"}'), "INVALID_RETURN_URL", type);
+    }
+    // Two equal keys: JSON.parse keeps the last, other parsers the first.
+    assert.equal(await post("application/json", '{"next":"https://evil.example","next":"/home"}'), "BAD_REQUEST");
+    // No Content-Type (Rack parses a form), an unknown one, or two: read as a form and as JSON.
+    assert.equal(await post(undefined, "next=https://evil.example"), "INVALID_RETURN_URL");
+    assert.equal(await post("text/plain", '{"next":"https://evil.example"}'), "INVALID_RETURN_URL");
+    assert.equal(await run({ method: "POST", url: "/login", headers: [["content-type", "application/octet-stream"], ["content-type", "application/x-www-form-urlencoded"]], body: "next=//evil.example" }), "INVALID_RETURN_URL");
+    // What a real app sends still passes.
+    assert.equal(await post(undefined, "next=/home"), "passed");
+    assert.equal(await post("text/plain", "just some text; with a semicolon"), "passed");
+    assert.equal(await post("text/json", '{"next":"https://app.example.com/x"}'), "passed");
+    assert.equal(await run({ url: "/login?return.to=/account;next=/home" }), "passed");
+  });
+
   test("the body read for the check is the body passed on", async () => {
     const control = returnUrlControl(returnUrlSchema.parse({ params: ["next"], allow: ["https://app.example.com"] }));
     const ctx = contextFor({ method: "POST", url: "/login", headers: [["content-type", "application/json"]], body: '{"next":"/a"}' });
