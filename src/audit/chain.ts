@@ -66,7 +66,7 @@ export interface Verification {
   /** The last good record's seq and hash. */
   seq: number;
   head: string;
-  firstBad?: { seq: number; reason: "missing" | "changed" | "truncated" | "head_mismatch" | "beyond_checkpoint" } | undefined;
+  firstBad?: { seq: number; reason: "missing" | "changed" | "personal_changed" | "truncated" | "head_mismatch" | "beyond_checkpoint" } | undefined;
 }
 
 /** An outside copy of a chain's head: given one, verification also catches a tail cut off after it. */
@@ -94,8 +94,13 @@ export class ChainWalk {
     this.previous = genesis(tenantId);
   }
 
-  /** False once the chain is broken: nothing after the first bad record is judged. */
-  push(fields: ChainedFields, storedHash: Buffer): boolean {
+  /**
+   * False once the chain is broken: nothing after the first bad record is judged. `personal` is
+   * the record's personal row where it has one that was not erased: its fields must still be the
+   * ones the chained commitment was made of (a row added to a record that had none, or edited,
+   * cannot match it without a preimage of SHA-256).
+   */
+  push(fields: ChainedFields, storedHash: Buffer, personal?: PersonalFields & { salt: Buffer }): boolean {
     if (this.bad !== undefined) return false;
     if (fields.tenantId !== this.tenantId || fields.seq !== this.expected) {
       this.bad = { seq: this.expected, reason: "missing" };
@@ -104,6 +109,10 @@ export class ChainWalk {
     const hash = chainHash(this.previous, fields);
     if (storedHash.length !== hash.length || !timingSafeEqual(hash, storedHash)) {
       this.bad = { seq: fields.seq, reason: "changed" };
+      return false;
+    }
+    if (personal !== undefined && !timingSafeEqual(personalCommitment(personal.salt, personal), fields.personalCommitment)) {
+      this.bad = { seq: fields.seq, reason: "personal_changed" };
       return false;
     }
     this.previous = hash;

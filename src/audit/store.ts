@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import type { Redactor } from "../redact/redactor.js";
 import type { Database, Queryable } from "../store/database.js";
-import { ChainWalk, chainHash, genesis, personalCommitment, type ChainedFields, type Checkpoint, type Verification } from "./chain.js";
+import { ChainWalk, chainHash, genesis, personalCommitment, type ChainedFields, type Checkpoint, type PersonalFields, type Verification } from "./chain.js";
 
 /**
  * Postgres refuses NUL in text and jsonb, and a lone UTF-16 surrogate cannot be stored as it was
@@ -222,7 +222,7 @@ export class AuditStore {
       const walk = new ChainWalk(tenantId, checkpoint);
       for (let after = 0; ; ) {
         const rows = await page(q, tenantId, after, PAGE);
-        for (const row of rows) if (!walk.push(chainedFields(tenantId, row), Buffer.from(row.hash))) return walk.result();
+        for (const row of rows) if (!walk.push(chainedFields(tenantId, row), Buffer.from(row.hash), personalRow(row))) return walk.result();
         if (rows.length < PAGE) return walk.result();
         after = Number(rows.at(-1)!.seq);
       }
@@ -280,6 +280,9 @@ interface Row extends Omit<RecordFields, "seq"> {
   actor_name: string | null;
   ip: string | null;
   user_agent: string | null;
+  /** Null where the record has no personal row. */
+  salt: Uint8Array | null;
+  erased: boolean | null;
 }
 
 /** Narrows a listing; absent fields match everything. Times are ISO 8601. */
@@ -296,7 +299,7 @@ export interface AuditFilter {
 function page(q: Queryable, tenantId: string, afterSeq: number, limit: number, filter: AuditFilter = {}): Promise<Row[]> {
   return q.query<Row>(
     `select r.seq, ${AT.replace("%s", "r.at")} as at, r.actor_type, r.actor_id, r.action, r.target_type, r.target_id, r.outcome, r.request_id, r.diff,
-            r.personal_commitment, r.hash, p.actor_name, p.ip, p.user_agent
+            r.personal_commitment, r.hash, p.actor_name, p.ip, p.user_agent, p.salt, p.anonymised_at is not null as erased
      from audit_records r left join audit_personal p on p.tenant_id = r.tenant_id and p.seq = r.seq
      where r.tenant_id = $1 and r.seq > $2
        and ($4::text is null or r.actor_type = $4) and ($5::text is null or r.actor_id = $5) and ($6::text is null or r.action = $6)
@@ -330,6 +333,12 @@ async function lockedHead(q: Queryable, tenantId: string): Promise<{ seq: string
   await q.query("insert into audit_heads (tenant_id, seq, head) values ($1, 0, $2) on conflict (tenant_id) do nothing", [tenantId, genesis(tenantId)]);
   const [created] = await q.query<{ seq: string; head: Uint8Array; at: string }>(lock, [tenantId]);
   return created!;
+}
+
+/** The personal row as its commitment covers it; none where there is none, or where it was erased. */
+function personalRow(row: Row): (PersonalFields & { salt: Buffer }) | undefined {
+  if (row.salt === null || row.erased === true) return undefined;
+  return { salt: Buffer.from(row.salt), actorName: row.actor_name, ip: row.ip, userAgent: row.user_agent };
 }
 
 function chainedFields(tenantId: string, row: Row): ChainedFields {

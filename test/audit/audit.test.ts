@@ -102,6 +102,31 @@ for (const kind of ["PGlite", "Postgres"] as const) {
       assert.deepEqual([verified.ok, verified.records], [true, 5]);
     });
 
+    test("personal fields: the app role cannot attach a row to a record that had none; an added or edited row is caught by verify", async () => {
+      const t = (await new TenantStore(db).create(`personal-${kind}`)).id;
+      await audit.append(t, { actorType: "admin", actorId: "ops", action: "key.revoke" });
+      await audit.append(t, { actorType: "user", actorId: "u9", action: "note.create", actorName: "Bob", ip: "198.51.100.9", userAgent: "ua" });
+      const insert = "insert into audit_personal (tenant_id, seq, salt, actor_name, ip, user_agent) values ($1, 1, $2, 'Mallory', '192.0.2.66', 'x')";
+      await assert.rejects(db.withTenant(t, (q) => q.query(insert, [t, Buffer.alloc(16)])), /written with their record/);
+      await assert.rejects(
+        db.withTenant(t, (q) => q.query("insert into audit_personal (tenant_id, seq, salt, anonymised_at) values ($1, 1, $2, now())", [t, Buffer.alloc(16)])),
+        /written with their record/,
+      );
+      assert.equal((await audit.verify(t)).ok, true);
+      // A role above the rules (the owner, triggers off) is still caught: the chained commitment no longer matches.
+      await tamper(insert, [t, Buffer.alloc(16)]);
+      assert.deepEqual((await audit.verify(t)).firstBad, { seq: 1, reason: "personal_changed" });
+      await tamper("delete from audit_personal where tenant_id = $1 and seq = 1", [t]);
+      assert.equal((await audit.verify(t)).ok, true);
+      await tamper("update audit_personal set ip = '192.0.2.66' where tenant_id = $1 and seq = 2", [t]);
+      assert.deepEqual((await audit.verify(t)).firstBad, { seq: 2, reason: "personal_changed" });
+      await tamper("update audit_personal set ip = '198.51.100.9' where tenant_id = $1 and seq = 2", [t]);
+      assert.equal((await audit.verify(t)).ok, true);
+      // Erased through the one narrow path, the row is excepted and the chain still verifies.
+      assert.equal(await audit.anonymise(t, "user", "u9"), 1);
+      assert.equal((await audit.verify(t)).ok, true);
+    });
+
     test("a changed, deleted, inserted or reordered record is caught and named; a cut tail is caught against a checkpoint", async () => {
       const t = (await new TenantStore(db).create(`tamper-${kind}`)).id;
       for (let i = 0; i < 6; i++) await audit.append(t, { actorType: "admin", actorId: "ops", action: "tenant.update", targetId: String(i), diff: { before: { plan: "a" }, after: { plan: "b" } } });
