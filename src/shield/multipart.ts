@@ -23,9 +23,16 @@ export async function inspectMultipart(body: Buffer, contentType: string, inspec
     inspection.add("encoding", "the multipart boundary is not a plain token", "body");
     return;
   }
-  if (partHeaders(body, boundary).some((headers) => AMBIGUOUS_PART_HEADER.test(headers))) {
+  const headerBlocks = partHeaders(body, boundary);
+  if (headerBlocks.some((headers) => AMBIGUOUS_PART_HEADER.test(headers))) {
     inspection.add("encoding", "a multipart part declares a transfer encoding or charset parsers disagree on", "body");
     return;
+  }
+  // Parsers pick different file names when a part gives both `filename` and `filename*` (undici
+  // and browsers prefer `filename*`, PHP reads only `filename`): every one of them is inspected.
+  for (const headers of headerBlocks) {
+    const { field, fileNames } = declaredNames(headers);
+    for (const name of fileNames) inspection.text(`body.${field}.filename`, name);
   }
   let form: Awaited<ReturnType<Response["formData"]>>;
   try {
@@ -59,6 +66,37 @@ function plainBoundary(contentType: string): string | undefined {
   if ((contentType.match(/;\s*boundary\s*=/gi) ?? []).length !== 1) return undefined;
   const match = /;\s*boundary=(?:"([0-9A-Za-z'()+_,\-./:=? ]{1,70})"|([0-9A-Za-z'()+_,\-./:=?]{1,70}))\s*(?:;|$)/i.exec(contentType);
   return match === null ? undefined : (match[1] ?? match[2]);
+}
+
+const QUOTED_OR_TOKEN = String.raw`("(?:[^"\
+]|\.)*"|[^;
+]*)`;
+const FIELD_NAME_PARAMETER = new RegExp(String.raw`;\s*name\s*=\s*` + QUOTED_OR_TOKEN, "i");
+const FILE_NAME_PARAMETER = new RegExp(String.raw`;\s*filename(\*?)\s*=\s*` + QUOTED_OR_TOKEN, "gi");
+
+/** A part's field name and every file name its Content-Disposition declares, plain or RFC 8187 (`UTF-8''%2e%2e`), decoded. */
+function declaredNames(headers: string): { field: string; fileNames: string[] } {
+  const disposition = /^content-disposition:(.*)$/im.exec(headers)?.[1] ?? "";
+  const parameter = (raw: string) => {
+    const value = raw.trim();
+    return Buffer.from(value.startsWith('"') ? value.slice(1, -1).replace(/\\(.)/g, "$1") : value, "latin1").toString("utf8");
+  };
+  const field = parameter(FIELD_NAME_PARAMETER.exec(disposition)?.[1] ?? "");
+  const fileNames: string[] = [];
+  for (const [, extended, raw] of disposition.matchAll(FILE_NAME_PARAMETER)) {
+    const value = parameter(raw!);
+    if (extended !== "*") {
+      fileNames.push(value);
+      continue;
+    }
+    const encoded = value.slice(value.indexOf("'", value.indexOf("'") + 1) + 1);
+    try {
+      fileNames.push(decodeURIComponent(encoded));
+    } catch {
+      fileNames.push(encoded);
+    }
+  }
+  return { field, fileNames };
 }
 
 /** The header block of every part, as text: what follows each boundary line up to the blank line. */

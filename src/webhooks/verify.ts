@@ -1,4 +1,4 @@
-import { createHmac, createPublicKey, timingSafeEqual, verify as verifySignature, type KeyObject } from "node:crypto";
+import { createHash, createHmac, createPublicKey, timingSafeEqual, verify as verifySignature, type KeyObject } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 
 /**
@@ -113,10 +113,10 @@ export function verifyStripeWebhook(headers: IncomingHttpHeaders, body: Buffer, 
   for (const key of keys) {
     if (key.kind !== "hmac") continue;
     const expected = createHmac("sha256", key.key).update(signed).digest();
-    for (const signature of signatures) {
-      // A replay of one delivery carries the same signature: that is its identity.
-      if (equalBytes(signature, expected)) return { id: `${timestamp}.${signature.toString("hex")}` };
-    }
+    // The delivery's identity is what was signed, not which signature matched: during a secret
+    // rotation one delivery carries a signature per secret, and a replay keeping only the other
+    // one would otherwise count as a new delivery.
+    if (signatures.some((signature) => equalBytes(signature, expected))) return { id: `${timestamp}.${createHash("sha256").update(body).digest("hex")}` };
   }
   return "no_valid_signature";
 }

@@ -126,6 +126,9 @@ describe("the shield", () => {
       [multipart(file, field("comment", "1' UNION SELECT password FROM users--")), "MALICIOUS_INPUT", "body.comment"],
       [multipart(field("upload", "x").toString().replace('name="upload"', 'name="upload"; filename="../../etc/passwd"')), "MALICIOUS_INPUT", "body.upload.filename"],
       [multipart(field("<script>alert(1)</script>", "x")), "MALICIOUS_INPUT", "body.<script>alert(1)</script>"],
+      // PHP reads only `filename`, undici and browsers prefer `filename*`: both are inspected, in either order.
+      [multipart(field("upload", "x").toString().replace('name="upload"', `name="upload"; filename="../../../../etc/passwd"; filename*=UTF-8''ok.txt`)), "MALICIOUS_INPUT", "body.upload.filename"],
+      [multipart(field("upload", "x").toString().replace('name="upload"', `name="upload"; filename*=UTF-8''%2e%2e%2f%2e%2e%2f%2e%2e%2fetc%2fpasswd; filename="ok.txt"`)), "MALICIOUS_INPUT", "body.upload.filename"],
       [multipart(field("q", "=27 OR 1=3D1", "Content-Transfer-Encoding: quoted-printable\r\n")), "INVALID_ENCODING", "body"],
       [multipart(field("q", "+ADw-script+AD4-alert(1)", "Content-Type: text/plain; charset=utf-7\r\n")), "INVALID_ENCODING", "body"],
       [multipart(field("q", Buffer.from([0x27, 0xc0, 0xa7]))), "INVALID_ENCODING", "body.q"],

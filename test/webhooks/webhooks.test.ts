@@ -96,6 +96,19 @@ describe("Stripe verification", () => {
     // And what this verifies, Stripe's library accepts.
     assert.equal((stripe.webhooks.constructEvent(body, header, s, 300, undefined, NOW) as { id: string }).id, "evt_1");
   });
+
+  test("during a rotation, a delivery signed with both secrets has one identity: replaying it with either signature alone is the same delivery", () => {
+    const [oldSecret, newSecret] = [`whsec_${randomBytes(24).toString("hex")}`, `whsec_${randomBytes(24).toString("hex")}`];
+    const keys = [parseWebhookKey("stripe", oldSecret), parseWebhookKey("stripe", newSecret)];
+    const body = JSON.stringify({ id: "evt_2", object: "event" });
+    const sig = (secret: string) => /v1=([0-9a-f]+)/.exec(stripe.webhooks.generateTestHeaderString({ payload: body, secret, timestamp: NOW }))![1]!;
+    const [a, b] = [sig(oldSecret), sig(newSecret)];
+    const ids = [`t=${NOW},v1=${a},v1=${b}`, `t=${NOW},v1=${b}`, `t=${NOW},v1=${a}`, `t=${NOW},v1=${b},v1=${a}`].map((header) => verifyStripeWebhook({ "stripe-signature": header }, Buffer.from(body), keys, NOW, 300));
+    assert.ok(ids.every((id) => typeof id === "object"));
+    assert.equal(new Set(ids.map((id) => (id as { id: string }).id)).size, 1);
+    const other = verifyStripeWebhook({ "stripe-signature": `t=${NOW + 1},v1=${a}` }, Buffer.from(body), keys, NOW, 300);
+    assert.equal(other, "no_valid_signature", "the timestamp is signed: it cannot be changed to make a new identity");
+  });
 });
 
 describe("webhook routes through the gateway", () => {
