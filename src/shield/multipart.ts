@@ -68,9 +68,7 @@ function plainBoundary(contentType: string): string | undefined {
   return match === null ? undefined : (match[1] ?? match[2]);
 }
 
-const QUOTED_OR_TOKEN = String.raw`("(?:[^"\
-]|\.)*"|[^;
-]*)`;
+const QUOTED_OR_TOKEN = String.raw`("(?:[^"\\\r\n]|\\.)*"|[^;\r\n]*)`;
 const FIELD_NAME_PARAMETER = new RegExp(String.raw`;\s*name\s*=\s*` + QUOTED_OR_TOKEN, "i");
 const FILE_NAME_PARAMETER = new RegExp(String.raw`;\s*filename(\*?)\s*=\s*` + QUOTED_OR_TOKEN, "gi");
 
