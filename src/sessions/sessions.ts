@@ -149,7 +149,9 @@ export class Sessions {
     // again and again costs no more than a forged one, and answers as fast.
     const known = this.states.peek(`${ref.tenantId} ${ref.sessionId}`);
     if (known !== undefined && (known.revoked_at !== null || known.absolute_expires_at.getTime() <= this.now())) throw invalidGrant();
-    const rotation = await this.store.rotate(ref.tenantId, ref.sessionId, ref.generation, this.policy.idleSeconds, this.policy.reuseIntervalSeconds);
+    // Every check that can refuse comes before the rotation that spends the token.
+    if (!(await this.tenants.isActive(ref.tenantId))) throw invalidGrant();
+    const rotation = await this.store.rotate(ref.tenantId, ref.sessionId, ref.generation, clientId, this.policy.idleSeconds, this.policy.reuseIntervalSeconds);
     switch (rotation.kind) {
       case "invalid":
         this.reload(ref);
@@ -165,11 +167,7 @@ export class Sessions {
         throw invalidGrant();
       case "rotated":
       case "repeated": {
-        const { session } = rotation;
-        // A refresh token bound to a client is refused to any other (RFC 6749 §6), the same way as a bad one.
-        if (session.client_id !== null && session.client_id !== clientId) throw invalidGrant();
-        if (!(await this.tenants.isActive(ref.tenantId))) throw invalidGrant();
-        return this.pair(session);
+        return this.pair(rotation.session);
       }
     }
   }

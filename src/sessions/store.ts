@@ -63,9 +63,11 @@ export class SessionStore {
   /**
    * Spends the refresh token of `generation`, atomically across nodes: the session row is locked,
    * so of two nodes given the same token at once one rotates and the other sees it spent (and,
-   * within the reuse interval, repeats the child; otherwise revokes the family).
+   * within the reuse interval, repeats the child; otherwise revokes the family). A token bound to
+   * a client and presented by another is refused under the same lock before anything changes: a
+   * refusal must not spend the token, or the real client's next refresh would count as reuse.
    */
-  rotate(tenantId: string, sessionId: string, generation: number, idleSeconds: number, reuseIntervalSeconds: number): Promise<Rotation> {
+  rotate(tenantId: string, sessionId: string, generation: number, clientId: string | undefined, idleSeconds: number, reuseIntervalSeconds: number): Promise<Rotation> {
     return this.db.withTenant(tenantId, async (q) => {
       const [row] = await q.query<SessionRow & { since_rotation: number | string }>(
         `select ${COLUMNS}, extract(epoch from now() - rotated_at) as since_rotation from sessions where id = $1 for update`,
@@ -74,6 +76,8 @@ export class SessionStore {
       if (row === undefined || row.revoked_at !== null) return { kind: "invalid" };
       const now = Date.now();
       if (row.absolute_expires_at.getTime() <= now || row.idle_expires_at.getTime() <= now) return { kind: "invalid" };
+      // RFC 6749 §6: a refresh token bound to a client is refused to any other, as a bad one is.
+      if (row.client_id !== null && row.client_id !== clientId) return { kind: "invalid" };
       if (generation === row.generation) {
         const [rotated] = await q.query<SessionRow>(
           `update sessions set generation = generation + 1, rotated_at = date_trunc('second', now()),

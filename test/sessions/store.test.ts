@@ -16,11 +16,11 @@ describeEachBackend("session lifetimes and rotation in the store", (backend) => 
       const idle = await store.create({ ...base, tenantId: tenant.id, idleSeconds: 0.4, absoluteSeconds: 3600 });
       const absolute = await store.create({ ...base, tenantId: tenant.id, idleSeconds: 3600, absoluteSeconds: 0.4 });
       const kept = await store.create({ ...base, tenantId: tenant.id, idleSeconds: 3600, absoluteSeconds: 3600 });
-      assert.equal((await store.rotate(tenant.id, idle.id, 0, 0.4, 0)).kind, "rotated", "used in time: the idle clock starts again");
+      assert.equal((await store.rotate(tenant.id, idle.id, 0, undefined, 0.4, 0)).kind, "rotated", "used in time: the idle clock starts again");
       await sleep(600);
-      assert.equal((await store.rotate(tenant.id, idle.id, 1, 0.4, 0)).kind, "invalid");
-      assert.equal((await store.rotate(tenant.id, absolute.id, 0, 3600, 0)).kind, "invalid");
-      assert.equal((await store.rotate(tenant.id, kept.id, 0, 3600, 0)).kind, "rotated");
+      assert.equal((await store.rotate(tenant.id, idle.id, 1, undefined, 0.4, 0)).kind, "invalid");
+      assert.equal((await store.rotate(tenant.id, absolute.id, 0, undefined, 3600, 0)).kind, "invalid");
+      assert.equal((await store.rotate(tenant.id, kept.id, 0, undefined, 3600, 0)).kind, "rotated");
       assert.deepEqual((await store.list(tenant.id, "u")).map((s) => s.id), [kept.id], "only the live session is listed");
     }),
   );
@@ -33,10 +33,10 @@ describeEachBackend("session lifetimes and rotation in the store", (backend) => 
       const store = new SessionStore(db);
       const session = await store.create({ ...base, tenantId: a.id, idleSeconds: 3600, absoluteSeconds: 60 });
       assert.ok(session.idle_expires_at.getTime() <= session.absolute_expires_at.getTime());
-      assert.equal((await store.rotate(b.id, session.id, 0, 3600, 0)).kind, "invalid");
+      assert.equal((await store.rotate(b.id, session.id, 0, undefined, 3600, 0)).kind, "invalid");
       assert.equal(await store.revoke(b.id, session.id, "admin"), false);
       assert.deepEqual(await store.revokeSubject(b.id, "u", "admin"), []);
-      assert.equal((await store.rotate(a.id, session.id, 0, 3600, 0)).kind, "rotated");
+      assert.equal((await store.rotate(a.id, session.id, 0, undefined, 3600, 0)).kind, "rotated");
     }),
   );
 });
