@@ -33,6 +33,13 @@ function quoted(value: string): string {
  * carry no credential, header or body (the path is logged without its query), so pino's
  * redaction has nothing to remove here.
  */
+/**
+ * RFC 9110's methods and PATCH: logged as they are. Anything else is logged as `OTHER`: the
+ * decision API takes its method from a header the proxy fills from the request line, and a
+ * client can write anything there (an address, a card number) that must not reach a log.
+ */
+const STANDARD_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]);
+
 export class AccessLog {
   private readonly stream: { write(line: string): unknown };
   private lastTime = 0;
@@ -52,7 +59,7 @@ export class AccessLog {
     // Numbers are the gateway's own; every string is escaped, as a JWT's subject or a path can
     // hold anything a client chose to send.
     this.stream.write(
-      `{"level":${INFO},"time":"${this.isoTime()}","service":"${SERVICE_NAME}","req_id":${quoted(entry.requestId)},"method":${quoted(entry.method ?? "")}` +
+      `{"level":${INFO},"time":"${this.isoTime()}","service":"${SERVICE_NAME}","req_id":${quoted(entry.requestId)},"method":"${loggedMethod(entry.method)}"` +
         `,"path":${quoted(this.redactedPath(entry.path))},"route":${quoted(entry.route)},"status":${entry.status},"outcome":${quoted(entry.outcome)},"duration_ms":${entry.durationMs}` +
         (entry.tenantId === undefined ? "" : `,"tenant_id":${quoted(entry.tenantId)}`) +
         (entry.principal === undefined ? "" : `,"principal":${quoted(this.redacted(entry.principal))}`) +
@@ -91,4 +98,9 @@ export class AccessLog {
     }
     return this.lastIso;
   }
+}
+
+function loggedMethod(method: string | undefined): string {
+  if (method === undefined) return "";
+  return STANDARD_METHODS.has(method) ? method : "OTHER";
 }

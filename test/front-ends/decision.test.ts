@@ -90,6 +90,15 @@ describe("decision API protocol", () => {
     assert.equal(twice.status, 400);
   });
 
+  test("a method the proxy was told is logged only as a standard method: personal data in the header never reaches the log", async () => {
+    const response = await decide({ "x-forwarded-uri": "/open", "x-forwarded-method": "alice.smith@example.com 4111111111111111" });
+    assert.equal(response.status >= 400, true);
+    const lines = gw.logs.join("");
+    assert.ok(!lines.includes("alice.smith"), "no address");
+    assert.ok(!lines.includes("4111111111111111"), "no card number");
+    assert.ok(gw.logs.some((line) => line.includes('"method":"OTHER"')));
+  });
+
   test("a described target gets the gateway's path rules: dot segments, encoded slashes, trailing dots", async () => {
     for (const uri of ["/api/../open", "/open%2f..", "/api./x", "//open", "open", "http://evil/open"]) {
       const response = await decide({ "x-original-uri": uri, "x-original-method": "GET", "x-api-key": key });
