@@ -126,23 +126,25 @@ export class Connections {
     return { returnUrl: back.href, connectionId: id };
   }
 
-  /** A usable access token: refreshed first when it is near expiry, by one caller at a time across nodes. */
-  async token(tenantId: string, id: string): Promise<{ access_token: string; token_type: string; expires_at: string | null }> {
-    const connection = await this.store.get(tenantId, id);
-    if (connection === undefined) throw new Problem("NOT_FOUND", "No such connection.");
+  /**
+   * A usable access token: refreshed first when it is near expiry, by one caller at a time across
+   * nodes. With `subject`, only a connection that subject made (a user reaches their own only).
+   */
+  async token(tenantId: string, id: string, subject?: string): Promise<{ access_token: string; token_type: string; expires_at: string | null }> {
+    const connection = await this.owned(tenantId, id, subject);
     let tokens = await this.tokens(tenantId, id);
     if (this.stale(tokens)) tokens = await this.refresh(tenantId, connection, tokens);
     return { access_token: tokens.access_token, token_type: tokens.token_type, expires_at: tokens.expires_at === undefined ? null : new Date(tokens.expires_at).toISOString() };
   }
 
-  list(tenantId: string): Promise<Connection[]> {
-    return this.store.list(tenantId);
+  async list(tenantId: string, subject?: string): Promise<Connection[]> {
+    const all = await this.store.list(tenantId);
+    return subject === undefined ? all : all.filter((connection) => connection.subject === subject);
   }
 
   /** Revokes the tokens at the provider (RFC 7009), where it offers revocation, then deletes them and the connection. */
-  async delete(tenantId: string, id: string): Promise<{ revoked: boolean }> {
-    const connection = await this.store.get(tenantId, id);
-    if (connection === undefined) throw new Problem("NOT_FOUND", "No such connection.");
+  async delete(tenantId: string, id: string, subject?: string): Promise<{ revoked: boolean }> {
+    const connection = await this.owned(tenantId, id, subject);
     let revoked = false;
     const tokens = await this.tokens(tenantId, id).catch(() => undefined);
     const provider = await this.provider(connection.provider).catch(() => undefined);
@@ -161,6 +163,13 @@ export class Connections {
     await this.vault.delete(tenantId, tokensName(id));
     await this.store.delete(tenantId, id);
     return { revoked };
+  }
+
+  /** Another subject's connection answers as an unknown one does: its existence is not for them to learn. */
+  private async owned(tenantId: string, id: string, subject: string | undefined) {
+    const connection = await this.store.get(tenantId, id);
+    if (connection === undefined || (subject !== undefined && connection.subject !== subject)) throw new Problem("NOT_FOUND", "No such connection.");
+    return connection;
   }
 
   private stale(tokens: StoredTokens): boolean {

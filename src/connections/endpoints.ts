@@ -1,6 +1,7 @@
 import type { Answer, RequestContext } from "../pipeline/context.js";
 import type { Control } from "../pipeline/control.js";
 import { Problem } from "../problem/index.js";
+import type { Principal } from "../identity/principal.js";
 import { prefixEndpoint } from "../routing/prefix.js";
 import { jsonAnswer } from "../server/respond.js";
 import { ACCESS_COOKIE, sessionCookie } from "../sessions/cookies.js";
@@ -15,6 +16,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * a credential, if the request carries one, must be the caller who started), `GET /` (list),
  * `GET /{id}/token` (`connections:read`: a usable access token) and `DELETE /{id}`
  * (`connections:write`: revoked at the provider, deleted here). The credential decides the tenant.
+ * A user (a session or a JWT) lists, reads and deletes only the connections they made: a
+ * provider token is that person's. An API key is one of the tenant's own services and reaches
+ * every connection of its tenant.
  */
 export function connectionEndpointsControl(deps: { connections: Connections; authenticate: readonly Control[]; caseSensitive: boolean; publicUrl: string }): Control {
   return prefixEndpoint("connections", CONNECTIONS_PATH, deps.caseSensitive, serve);
@@ -26,6 +30,11 @@ export function connectionEndpointsControl(deps: { connections: Connections; aut
     return principal;
   }
 
+  /** The subject whose connections a caller may reach; undefined for the tenant's services (API keys). */
+  function ownerOf(principal: Principal): string | undefined {
+    return principal.kind === "api_key" ? undefined : principal.id;
+  }
+
   async function serve(ctx: RequestContext): Promise<Answer> {
     const [first, action, ...extra] = ctx.target.segments.slice(CONNECTIONS_PATH.length);
     if (extra.length > 0) throw new Problem("NOT_FOUND");
@@ -33,7 +42,7 @@ export function connectionEndpointsControl(deps: { connections: Connections; aut
     if (first === undefined) {
       if (method !== "GET") throw new Problem("METHOD_NOT_ALLOWED", "GET the list.");
       const principal = await authenticated(ctx, "connections:read");
-      return jsonAnswer(200, { connections: await deps.connections.list(principal.tenantId) });
+      return jsonAnswer(200, { connections: await deps.connections.list(principal.tenantId, ownerOf(principal)) });
     }
     if (action === "callback") {
       if (method !== "GET") throw new Problem("METHOD_NOT_ALLOWED");
@@ -52,11 +61,11 @@ export function connectionEndpointsControl(deps: { connections: Connections; aut
     if (!UUID.test(first)) throw new Problem("NOT_FOUND");
     if (action === "token" && method === "GET") {
       const principal = await authenticated(ctx, "connections:read");
-      return jsonAnswer(200, await deps.connections.token(principal.tenantId, first.toLowerCase()));
+      return jsonAnswer(200, await deps.connections.token(principal.tenantId, first.toLowerCase(), ownerOf(principal)));
     }
     if (action === undefined && method === "DELETE") {
       const principal = await authenticated(ctx, "connections:write");
-      return jsonAnswer(200, await deps.connections.delete(principal.tenantId, first.toLowerCase()));
+      return jsonAnswer(200, await deps.connections.delete(principal.tenantId, first.toLowerCase(), ownerOf(principal)));
     }
     throw new Problem(action === undefined || action === "token" ? "METHOD_NOT_ALLOWED" : "NOT_FOUND");
   }

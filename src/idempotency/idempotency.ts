@@ -64,6 +64,8 @@ function structuredString(value: string): string | undefined {
   for (let i = 1; i < value.length - 1; i++) {
     const c = value[i]!;
     if (c === "\\") {
+      // `"\"` is an escaped quote with no closing one: an unterminated string, not the key `"`.
+      if (i + 1 >= value.length - 1) return undefined;
       const next = value[++i];
       if (next !== '"' && next !== "\\") return undefined;
       out += next;

@@ -16,17 +16,37 @@ export const CSRF_HEADER = "x-csrf-token";
 const OWN_COOKIE_PREFIXES = ["__Host-pc_", "__Secure-pc_"];
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS", "TRACE"]);
 
+/** Every value a cookie of this name was sent with, in the order sent. */
+export function sessionCookieValues(ctx: Pick<RequestContext, "headers">, name: string): string[] {
+  const header = ctx.headers.cookie;
+  if (header === undefined || !header.includes(name)) return [];
+  return cookiePairs(header).flatMap(([cookie, value]) => (cookie === name ? [value] : []));
+}
+
 /** The one value of a session cookie; a cookie sent twice is refused (which one would count?). */
 export function sessionCookie(ctx: Pick<RequestContext, "headers">, name: string): string | undefined {
-  const header = ctx.headers.cookie;
-  if (header === undefined || !header.includes(name)) return undefined;
-  let found: string | undefined;
-  for (const [cookie, value] of cookiePairs(header)) {
-    if (cookie !== name) continue;
-    if (found !== undefined) throw new Problem("AMBIGUOUS_CREDENTIALS", "A session cookie was sent twice.");
-    found = value;
-  }
-  return found;
+  const values = sessionCookieValues(ctx, name);
+  if (values.length > 1) throw ambiguous();
+  return values[0];
+}
+
+/**
+ * The refresh cookie, where a sibling subdomain may have planted another of the same name: it is
+ * `__Secure-` rather than `__Host-` because `__Host-` forces `Path=/`, which would send the
+ * refresh token with every request. Of several, the one whose session the request's CSRF token
+ * names is taken (the CSRF cookie is `__Host-`, so no sibling can plant that): a planted cookie
+ * can neither block the real session's refresh nor sign the browser into another session.
+ */
+export function refreshCookie(ctx: Pick<RequestContext, "headers">, belongsToCsrf: (value: string) => boolean): string | undefined {
+  const values = sessionCookieValues(ctx, REFRESH_COOKIE);
+  if (values.length <= 1) return values[0];
+  const matching = values.filter(belongsToCsrf);
+  if (matching.length !== 1) throw ambiguous();
+  return matching[0];
+}
+
+function ambiguous(): Problem {
+  return new Problem("AMBIGUOUS_CREDENTIALS", "A session cookie was sent twice.");
 }
 
 /**

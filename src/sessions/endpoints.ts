@@ -6,7 +6,7 @@ import { prefixMatcher } from "../routing/prefix.js";
 import { readBody, validBody } from "../server/read-body.js";
 import { jsonAnswer } from "../server/respond.js";
 import { errorType } from "../util/error-type.js";
-import { clearedSessionCookies, csrfHeader, REFRESH_COOKIE, sessionCookie, sessionCookies } from "./cookies.js";
+import { clearedSessionCookies, csrfHeader, refreshCookie, sessionCookies } from "./cookies.js";
 import { OAuthError, sessionRequestSchema, type IssuedPair, type Sessions } from "./sessions.js";
 
 export const SESSIONS_PATH = ["portcullis", "v1"] as const;
@@ -47,7 +47,12 @@ export function sessionEndpointsControl(deps: { sessions: Sessions; authenticate
     if (endpoint === "sessions") return issue(ctx);
     const form = await formBody(ctx);
     const { sessions } = deps;
-    const cookie = sessions.cookies.enabled ? sessionCookie(ctx, REFRESH_COOKIE) : undefined;
+    const cookie = sessions.cookies.enabled
+      ? refreshCookie(ctx, (value) => {
+          const ref = sessions.tokens.parseRefresh(value);
+          return ref !== undefined && sessions.tokens.checkCsrf(ref.sessionId, csrfHeader(ctx));
+        })
+      : undefined;
     try {
       if (form === undefined) throw new OAuthError("invalid_request", "Send the request as application/x-www-form-urlencoded.");
       if (endpoint === "revoke") {

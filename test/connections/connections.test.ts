@@ -95,6 +95,7 @@ describe("OAuth connections against a real authorization server", () => {
         refreshSkewSeconds: 60,
         providers: { idp: { issuer: as.issuer, clientId: "portcullis", clientSecretEnv: "TEST_IDP_SECRET", scopes: ["openid", "offline_access", "api:read"], allowInsecureHttp: true } },
       },
+      sessions: {},
       routes: [{ name: "api", match: { path: "/**" } }],
     });
     const tenant = async (name: string) => {
@@ -240,6 +241,32 @@ describe("OAuth connections against a real authorization server", () => {
       body: new URLSearchParams({ grant_type: "refresh_token", refresh_token }).toString(),
     });
     assert.equal(((await reuse.json()) as { error: string }).error, "invalid_grant", "revoked at the provider");
+  });
+
+  test("a user reaches only the connections they made; the tenant's services (API keys) reach every one", async () => {
+    const issuer = (await gw.gateway.keys.create(acme.id, { env: "live", scopes: ["sessions:write"] })).key;
+    const user = async (subject: string) => {
+      const issued = await fetch(`${gw.url}/portcullis/v1/sessions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${issuer}`, "content-type": "application/json" },
+        body: JSON.stringify({ subject, scopes: ["connections:read", "connections:write"] }),
+      });
+      assert.equal(issued.status, 201, await issued.clone().text());
+      return ((await issued.json()) as { access_token: string }).access_token;
+    };
+    const [alice, bob] = [await user("alice"), await user("bob")];
+    const id = await connect(alice);
+    assert.equal((await token(alice, id)).status, 200);
+    const stolen = await token(bob, id);
+    assert.equal(stolen.status, 404, "another user of the same tenant is told there is no such connection");
+    assert.equal(await code(stolen), "NOT_FOUND");
+    assert.equal((await fetch(`${gw.url}/portcullis/v1/connections/${id}`, { method: "DELETE", headers: { authorization: `Bearer ${bob}` } })).status, 404);
+    const listed = async (credential: string) =>
+      ((await (await fetch(`${gw.url}/portcullis/v1/connections`, { headers: { authorization: `Bearer ${credential}` } })).json()) as { connections: { id: string }[] }).connections.map((c) => c.id);
+    assert.ok((await listed(alice)).includes(id));
+    assert.ok(!(await listed(bob)).includes(id));
+    assert.ok((await listed(acme.key)).includes(id));
+    assert.equal((await token(acme.key, id)).status, 200, "a service of the tenant reaches it");
   });
 
   test("return_to must be on the allowed origins; a key without connections:write cannot start a flow", async () => {

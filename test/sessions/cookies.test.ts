@@ -93,6 +93,30 @@ describe("sessions for browser apps, in cookies, with CSRF protection", () => {
     assert.equal((await call("GET", cookieHeader(renewed))).status, 401);
   });
 
+  test("a refresh cookie planted from a sibling subdomain neither blocks the real session's refresh nor swaps in another session", async () => {
+    const victim = await issue();
+    const attacker = await issue();
+    const victimCookie = victim.set_cookie[1]!.split(";")[0]!;
+    const planted = attacker.set_cookie[1]!.split(";")[0]!;
+    const refresh = (cookie: string, csrf: string | undefined) =>
+      fetch(`${gw.url}/portcullis/v1/token`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", cookie, ...(csrf === undefined ? {} : { "x-csrf-token": csrf }) },
+        body: "grant_type=refresh_token",
+      });
+    // A sibling's cookie with a longer path comes first in the browser's Cookie header.
+    const both = `${planted}; ${victimCookie}`;
+    const withoutCsrf = await refresh(both, undefined);
+    assert.equal(withoutCsrf.status, 400);
+    const ok = await refresh(both, victim.csrf_token);
+    assert.equal(ok.status, 200);
+    assert.equal(((await ok.json()) as { csrf_token: string }).csrf_token, victim.csrf_token, "the victim's own session was refreshed");
+    // The attacker's session was not touched: its own refresh still works once.
+    assert.equal((await refresh(planted, attacker.csrf_token)).status, 200);
+    // Two cookies of one session's CSRF token cannot both match: refused.
+    assert.equal((await refresh(`${victimCookie}; ${victimCookie}`, victim.csrf_token)).status, 400);
+  });
+
   test("signing out by cookie needs the CSRF token, then clears the cookies and ends the session", async () => {
     const session = await issue();
     const cookies = cookieHeader(session.set_cookie);
