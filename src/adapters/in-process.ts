@@ -129,7 +129,8 @@ export class InProcessPortcullis {
 
   /** The answer is out, whole (`complete`) or cut off: the route's controls end what they began. */
   answerEnded(ctx: RequestContext, taps: readonly BodyTap[] | undefined, complete: boolean): void {
-    if (complete && taps !== undefined) for (const tap of taps) tap.end();
+    // The answer is out already: what a tap could not store has been reported by the tap itself.
+    if (complete && taps !== undefined) for (const tap of taps) void Promise.resolve(tap.end()).catch(() => undefined);
     this.pipeline.done(ctx, { upstream: "reached" });
   }
 

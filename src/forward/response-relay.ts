@@ -24,6 +24,12 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
   private started = false;
   private settled = false;
   private taps: BodyTap[] | undefined;
+  /**
+   * With taps, the newest chunk is held back until the next one comes or the taps have ended: a
+   * client that has read every byte of a Content-Length answer holds a complete success, however
+   * long `res.end()` waits, so the last bytes must wait too.
+   */
+  private held: Buffer | undefined;
 
   constructor(
     private readonly res: ServerResponse,
@@ -45,8 +51,13 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     // Data undici had in hand when the client left has nowhere to go.
     if (this.settled) return;
-    if (this.taps !== undefined) for (const tap of this.taps) tap.write(chunk);
-    if (!this.res.write(chunk)) {
+    let out = chunk;
+    if (this.taps !== undefined) {
+      for (const tap of this.taps) tap.write(chunk);
+      [out, this.held] = [this.held ?? Buffer.alloc(0), chunk];
+      if (out.length === 0) return;
+    }
+    if (!this.res.write(out)) {
       controller.pause();
       this.res.once("drain", () => controller.resume());
     }
@@ -55,8 +66,10 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
   onResponseEnd(): void {
     this.settled = true;
     const pending = this.taps?.map((tap) => tap.end()).filter((ended): ended is Promise<void> => ended instanceof Promise);
-    if (pending === undefined || pending.length === 0) this.res.end();
-    else void Promise.all(pending).finally(() => this.res.end());
+    const finish = () => (this.held === undefined ? this.res.end() : this.res.end(this.held));
+    if (pending === undefined || pending.length === 0) finish();
+    // What could not be made durable is not acknowledged: a cut connection, never a clean end.
+    else void Promise.all(pending).then(finish, () => this.res.destroy());
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | undefined, error: Error): void {

@@ -147,13 +147,23 @@ export function idempotencyControl(policy: IdempotencyPolicy, store: Idempotency
     }
   };
 
+  /** Stores the answer; rejects when it could not be stored, after reporting it. */
   const complete = (ctx: RequestContext, flight: InFlight): Promise<void> => {
     inFlight.delete(ctx);
     clearInterval(flight.heartbeat);
     const head = flight.head!;
     const bodyComplete = flight.ended && !flight.overCap;
     const response = { status: head.status, headers: head.headers, body: bodyComplete ? Buffer.concat(flight.chunks) : Buffer.alloc(0), bodyComplete };
-    return store.complete(flight.claim, response).then(() => undefined, onError);
+    return store.complete(flight.claim, response).then(
+      (stored) => {
+        // The lease ran out and the claim is no longer this request's: nothing replays this answer.
+        if (!stored) throw new Error("the idempotency claim was lost before the answer was stored");
+      },
+      (error: unknown) => {
+        onError(error);
+        throw error;
+      },
+    );
   };
 
   return {
@@ -189,8 +199,10 @@ export function idempotencyControl(policy: IdempotencyPolicy, store: Idempotency
             flight.chunks = [];
           } else flight.chunks.push(chunk);
         },
-        // The whole answer is in: stored before the gateway ends the client's response, so a
-        // client that has its answer and retries at once gets the replay, not a 409.
+        // The whole answer is in: stored before the client gets its last bytes, so that a client
+        // holding a complete answer can always have it replayed (a crash before the record is
+        // durable leaves the client an unfinished answer, not a success it would not retry), and
+        // a client that retries at once gets the replay, not a 409. Not stored: the answer is cut.
         end() {
           flight.ended = true;
           return complete(ctx, flight);
@@ -201,7 +213,7 @@ export function idempotencyControl(policy: IdempotencyPolicy, store: Idempotency
       const flight = inFlight.get(ctx);
       if (flight === undefined) return;
       // The answer began but was cut off: its status and headers are what can be replayed.
-      if (flight.head !== undefined) return void complete(ctx, flight);
+      if (flight.head !== undefined) return void complete(ctx, flight).catch(() => undefined);
       inFlight.delete(ctx);
       clearInterval(flight.heartbeat);
       const { claim } = flight;

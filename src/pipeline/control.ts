@@ -59,8 +59,10 @@ export interface Control {
 
 /**
  * Sees the answer's body as it is relayed; `end` only when all of it was. A promise from `end`
- * holds back the end of the client's response until it settles (idempotency stores the answer
- * first); front ends that cannot hold it back (the adapters) do not wait.
+ * holds back the answer's last bytes and its end until it settles (idempotency stores the answer
+ * first), so that no client holds a complete answer before what replays it is durable; a
+ * rejected one cuts the client's connection instead of ending the answer cleanly. Front ends that
+ * cannot hold it back (the adapters) do not wait.
  */
 export interface BodyTap {
   write(chunk: Buffer): void;

@@ -167,6 +167,28 @@ describe("idempotency keys through the gateway", () => {
     assert.equal(upstream.hits.get("/orders/big"), 1);
   });
 
+  test("an answer whose record cannot be written is cut, never ended cleanly: the client never holds a success it would not retry", async () => {
+    // The write of the record fails as it would in an outage; the claim before it succeeds.
+    await gw.gateway.db.asOwner(async (q) => {
+      await q.query(`create function refuse_idempotency_write() returns trigger language plpgsql as $$ begin raise exception 'store down'; end $$`);
+      await q.query("create trigger refuse_idempotency_write before update on idempotency_records for each row when (new.state = 'done') execute function refuse_idempotency_write()");
+    });
+    try {
+      // A short answer is held back whole, head included; a longer one would lose its last bytes.
+      await assert.rejects(post("/orders/unstored", "u-1").then((response) => response.text()), "the answer is cut");
+      // Nothing replays it, and the key is still held by the claim: the retry waits instead of running twice.
+      const retry = await post("/orders/unstored", "u-1");
+      assert.equal(retry.status, 409);
+      await retry.text();
+      assert.equal(upstream.hits.get("/orders/unstored"), 1);
+    } finally {
+      await gw.gateway.db.asOwner(async (q) => {
+        await q.query("drop trigger refuse_idempotency_write on idempotency_records");
+        await q.query("drop function refuse_idempotency_write()");
+      });
+    }
+  });
+
   test("the decision API, which never sees the answer, refuses such a policy at load", async () => {
     await assert.rejects(startTestGateway(policy("http://127.0.0.1:1"), { upstreamUrl: upstream.url, decision: true }), /idempotency/);
     assert.throws(() => parsePolicy({ version: 1, routes: [{ name: "open", match: { path: "/**" }, authenticate: "none", idempotency: {} }] }, "p"), /idempotency keys are per caller/);
