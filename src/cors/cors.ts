@@ -25,9 +25,13 @@ export type CorsPolicy = z.infer<typeof corsSchema>;
 
 /**
  * CORS from an explicit allow-list. An origin not on it gets no CORS headers at all, which the
- * browser reads as a refusal; `*` never comes with credentials. Preflights are answered here
- * (`ctx.answer`, 204) and never reach the upstream or the authentication controls (browsers send
- * them without credentials).
+ * browser reads as a refusal; `*` never comes with credentials. A preflight (OPTIONS with Origin
+ * and Access-Control-Request-Method) from an allowed origin is answered here (`ctx.answer`, 204)
+ * and never reaches the upstream or the authentication controls (browsers send them without
+ * credentials). Anything else with method OPTIONS is an ordinary request and goes through the
+ * route's controls: shaped like a preflight, a request from an origin CORS does not allow (or
+ * with CORS off) would otherwise be let through unauthenticated by a front end that forwards
+ * whatever it was not told to refuse (the decision API).
  */
 export function corsControl(policy: CorsPolicy): Control {
   const anyOrigin = policy.allowOrigins.includes("*");
@@ -47,18 +51,14 @@ export function corsControl(policy: CorsPolicy): Control {
     stage: "cors",
     run(ctx) {
       const origin = ctx.headers.origin;
-      const preflight = ctx.method === "OPTIONS" && origin !== undefined && ctx.headers["access-control-request-method"] !== undefined;
-      if (origin !== undefined && enabled) {
-        setResponseHeader(ctx, "vary", "Origin");
-        if (origins.has(origin)) {
-          setResponseHeader(ctx, "access-control-allow-origin", origin);
-          if (policy.allowCredentials) setResponseHeader(ctx, "access-control-allow-credentials", "true");
-          allowed(ctx, preflight);
-        } else if (anyOrigin) {
-          setResponseHeader(ctx, "access-control-allow-origin", "*");
-          allowed(ctx, preflight);
-        }
-      }
+      if (origin === undefined || !enabled) return;
+      setResponseHeader(ctx, "vary", "Origin");
+      const listed = origins.has(origin);
+      if (!listed && !anyOrigin) return;
+      const preflight = ctx.method === "OPTIONS" && ctx.headers["access-control-request-method"] !== undefined;
+      setResponseHeader(ctx, "access-control-allow-origin", listed ? origin : "*");
+      if (listed && policy.allowCredentials) setResponseHeader(ctx, "access-control-allow-credentials", "true");
+      allowed(ctx, preflight);
       if (preflight) ctx.answer = PREFLIGHT;
     },
   };

@@ -32,6 +32,15 @@ import { observer } from "./gateway.js";
  */
 export const PROBLEM_HEADER = "x-portcullis-problem";
 
+/**
+ * A preflight is answered by the proxy, never forwarded: 2xx would let it through to the API. The
+ * decision is a 403 that the shipped configurations turn into the 204 a browser needs, with these
+ * headers: nginx's error page asks for it back as it does for a refusal, and Caddy's
+ * `handle_response` matches the marker header.
+ */
+export const PREFLIGHT_HEADER = "x-portcullis-preflight";
+const PREFLIGHT_HEADERS = ["vary", "access-control-allow-origin", "access-control-allow-credentials", "access-control-allow-methods", "access-control-allow-headers", "access-control-max-age"];
+
 /** Headers of a refusal that the client must see, carried to nginx's error page and back. */
 const CARRIED_HEADERS = ["retry-after", "ratelimit", "ratelimit-policy", "www-authenticate", "vary", "access-control-allow-origin", "access-control-allow-credentials", "access-control-expose-headers"];
 const PRINTABLE = /^[\x20-\x7e]{0,1024}$/;
@@ -75,6 +84,17 @@ export function decisionHandler(deps: {
     const assertion = core.signer.assertionFor(principal, audiences.get(ctx.route.name) ?? DEFAULT_AUDIENCE);
     return assertion instanceof Promise ? assertion.then(finish) : finish(assertion);
   };
+  const preflight = (ctx: RequestContext, nginx: boolean): void => {
+    const headers: Record<string, string> = { "cache-control": "no-store", "content-length": "0" };
+    const cors: Record<string, string> = {};
+    for (const name of PREFLIGHT_HEADERS) {
+      const value = ctx.responseHeaders?.[name];
+      if (value !== undefined) cors[name] = value;
+    }
+    if (nginx) headers[PROBLEM_HEADER] = Buffer.from(JSON.stringify({ preflight: true, request_id: ctx.requestId, headers: cors })).toString("base64url");
+    else Object.assign(headers, cors, { [PREFLIGHT_HEADER]: "1" });
+    ctx.answer = { outcome: "preflight", status: 403, headers };
+  };
   const skeleton = requestSkeleton({
     logger: core.logger,
     ownHeaders: gatewayHeaders,
@@ -105,8 +125,9 @@ export function decisionHandler(deps: {
           ctx.answer = answer;
         });
       }
+      const decide = () => (ctx.answer?.outcome === "preflight" ? preflight(ctx, description.nginx) : allow(ctx));
       const pending = pipeline.run(ctx);
-      return pending === undefined ? allow(ctx) : pending.then(() => allow(ctx));
+      return pending === undefined ? decide() : pending.then(decide);
     },
     rejected: (ctx, problem) => core.blocking.recordRejection(ctx.clientAddress.holder, problem.code, { route: ctx.route?.name ?? "(none)", tenantId: ctx.principal?.tenantId }),
     finished: observer(core.metrics, new AccessLog(core.logger)),
@@ -197,6 +218,7 @@ function renderProblem(carried: string, res: ServerResponse, own: Readonly<Outgo
   try {
     if (carried.length > MAX_PROBLEM_HEADER) throw new Error("too long");
     const parsed = JSON.parse(Buffer.from(carried, "base64url").toString("utf8")) as Record<string, unknown>;
+    if (parsed.preflight === true) return renderPreflight(parsed, res, own);
     if (typeof parsed.code !== "string" || !isProblemCode(parsed.code)) throw new Error("not a problem");
     const detail = typeof parsed.detail === "string" && PRINTABLE.test(parsed.detail) ? parsed.detail : undefined;
     problem = new Problem(parsed.code, detail, scalars(parsed.extra));
@@ -211,6 +233,19 @@ function renderProblem(carried: string, res: ServerResponse, own: Readonly<Outgo
   }
   res.writeHead(problem.status, { ...own, ...headers, "content-type": "application/problem+json", "cache-control": "no-store", ...(requestId === "" ? {} : { "x-request-id": requestId }) });
   res.end(problemBody(problem, requestId));
+}
+
+/** A preflight the decision answered: 204 with the CORS headers it named, and only those. */
+function renderPreflight(parsed: Record<string, unknown>, res: ServerResponse, own: Readonly<OutgoingHttpHeaders>): void {
+  const headers: Record<string, string> = {};
+  const given = parsed.headers as Record<string, unknown> | undefined;
+  for (const name of PREFLIGHT_HEADERS) {
+    const value = given?.[name];
+    if (typeof value === "string" && PRINTABLE.test(value)) headers[name] = value;
+  }
+  const requestId = typeof parsed.request_id === "string" && /^[0-9a-f-]{36}$/.test(parsed.request_id) ? parsed.request_id : undefined;
+  res.writeHead(204, { ...own, ...headers, "cache-control": "no-store", ...(requestId === undefined ? {} : { "x-request-id": requestId }) });
+  res.end();
 }
 
 function scalars(value: unknown): Record<string, string | number | boolean> | undefined {

@@ -166,6 +166,21 @@ describe("controls, one at a time, against constructed contexts", () => {
     assert.equal(ctx.responseHeaders?.["access-control-allow-credentials"], undefined);
   });
 
+  test("cors: a request shaped like a preflight is one only when CORS is on and the origin allowed; otherwise it is an ordinary OPTIONS for the route's controls", () => {
+    const shaped = () => contextFor({ method: "OPTIONS", headers: [["origin", "https://evil.example"], ["access-control-request-method", "POST"]] });
+    const listed = corsControl(corsSchema.parse({ allowOrigins: ["https://app.example.com"] }));
+    const off = corsControl(corsSchema.parse({}));
+    for (const control of [listed, off]) {
+      const ctx = shaped();
+      control.run(ctx);
+      assert.equal(ctx.answer, undefined);
+      assert.equal(ctx.responseHeaders?.["access-control-allow-origin"], undefined);
+    }
+    const fromApp = contextFor({ method: "OPTIONS", headers: [["origin", "https://app.example.com"], ["access-control-request-method", "POST"]] });
+    off.run(fromApp);
+    assert.equal(fromApp.answer, undefined, "CORS off: no origin is allowed, so nothing is a preflight");
+  });
+
   test("method: unnameable methods are 405, overrides in headers or the query are refused", async () => {
     const control = methodControl();
     assert.equal(await outcome(() => control.run(contextFor({ method: "TRACE" }))), "METHOD_NOT_ALLOWED");

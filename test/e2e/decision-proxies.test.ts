@@ -18,7 +18,10 @@ const policy = (jwksUri: string) => ({
   version: 1,
   clients: { trustedProxies: ["127.0.0.1/32"] },
   jwt: { issuers: [{ issuer: ISSUER, jwksUri, audience: "api" }] },
+  cors: { allowOrigins: ["https://app.example.com"] },
   routes: [
+    { name: "site", match: { path: "/site/**" }, authenticate: "none" },
+    { name: "site-reports", match: { path: "/site/reports/**", methods: ["GET"] }, authorize: { scopes: ["reports:read"] } },
     { name: "public", match: { path: "/public/**", methods: ["GET"] }, authenticate: "none" },
     { name: "limited", match: { path: "/limited/**" }, limits: [{ name: "tight", by: ["key"], rate: 2, per: "minute" }] },
     { name: "api", match: { path: "/api/**" }, authorize: { scopes: ["read"] }, shield: { inspectBody: false } },
@@ -113,6 +116,32 @@ for (const [name, start] of [
 
       const unknown = await get("/nowhere", { "x-api-key": key });
       assert.equal(unknown.status, 404);
+    });
+
+    test("a request shaped like a preflight is never let through: from an allowed origin the proxy answers 204, from any other it meets the route's controls", async () => {
+      const shaped = (origin: string) =>
+        fetch(`${proxy.url}/api/purge`, { method: "OPTIONS", headers: { origin, "access-control-request-method": "POST", "content-type": "application/json" }, body: '{"all":true}' });
+      const evil = await shaped("https://evil.example");
+      assert.equal(evil.status, 401, proxy.output());
+      assert.equal(((await evil.json()) as { code: string }).code, "UNAUTHENTICATED");
+      const real = await shaped("https://app.example.com");
+      assert.equal(real.status, 204, proxy.output());
+      assert.equal(real.headers.get("access-control-allow-origin"), "https://app.example.com");
+      assert.match(real.headers.get("access-control-allow-methods") ?? "", /POST/);
+      assert.equal(await real.text(), "", "answered by the proxy, not the upstream's echo");
+      // OPTIONS that is no preflight is an ordinary request for the route's controls.
+      assert.equal((await get("/api/items", {}, "OPTIONS")).status, 401);
+      const open = await get("/site/x", { origin: "https://evil.example", "access-control-request-method": "DELETE" }, "OPTIONS");
+      assert.equal(open.status, 200, "on an open route it reaches the upstream as OPTIONS, under that route's controls");
+      assert.equal(((await open.json()) as Echoed).method, "OPTIONS");
+    });
+
+    test("HEAD is decided as GET is: a GET-only route's scope holds for HEAD, which never falls to the open catch-all", async () => {
+      for (const method of ["GET", "HEAD"]) {
+        assert.equal((await get("/site/reports/q3", {}, method)).status, 401, method);
+        assert.equal((await get("/site/reports/q3", { "x-api-key": key }, method)).status, 403, `${method} without reports:read`);
+      }
+      assert.equal((await get("/site/about", {}, "HEAD")).status, 200);
     });
 
     test("a client cannot describe another request: forged X-Original-* and X-Forwarded-* pick no other route or method", async () => {
