@@ -43,8 +43,11 @@ export async function portcullisFastify(fastify: FastifyInstance, options: Portc
     request[CONTEXT] = ctx;
     const apply = (verdict: Verdict): void => {
       if (!verdict.passed) {
+        // Answered from the hook as Fastify documents it: send, and never call `done`. Calling it
+        // runs the rest of the chain unless the reply has already ended, which an async `onSend`
+        // hook delays: the route's handler would run behind a refusal.
         void reply.code(verdict.status).headers(verdict.headers).send(verdict.body);
-        return done(null);
+        return;
       }
       if (verdict.headers !== undefined) void reply.headers(verdict.headers);
       request.portcullis = verdict.request;
@@ -56,7 +59,8 @@ export async function portcullisFastify(fastify: FastifyInstance, options: Portc
       done(null, replay);
     };
     const verdict = instance.decide(ctx);
-    if (verdict instanceof Promise) verdict.then(apply, (error: Error) => done(error));
+    // What `apply` throws is the request's error too, never an unhandled rejection.
+    if (verdict instanceof Promise) verdict.then(apply).catch((error: Error) => done(error));
     else apply(verdict);
   });
   fastify.addHook("onSend", (request: WithContext, reply: FastifyReply, payload, done) => {
