@@ -64,7 +64,9 @@ export async function createHonoMiddleware(options: CoreOptions | { instance: In
           instance.answerEnded(ctx, taps, true);
         },
         () => instance.answerEnded(ctx, taps, false),
-      );
+      )
+      // The answer is out already; what a control failed to keep it has reported itself.
+      .catch(() => undefined);
     return undefined;
   };
   return { handle, instance, close: () => instance.close() };

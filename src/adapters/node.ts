@@ -45,6 +45,12 @@ export async function createNodeMiddleware(options: CoreOptions | { instance: In
       body: unread ? req : undefined,
     });
     const apply = (verdict: Verdict): void => {
+      // Something else answered while the decision was pending (a timeout middleware): there is
+      // nothing left to refuse or pass on, and writing would throw ERR_HTTP_HEADERS_SENT.
+      if (res.headersSent || res.writableEnded) {
+        if (verdict.passed) verdict.replay?.destroy();
+        return;
+      }
       if (!verdict.passed) {
         res.writeHead(verdict.status, verdict.headers);
         res.end(verdict.body);
@@ -69,7 +75,8 @@ export async function createNodeMiddleware(options: CoreOptions | { instance: In
       next();
     };
     const verdict = instance.decide(ctx);
-    if (verdict instanceof Promise) verdict.then(apply, next);
+    // What `apply` throws goes to `next` as the request's error, never an unhandled rejection.
+    if (verdict instanceof Promise) verdict.then(apply).catch(next);
     else apply(verdict);
   };
   return { handle, instance, close: () => instance.close() };
