@@ -1,5 +1,20 @@
 import pg from "pg";
+import { Problem } from "../problem/index.js";
 import type { Driver, Queryable } from "./database.js";
+
+/** Socket errors of a server that is down, restarting or unreachable. */
+const UNREACHABLE = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EPIPE", "ENOTFOUND", "EAI_AGAIN"]);
+
+/**
+ * Whether an error says the database cannot be reached, not that a statement failed: a socket
+ * error, a connection exception (SQLSTATE class 08), the server shutting down or starting
+ * (57P01-57P03), or pg's own word that the connection ended.
+ */
+function isOutage(error: unknown): boolean {
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  if (typeof code === "string" && (UNREACHABLE.has(code) || code.startsWith("08") || code === "57P01" || code === "57P02" || code === "57P03")) return true;
+  return typeof message === "string" && /^Connection terminated|connection timeout|Client has encountered a connection error/i.test(message);
+}
 
 export async function openPostgres(connectionString: string, maxConnections = 10): Promise<Driver> {
   const pool = new pg.Pool({ connectionString, max: maxConnections });
@@ -9,7 +24,10 @@ export async function openPostgres(connectionString: string, maxConnections = 10
   return {
     kind: "postgres",
     async transaction(work) {
-      const client = await pool.connect();
+      // An outage is the store being unavailable (503, as every other path answers it), never an internal error.
+      const client = await pool.connect().catch((error: unknown) => {
+        throw isOutage(error) ? new Problem("STORE_UNAVAILABLE", "The database cannot be reached right now.") : error;
+      });
       const q: Queryable = {
         query: async <Row extends object>(sql: string, params?: readonly unknown[]) =>
           (await client.query<Row & pg.QueryResultRow>(sql, params === undefined ? undefined : [...params])).rows,
@@ -24,7 +42,7 @@ export async function openPostgres(connectionString: string, maxConnections = 10
         await client.query("rollback").catch(() => {
           broken = true;
         });
-        throw error;
+        throw isOutage(error) ? new Problem("STORE_UNAVAILABLE", "The database cannot be reached right now.") : error;
       } finally {
         client.release(broken);
       }
