@@ -104,6 +104,31 @@ export function classifyAddress(address: IpAddress): AddressClass | undefined {
   return undefined;
 }
 
+/**
+ * Names of the cloud metadata services that resolve to a public address, or to one that an
+ * `allowAddresses` exception might cover: Equinix Metal's (`metadata.packet.net`,
+ * `metadata.platformequinix.com`) are public, so no address check refuses them. They are refused
+ * by name, whatever they resolve to, as the metadata addresses are; so are the names that reach
+ * the link-local ones (GCP's, AWS's `instance-data`, Tencent's).
+ */
+const METADATA_HOST_NAMES: ReadonlySet<string> = new Set([
+  "metadata",
+  "metadata.google.internal",
+  "metadata.goog",
+  "instance-data",
+  "instance-data.ec2.internal",
+  "metadata.packet.net",
+  "metadata.platformequinix.com",
+  "metadata.tencentyun.com",
+]);
+
+/** Whether a host name names a metadata service, or a name under one of its dotted names. */
+export function isMetadataHostName(host: string): boolean {
+  const name = host.toLowerCase().replace(/\.$/, "");
+  for (const known of METADATA_HOST_NAMES) if (name === known || (known.includes(".") && name.endsWith(`.${known}`))) return true;
+  return false;
+}
+
 export function isMetadataAddress(address: IpAddress): boolean {
   return METADATA.has(address) || (NAT64_WELL_KNOWN.has(address) && METADATA.has(parseIp(ipv4Text(address.value & 0xffffffffn))!));
 }

@@ -8,7 +8,7 @@ import { IpSet } from "../net/ip-set.js";
 import { callerGone, CircuitOpenError, FAILING_STATUSES, maySendAgain, UpstreamGuard, type GuardObserver } from "../resilience/guard.js";
 import { boundedLru } from "../util/bounded-lru.js";
 import { parseIp, type IpAddress } from "../net/ip.js";
-import { classifyAddress, isMetadataAddress } from "./addresses.js";
+import { classifyAddress, isMetadataAddress, isMetadataHostName } from "./addresses.js";
 import { EgressError, type EgressErrorCode } from "./errors.js";
 import { egressSchema, type EgressOptionsInput, type EgressPolicy, type EgressRules } from "./schema.js";
 
@@ -101,6 +101,7 @@ export class Egress {
     const port = url.port === "" ? (scheme === "https" ? 443 : 80) : Number(url.port);
     this.checkPort(port, rules, host);
     this.checkHost(host, rules);
+    if (isMetadataHostName(host)) throw new EgressError("EGRESS_ADDRESS_DENIED", `The host ${host} is a cloud metadata service, which is not allowed.`, host, "metadata");
     const literal = literalAddress(host);
     if (literal !== undefined) this.checkAddress(literal, host);
     return url;

@@ -242,6 +242,25 @@ describe("safe fetch", () => {
     }
   });
 
+  test("cloud metadata services are refused by name, whatever the name resolves to: a public address does not open them", async () => {
+    let lookups = 0;
+    const publicAnswer = async () => {
+      lookups++;
+      return [{ address: "147.75.0.1", family: 4 }];
+    };
+    const e = createEgress({ schemes: ["http"], hosts: { allow: ["*"] } }, { resolve: publicAnswer, events: sink });
+    try {
+      for (const host of ["metadata.packet.net", "METADATA.platformequinix.com", "metadata.platformequinix.com.", "x.metadata.google.internal", "metadata", "instance-data", "metadata.tencentyun.com"]) {
+        await assertCode(e.fetch(`http://${host}/metadata/v1`), "EGRESS_ADDRESS_DENIED", "metadata");
+      }
+      assert.equal(lookups, 0, "refused before any lookup");
+      // A name that merely contains the word is an ordinary host.
+      await assertCode(e.fetch("http://metadata.example.com:1/"), "EGRESS_PORT_DENIED");
+    } finally {
+      await e.close();
+    }
+  });
+
   test("schemes, userinfo, ports and host lists are checked before anything is resolved", async () => {
     const calls: string[] = [];
     const e = createEgress(

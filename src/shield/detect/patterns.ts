@@ -1,5 +1,5 @@
 import ipaddr from "ipaddr.js";
-import { classifyAddress } from "../../egress/addresses.js";
+import { classifyAddress, isMetadataHostName } from "../../egress/addresses.js";
 import { parseIp } from "../../net/ip.js";
 import type { Finder, ParanoiaLevel } from "./finding.js";
 
@@ -112,14 +112,14 @@ const CRLF: readonly Rule[] = [
   ["crlf-header-injection", 2, "\n", /\n ?[a-z][a-z0-9-]{1,40} ?: ?\S/],
 ];
 
-const INTERNAL_NAMES = /^(localhost|localhost\.localdomain|ip6-localhost|ip6-loopback|metadata|metadata\.google\.internal|metadata\.goog|instance-data|kubernetes\.default(\.svc)?|[a-z0-9-]+\.(internal|local|localhost|svc|cluster\.local|intranet|corp|lan))$/;
+const INTERNAL_NAMES = /^(localhost|localhost\.localdomain|ip6-localhost|ip6-loopback|kubernetes\.default(\.svc)?|[a-z0-9-]+\.(internal|local|localhost|svc|cluster\.local|intranet|corp|lan))$/;
 const URL_IN_TEXT = /\b(https?|gopher|dict|ftp|tftp|ldap|sftp|smb|jar|netdoc):\/\/(?:[^\s/?#@'"<>\\]{0,256}@)?(\[[0-9a-f:.]{2,64}\]|[^\s/?#:'"<>\\]{1,253})/g;
 const DANGEROUS_SCHEMES = new Set(["gopher", "dict", "tftp", "ldap", "jar", "netdoc"]);
 
 /** A host an internal-only service answers at: a special-purpose address in any spelling ipaddr.js reads (`2130706433`, `0x7f.1`, `[::ffff:127.0.0.1]`), or an internal name. */
 function internalHost(host: string): boolean {
   const bare = host.startsWith("[") ? host.slice(1, -1) : host.replace(/\.$/, "");
-  if (INTERNAL_NAMES.test(bare)) return true;
+  if (INTERNAL_NAMES.test(bare) || isMetadataHostName(bare)) return true;
   // Only digits, hex and separators can spell an address: names are not handed to the parser.
   if (!/^[0-9a-fx.:]+$/.test(bare) || !ipaddr.isValid(bare)) return false;
   const parsed = ipaddr.parse(bare);
