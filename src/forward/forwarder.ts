@@ -19,7 +19,7 @@ import { CircuitOpenError, FAILING_STATUSES, isCallerGone, isNeverSentCode, mayS
  * could pick the address an upstream limits, logs or allow-lists by; the gateway states both with
  * `X-Forwarded-For` and `X-Forwarded-Proto`.
  */
-const GATEWAY_OWNED = new Set([
+export const GATEWAY_OWNED_HEADERS: ReadonlySet<string> = new Set([
   "host",
   "forwarded",
   "x-request-id",
@@ -41,6 +41,29 @@ const GATEWAY_OWNED = new Set([
   "x-url-scheme",
   "front-end-https",
 ]);
+/**
+ * The gateway drops every `X-Forwarded-*` and `X-Portcullis-*` header a client sends; a proxy in
+ * front of the decision API cannot drop by prefix, so its configuration clears these by name (the
+ * ones frameworks read: Rack believes `X-Forwarded-Ssl: on`, Rails `X-Forwarded-Scheme`). A test
+ * holds the shipped configurations to this list and to GATEWAY_OWNED_HEADERS.
+ */
+export const PREFIXED_GATEWAY_HEADERS: readonly string[] = [
+  "x-forwarded-for",
+  "x-forwarded-proto",
+  "x-forwarded-host",
+  "x-forwarded-port",
+  "x-forwarded-prefix",
+  "x-forwarded-ssl",
+  "x-forwarded-scheme",
+  "x-forwarded-server",
+  "x-forwarded-uri",
+  "x-forwarded-method",
+  "x-forwarded-path",
+  "x-forwarded-client-cert",
+  "x-portcullis-identity",
+  "x-portcullis-problem",
+  "x-portcullis-preflight",
+];
 const CREDENTIAL_HEADERS = new Set(["authorization", "x-api-key"]);
 const TIMEOUT_CODES = new Set(["UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT"]);
 
@@ -186,7 +209,7 @@ function requestHeaders(ctx: RequestContext, tls: boolean, policy: ForwardPolicy
     // `X_HTTP_Method_Override` as the override header: every rule here could be dodged by
     // spelling a name with underscores, so such names are not passed on at all (as nginx does).
     if (name.includes("_")) continue;
-    if (dropped.has(name) || GATEWAY_OWNED.has(name) || name.startsWith("x-forwarded-") || name.startsWith("x-portcullis-")) continue;
+    if (dropped.has(name) || GATEWAY_OWNED_HEADERS.has(name) || name.startsWith("x-forwarded-") || name.startsWith("x-portcullis-")) continue;
     // Node has already answered `Expect: 100-continue` (the body is on its way); undici refuses to send it.
     if (name === "expect") continue;
     if (buffered && (name === "content-length" || name === "transfer-encoding")) continue;

@@ -172,6 +172,10 @@ function describe(headers: IncomingHttpHeaders, rawHeaders: readonly string[]): 
   const seen = new Set<string>();
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!.toLowerCase();
+    // CGI-style stacks (PHP, Rack, WSGI) read `X_Forwarded_For` as `X-Forwarded-For`: the gateway
+    // drops such names, but a proxy in front of this API passes them on (Caddy does; nginx drops
+    // them itself), so a request carrying one is refused rather than let through.
+    if (name.includes("_")) return { method: "", url: "", nginx, error: "Header names with underscores are not accepted." };
     if (!DESCRIBING.has(name)) continue;
     if (seen.has(name)) return { method: "", url: "", nginx, error: `${rawHeaders[i]} is sent more than once.` };
     seen.add(name);

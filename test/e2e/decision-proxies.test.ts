@@ -174,12 +174,27 @@ for (const [name, start] of [
         "x-forwarded-proto": "https",
         "x-forwarded-port": "443",
         "x-forwarded-prefix": "/admin",
+        "x-forwarded-ssl": "on",
+        "x-forwarded-scheme": "https",
+        "x-url-scheme": "https",
+        "x-scheme": "https",
+        "front-end-https": "on",
+        "x-forwarded-server": "admin.internal",
+        "x-forwarded": "for=10.0.0.1",
+        "forwarded-for": "10.0.0.1",
+        "x-original-forwarded-for": "10.0.0.1",
+        "x-envoy-external-address": "10.0.0.1",
       };
       const response = await get("/public/page", forged);
       assert.equal(response.status, 200, proxy.output());
       const seen = ((await response.json()) as Echoed).headers;
       for (const [name, value] of Object.entries(forged)) assert.notEqual(seen[name], value, `${name} reached the upstream as the client sent it`);
       assert.equal(seen["x-forwarded-for"], "127.0.0.1");
+      // Underscore spellings, which CGI-style stacks read as the dashed names: dropped by nginx, refused by Portcullis behind Caddy.
+      for (const name of ["X_Forwarded_For", "X_Real_IP", "X_Portcullis_Identity"]) {
+        const { status, text } = await rawRequest(proxy.url, `GET /public/page HTTP/1.1\r\nHost: ${new URL(proxy.url).host}\r\n${name}: 10.0.0.1\r\nConnection: close\r\n\r\n`);
+        assert.ok(status === 400 || (status === 200 && !text.toLowerCase().includes(name.toLowerCase())), `${name}: ${status}`);
+      }
     });
 
     test("a path the proxy normalises is decided as sent: dot segments and encodings cannot reach a route through the open one", async () => {
@@ -220,6 +235,23 @@ for (const [name, start] of [
     });
   });
 }
+
+test("the shipped proxy configurations clear every header the gateway strips, so they cannot drift from its list", async () => {
+  const { readFile } = await import("node:fs/promises");
+  const { GATEWAY_OWNED_HEADERS, PREFIXED_GATEWAY_HEADERS } = await import("../../src/forward/forwarder.js");
+  const nginx = (await readFile(new URL("../../../examples/nginx/nginx.conf", import.meta.url), "utf8")).toLowerCase();
+  const caddy = (await readFile(new URL("../../../examples/caddy/Caddyfile", import.meta.url), "utf8")).toLowerCase();
+  const apiLocation = nginx.slice(nginx.indexOf("location / {"), nginx.indexOf("location = /.portcullis/decide"));
+  const apiProxy = caddy.slice(caddy.indexOf("reverse_proxy 127.0.0.1:3000"));
+  // What each proxy sets itself, from its own facts, rather than clearing.
+  const caddySets = new Set(["host", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id", "x-portcullis-identity"]);
+  const missing: string[] = [];
+  for (const name of [...GATEWAY_OWNED_HEADERS, ...PREFIXED_GATEWAY_HEADERS]) {
+    if (!new RegExp(`proxy_set_header ${name} `).test(apiLocation)) missing.push(`nginx: ${name}`);
+    if (!caddySets.has(name) && !apiProxy.includes(`header_up -${name}\n`)) missing.push(`caddy: ${name}`);
+  }
+  assert.deepEqual(missing, []);
+});
 
 for (const [name, start] of [
   ["nginx", startNginx],
