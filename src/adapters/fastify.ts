@@ -30,6 +30,14 @@ type WithContext = FastifyRequest & { [CONTEXT]?: RequestContext; [TAPS]?: BodyT
  */
 export async function portcullisFastify(fastify: FastifyInstance, options: PortcullisFastifyOptions): Promise<void> {
   const instance = "instance" in options ? options.instance : await InProcessPortcullis.create(options);
+  // A policy that tells /ADMIN from /admin in front of a router that does not would let /ADMIN
+  // reach the /admin handler under another route's controls. The other way round is safe: the
+  // policy folds case, so every spelling gets the controls of the route it names.
+  const config = fastify.initialConfig as { caseSensitive?: boolean; routerOptions?: { caseSensitive?: boolean } };
+  if (instance.core.policy.paths.caseSensitive && (config.routerOptions?.caseSensitive ?? config.caseSensitive ?? true) === false) {
+    if (!("instance" in options)) await instance.close();
+    throw new Error("portcullis: the policy matches paths case-sensitively (paths.caseSensitive: true) but this Fastify instance routes without case: set routerOptions.caseSensitive to true, or drop paths.caseSensitive");
+  }
   fastify.decorateRequest("portcullis", null);
   fastify.addHook("preParsing", (request: WithContext, reply, payload, done) => {
     const ctx = instance.context({

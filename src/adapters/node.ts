@@ -32,7 +32,18 @@ export interface NodeMiddleware {
  */
 export async function createNodeMiddleware(options: CoreOptions | { instance: InProcessPortcullis }): Promise<NodeMiddleware> {
   const instance = "instance" in options ? options.instance : await InProcessPortcullis.create(options);
+  const caseSensitive = instance.core.policy.paths.caseSensitive;
+  let warned = false;
   const handle = (req: IncomingMessage, res: ServerResponse, next: Next): void => {
+    if (caseSensitive && routesWithoutCase(req)) {
+      // Refused, not only warned about: /ADMIN would reach the /admin handler under another route's controls.
+      if (!warned) instance.core.logger.error({ event: "adapter_misconfigured" }, "portcullis: the policy matches paths case-sensitively but Express routes without case: app.enable('case sensitive routing'), or drop paths.caseSensitive");
+      warned = true;
+      const problem = problemBody(new Problem("INTERNAL"), "");
+      res.writeHead(500, { "content-type": "application/problem+json", "content-length": Buffer.byteLength(problem) });
+      res.end(problem);
+      return;
+    }
     const unread = bodyUnread(req);
     const ctx = instance.context({
       method: req.method ?? "",
@@ -80,6 +91,12 @@ export async function createNodeMiddleware(options: CoreOptions | { instance: In
     else apply(verdict);
   };
   return { handle, instance, close: () => instance.close() };
+}
+
+/** Whether the request is served by an Express app whose router ignores case (Express's default). */
+function routesWithoutCase(req: IncomingMessage): boolean {
+  const app = (req as IncomingMessage & { app?: { enabled?(setting: string): boolean } }).app;
+  return typeof app?.enabled === "function" && !app.enabled("case sensitive routing");
 }
 
 /**

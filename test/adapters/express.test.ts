@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createServer } from "node:http";
 import express from "express";
-import type { InProcessPortcullis } from "../../src/adapters/in-process.js";
+import { InProcessPortcullis, parsePolicy } from "../../src/adapters/in-process.js";
+import { createLogger } from "../../src/observability/logger.js";
 import { createNodeMiddleware } from "../../src/adapters/node.js";
 import { adapterCases, adapterInstance, serveOnLoopback, view } from "../helpers/adapter-cases.js";
 
@@ -41,4 +42,50 @@ describe("portcullis/node on Express 5", () => {
       await mounted.close();
     }
   });
+});
+
+describe("portcullis/node on Express 5: a case-sensitive policy in front of a router that ignores case", () => {
+  const policy = () =>
+    parsePolicy(
+      {
+        version: 1,
+        blocking: { enabled: false },
+        paths: { caseSensitive: true },
+        routes: [
+          { name: "admin", match: { path: "/admin/**" }, authorize: { scopes: ["admin"] } },
+          { name: "public", match: { path: "/**" }, authenticate: "none" },
+        ],
+      },
+      "case-policy",
+    );
+  for (const sensitive of [false, true]) {
+    test(`express ${sensitive ? "with" : "without"} 'case sensitive routing': ${sensitive ? "/ADMIN is the public route, which Express agrees with" : "every request is refused, so /ADMIN cannot reach the /admin handler"}`, async () => {
+      const instance = await InProcessPortcullis.create({ policy: policy(), logger: createLogger({ level: "silent" }) });
+      const portcullis = await createNodeMiddleware({ instance });
+      const app = express();
+      if (sensitive) app.enable("case sensitive routing");
+      let adminRan = 0;
+      app.use(portcullis.handle);
+      app.get("/admin/:item", (_req, res) => {
+        adminRan++;
+        res.json({ admin: true });
+      });
+      app.use((_req, res) => res.json({ public: true }));
+      const served = await serveOnLoopback(createServer(app));
+      try {
+        const shouted = await fetch(`${served.url}/ADMIN/x`);
+        if (sensitive) {
+          assert.equal(shouted.status, 200);
+          assert.deepEqual(await shouted.json(), { public: true });
+        } else {
+          assert.equal(shouted.status, 500);
+          assert.equal((await fetch(`${served.url}/about`)).status, 500, "fail closed for every request");
+        }
+        assert.equal(adminRan, 0, "the admin handler never ran for an unauthorised caller");
+      } finally {
+        await served.close();
+        await instance.close();
+      }
+    });
+  }
 });

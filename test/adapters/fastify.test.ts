@@ -75,3 +75,24 @@ describe("portcullis/fastify: a refusal never runs the handler, whatever hooks t
     }
   }
 });
+
+test("portcullis/fastify refuses to start where the policy tells case apart and the router does not", async () => {
+  const { InProcessPortcullis, parsePolicy } = await import("../../src/adapters/in-process.js");
+  const { createLogger } = await import("../../src/observability/logger.js");
+  const policy = parsePolicy({ version: 1, paths: { caseSensitive: true }, routes: [{ name: "admin", match: { path: "/admin/**" } }] }, "case-policy");
+  const instance = await InProcessPortcullis.create({ policy, logger: createLogger({ level: "silent" }) });
+  try {
+    const folding = Fastify({ routerOptions: { caseSensitive: false } });
+    await assert.rejects(async () => {
+      await folding.register(portcullisFastify, { instance });
+      await folding.ready();
+    }, /case-sensitively/);
+    await folding.close().catch(() => undefined);
+    const agreeing = Fastify();
+    await agreeing.register(portcullisFastify, { instance });
+    await agreeing.ready();
+    await agreeing.close();
+  } finally {
+    await instance.close();
+  }
+});
