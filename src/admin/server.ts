@@ -19,6 +19,8 @@ const MAX_BODY_BYTES = 64 * 1024;
 export interface AdminHandlerDeps {
   /** Where tenant-scoped mutations are recorded. */
   audit?: AuditStore | undefined;
+  /** The tenant a key belongs to: a key's own operations are recorded in its tenant's trail. */
+  tenantOfKey?: ((keyId: string) => Promise<string>) | undefined;
   operations: readonly AdminOperation[];
   token: string;
   version: string;
@@ -56,20 +58,42 @@ export function createAdminHandler(deps: AdminHandlerDeps) {
     const op = match.value;
     ctx.route = { name: op.operationId, params: match.params };
     const body = await readBody(ctx, op);
-    const result = await op.run(match.params, body, new URLSearchParams(ctx.target.query), ctx.requestId);
-    // A tenant's record of what the operator did to it, durable before the answer goes out.
-    const audited = op.method === "GET" || op.audit === "self" ? undefined : auditedAct(op, match.params, op.audit === "without-result" ? undefined : result);
-    if (audited !== undefined) {
-      await deps.audit?.append(audited.tenantId, {
+    const audited = op.method !== "GET" && op.audit !== "self";
+    const action = `admin.${op.operationId.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`;
+    const record = (act: { tenantId: string; targetType: string; targetId: string; after?: unknown }, outcome: "attempted" | "success" | "failure") =>
+      deps.audit?.append(act.tenantId, {
         actorType: "admin",
         actorId: "admin-token",
-        action: `admin.${op.operationId.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`,
-        targetType: audited.targetType,
-        targetId: audited.targetId,
+        action,
+        targetType: act.targetType,
+        targetId: act.targetId,
+        outcome,
         requestId: ctx.requestId,
-        ...(audited.after === undefined ? {} : { diff: { after: audited.after } }),
+        ...(act.after === undefined ? {} : { diff: { after: act.after } }),
       });
+    // The intent is on the record before the change is made: a process killed between the two
+    // leaves an "attempted" record naming it, never a change that the trail does not show.
+    let intent = audited ? await intendedAct(op, match.params, deps.tenantOfKey) : undefined;
+    if (intent !== undefined) {
+      try {
+        await record(intent, "attempted");
+      } catch (error) {
+        // No tenant to record in (a foreign key to tenants): the operation answers 404 by itself.
+        // Anything else (the store down) stops the change, which must not happen unrecorded.
+        if ((error as { code?: string }).code !== "23503") throw error;
+        intent = undefined;
+      }
     }
+    let result: unknown;
+    try {
+      result = await op.run(match.params, body, new URLSearchParams(ctx.target.query), ctx.requestId);
+    } catch (error) {
+      if (intent !== undefined) await record(intent, "failure")?.catch(() => undefined);
+      throw error;
+    }
+    // A tenant's record of what the operator did to it, durable before the answer goes out.
+    const done = audited ? auditedAct(op, match.params, op.audit === "without-result" ? undefined : result) : undefined;
+    if (done !== undefined) await record(done, "success");
     deps.logger.info({ req_id: ctx.requestId, event: "admin_operation", operation: op.operationId, target: match.params.id }, "admin operation");
     ctx.answer = jsonAnswer(op.status, result);
   };
@@ -86,6 +110,24 @@ export function createAdminHandler(deps: AdminHandlerDeps) {
 }
 
 const MAX_DIFF_BYTES = 8 * 1024;
+
+/**
+ * Where an admin mutation will be recorded and what it acts on, known before it runs: the tenant
+ * named in the path, or a key's own tenant. Undefined for a tenant's creation, whose chain cannot
+ * exist before the tenant does (its record follows the change).
+ */
+async function intendedAct(op: AdminOperation, params: Record<string, string>, tenantOfKey: ((keyId: string) => Promise<string>) | undefined): Promise<{ tenantId: string; targetType: string; targetId: string } | undefined> {
+  if (op.path.startsWith("/admin/v1/tenants/:id") && params.id !== undefined) {
+    const target = Object.entries(params).find(([name]) => name !== "id");
+    return { tenantId: params.id, targetType: target?.[0] ?? "tenant", targetId: target?.[1] ?? params.id };
+  }
+  if (op.path.startsWith("/admin/v1/keys/:id") && params.id !== undefined && tenantOfKey !== undefined) {
+    // An unknown key has no tenant to record in; the operation answers 404 by itself.
+    const tenantId = await tenantOfKey(params.id).catch(() => undefined);
+    return tenantId === undefined ? undefined : { tenantId, targetType: "key", targetId: params.id };
+  }
+  return undefined;
+}
 
 /**
  * Which tenant's chain an admin mutation goes in, what it acted on, and its result as the

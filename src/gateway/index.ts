@@ -164,6 +164,7 @@ export class Gateway {
         }),
         token: options.adminToken,
         audit: core.audit,
+        tenantOfKey: (keyId) => core.keys.tenantOf(keyId),
         version: VERSION,
         gatewayHeaders,
         health: core.health,

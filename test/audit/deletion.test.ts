@@ -41,7 +41,7 @@ for (const kind of ["PGlite", "Postgres"] as const) {
       assert.equal((await gw.admin("PUT", `/admin/v1/tenants/${id}/ip-rules`, { allow: [], deny: ["198.51.100.0/24"] })).status, 200);
       return { id, key, headers };
     };
-    const trail = async (id: string) => (await gw.admin("GET", `/admin/v1/tenants/${id}/audit?limit=1000`)).json.records as { action: string; actor_type: string; ip: string | null; actor_name: string | null; user_agent: string | null; diff: { after?: Record<string, number> } | null }[];
+    const trail = async (id: string) => (await gw.admin("GET", `/admin/v1/tenants/${id}/audit?limit=1000`)).json.records as { action: string; outcome: string; actor_type: string; ip: string | null; actor_name: string | null; user_agent: string | null; diff: { after?: Record<string, number> } | null }[];
     const verified = async (id: string) => (await gw.admin("GET", `/admin/v1/tenants/${id}/audit/verify`)).json as { ok: boolean; records: number };
     const owner = (sql: string, params: unknown[] = []) => gw.gateway.core.db.asOwner((q) => q.query<Record<string, unknown>>(sql, params));
 
@@ -162,8 +162,11 @@ for (const kind of ["PGlite", "Postgres"] as const) {
       const keyId = String((await gw.admin("POST", `/admin/v1/tenants/${id}/keys`, { env: "live" })).json.id);
       const rotated = await gw.admin("POST", `/admin/v1/keys/${keyId}/rotate`, { grace_seconds: 0 });
       assert.equal((await gw.admin("POST", `/admin/v1/keys/${keyId}/revoke`)).status, 200);
-      const keyRecords = (await trail(id)).filter((r) => r.action.startsWith("admin.") && r.action.includes("_key"));
+      const keyRecords = (await trail(id)).filter((r) => r.action.startsWith("admin.") && r.action.includes("_key") && r.outcome === "success");
       assert.deepEqual(keyRecords.map((r) => r.action), ["admin.create_key", "admin.rotate_key", "admin.revoke_key"]);
+      // Each change's intent was recorded before it was made.
+      const steps = (await trail(id)).filter((r) => r.action.includes("_key")).map((r) => `${r.action} ${r.outcome}`);
+      assert.deepEqual(steps, ["admin.create_key attempted", "admin.create_key success", "admin.rotate_key attempted", "admin.rotate_key success", "admin.revoke_key attempted", "admin.revoke_key success"]);
       assert.ok(!JSON.stringify(await trail(id)).includes(String(rotated.json.key)), "an issued key is never in the trail");
 
       assert.equal((await gw.admin("POST", "/admin/v1/blocks", { client: "192.0.2.55", seconds: 60 })).status, 201);

@@ -110,4 +110,45 @@ describe(`audit on ${kind}: kill -9 of the gateway under load loses no acknowled
     assert.equal(verified.ok, true);
     assert.ok(verified.records >= acknowledged.size + appended.size);
   });
+
+  test("admin key creations and revocations under a kill -9: every change that took effect has its record, written before it", async () => {
+    const tenant = (await admin("POST", "/admin/v1/tenants", { name: "ops" })) as { id: string };
+    let stopping = false;
+    const created: string[] = [];
+    const client = async () => {
+      while (!stopping) {
+        try {
+          const key = (await admin("POST", `/admin/v1/tenants/${tenant.id}/keys`, { env: "live", scopes: [] })) as { id?: string };
+          if (key.id === undefined) continue;
+          created.push(key.id);
+          await admin("POST", `/admin/v1/keys/${key.id}/revoke`);
+        } catch {
+          await sleep(5); // the gateway is down
+        }
+      }
+    };
+    const load = Array.from({ length: 8 }, () => client());
+    while (created.length < 60) await sleep(10);
+    node.child.kill("SIGKILL");
+    await sleep(300);
+    stopping = true;
+    await Promise.all(load);
+    await start();
+
+    const keys = ((await admin("GET", `/admin/v1/tenants/${tenant.id}/keys`)) as { keys: { id: string; revoked_at: string | null }[] }).keys;
+    const records: { action: string; outcome: string; target_id: string | null }[] = [];
+    for (let after = 0; ; ) {
+      const page = (await admin("GET", `/admin/v1/tenants/${tenant.id}/audit?after=${after}&limit=1000`)) as { records: typeof records; next_after: number | null };
+      records.push(...page.records);
+      if (page.next_after === null) break;
+      after = page.next_after;
+    }
+    const attempted = (action: string) => records.filter((r) => r.action === action && r.outcome === "attempted");
+    const revokedWithoutRecord = keys.filter((k) => k.revoked_at !== null && !attempted("admin.revoke_key").some((r) => r.target_id === k.id)).map((k) => k.id);
+    console.log(`${keys.length} keys made, ${keys.filter((k) => k.revoked_at !== null).length} revoked before the kill; ${records.length} records`);
+    assert.deepEqual(revokedWithoutRecord, [], "every revocation that took effect was recorded first");
+    assert.ok(attempted("admin.create_key").length >= keys.length, "every key that exists had its creation recorded first");
+    const verified = (await admin("GET", `/admin/v1/tenants/${tenant.id}/audit/verify`)) as { ok: boolean };
+    assert.equal(verified.ok, true);
+  });
 });
