@@ -1,16 +1,10 @@
 import assert from "node:assert/strict";
-import type { ChildProcess } from "node:child_process";
-import { mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Agent, request } from "undici";
 import { startEchoUpstream } from "../../src/echo/echo-upstream.js";
-import { startCli, stop } from "../helpers/cli.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/postgres.js";
+import { crashableNode, type CrashableNode } from "../helpers/crashable-node.js";
 
-const ADMIN_TOKEN = "audit-crash-admin-token-0123456789abcdefg";
 const CLIENTS = 16;
 
 /**
@@ -21,39 +15,24 @@ const CLIENTS = 16;
  */
 for (const kind of ["Postgres", "PGlite"] as const)
 describe(`audit on ${kind}: kill -9 of the gateway under load loses no acknowledged record`, () => {
-  let database: TestDatabase | undefined;
   let echo: Awaited<ReturnType<typeof startEchoUpstream>>;
-  let policyFile: string;
-  let dataDir: string;
-  let node: { child: ChildProcess; url: string; adminUrl: string };
-
+  let gateway: CrashableNode;
+  let node: CrashableNode["node"];
   const start = async () => {
-    const { child, banner } = await startCli(["--upstream", echo.url, "--policy", policyFile, "--data-dir", dataDir], { DATABASE_URL: database?.url ?? "", PORTCULLIS_ADMIN_TOKEN: ADMIN_TOKEN });
-    node = { child, url: /gateway listening on (\S+)/.exec(banner)![1]!, adminUrl: /admin API listening on (\S+)/.exec(banner)![1]! };
+    await gateway.start();
+    node = gateway.node;
   };
-  const admin = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(node.adminUrl + path, { method, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
-    return (await response.json()) as Record<string, unknown>;
-  };
+  const admin = (method: string, path: string, body?: unknown) => gateway.admin(method, path, body);
 
   before(async () => {
-    if (kind === "Postgres") {
-      const db = await createTestDatabase();
-      if (typeof db === "string") throw new Error(db);
-      database = db;
-    }
     echo = await startEchoUpstream();
-    const dir = await mkdtemp(join(tmpdir(), "portcullis-audit-crash-"));
-    dataDir = join(dir, "data");
-    policyFile = join(dir, "policy.json");
-    await writeFile(policyFile, JSON.stringify({ version: 1, routes: [{ name: "orders", match: { path: "/orders/:id" }, authenticate: { methods: ["apiKey"] }, audit: true }] }));
-    await start();
+    gateway = await crashableNode(kind, { version: 1, routes: [{ name: "orders", match: { path: "/orders/:id" }, authenticate: { methods: ["apiKey"] }, audit: true }] }, echo.url);
+    node = gateway.node;
   });
   after(async () => {
-    await stop(node.child);
+    await gateway.close();
     echo.server.closeAllConnections();
     echo.server.close();
-    await database?.drop();
   });
 
   test("records acknowledged before the kill are all there after the restart, in one valid chain", async () => {

@@ -1,16 +1,10 @@
 import assert from "node:assert/strict";
-import type { ChildProcess } from "node:child_process";
-import { mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Agent, request } from "undici";
-import { startCli, stop } from "../helpers/cli.js";
+import { crashableNode, type CrashableNode } from "../helpers/crashable-node.js";
 import { startCountingUpstream } from "../helpers/counting-upstream.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/postgres.js";
 
-const ADMIN_TOKEN = "idem-crash-admin-token-0123456789abcdefgh";
 const CLIENTS = 20;
 const ROUNDS = 2;
 
@@ -22,46 +16,25 @@ const ROUNDS = 2;
  */
 for (const kind of ["Postgres", "PGlite"] as const)
 describe(`idempotency on ${kind}: kill -9 of the gateway under load sends no acknowledged POST twice`, () => {
-  let database: TestDatabase | undefined;
   let upstream: Awaited<ReturnType<typeof startCountingUpstream>>;
-  let policyFile: string;
-  let dataDir: string;
-  let node: { child: ChildProcess; url: string; adminUrl: string };
-
-  const start = async () => {
-    const { child, banner } = await startCli(["--upstream", upstream.url, "--policy", policyFile, "--data-dir", dataDir], { DATABASE_URL: database?.url ?? "", PORTCULLIS_ADMIN_TOKEN: ADMIN_TOKEN });
-    node = { child, url: /gateway listening on (\S+)/.exec(banner)![1]!, adminUrl: /admin API listening on (\S+)/.exec(banner)![1]! };
-  };
-  const admin = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(node.adminUrl + path, { method, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
-    return (await response.json()) as Record<string, unknown>;
-  };
+  let gateway: CrashableNode;
+  const admin = (method: string, path: string, body?: unknown) => gateway.admin(method, path, body);
 
   before(async () => {
-    if (kind === "Postgres") {
-      const db = await createTestDatabase();
-      if (typeof db === "string") throw new Error(db);
-      database = db;
-    }
     upstream = await startCountingUpstream();
-    const dir = await mkdtemp(join(tmpdir(), "portcullis-idem-crash-"));
-    dataDir = join(dir, "data");
-    policyFile = join(dir, "policy.json");
-    await writeFile(policyFile, JSON.stringify({ version: 1, routes: [{ name: "orders", match: { path: "/orders/**" }, authenticate: { methods: ["apiKey"] }, idempotency: {} }] }));
-    await start();
+    gateway = await crashableNode(kind, { version: 1, routes: [{ name: "orders", match: { path: "/orders/**" }, authenticate: { methods: ["apiKey"] }, idempotency: {} }] }, upstream.url);
   });
   after(async () => {
-    await stop(node.child);
+    await gateway.close();
     upstream.server.closeAllConnections();
     upstream.server.close();
-    await database?.drop();
   });
 
   test(`over ${ROUNDS} rounds, every acknowledged POST is replayed after the restart and reached the upstream once`, async () => {
     const tenant = (await admin("POST", "/admin/v1/tenants", { name: "acme" })) as { id: string };
     const { key } = (await admin("POST", `/admin/v1/tenants/${tenant.id}/keys`, { env: "live", scopes: [] })) as { key: string };
     const post = (id: string, dispatcher?: Agent) =>
-      request(`${node.url}/orders/${id}`, { method: "POST", headers: { authorization: `Bearer ${key}`, "idempotency-key": id, "content-type": "application/json" }, body: `{"order":"${id}"}`, dispatcher });
+      request(`${gateway.node.url}/orders/${id}`, { method: "POST", headers: { authorization: `Bearer ${key}`, "idempotency-key": id, "content-type": "application/json" }, body: `{"order":"${id}"}`, dispatcher });
     for (let round = 0; round < ROUNDS; round++) {
       const acknowledged: string[] = [];
       let stopping = false;
@@ -81,12 +54,12 @@ describe(`idempotency on ${kind}: kill -9 of the gateway under load sends no ack
       };
       const load = Array.from({ length: CLIENTS }, (_, n) => client(n));
       while (acknowledged.length < 200) await sleep(10);
-      node.child.kill("SIGKILL");
+      gateway.node.child.kill("SIGKILL");
       await sleep(300);
       stopping = true;
       await Promise.all(load);
       await dispatcher.close();
-      await start();
+      await gateway.start();
 
       const doubled: string[] = [];
       const notReplayed: string[] = [];
