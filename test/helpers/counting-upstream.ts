@@ -12,8 +12,10 @@ export async function startCountingUpstream(): Promise<{ url: string; server: Se
       hits.set(path, n);
       const answer = () => {
         const status = path.includes("fail") ? 500 : req.method === "POST" ? 201 : 200;
-        res.writeHead(status, { "content-type": "application/json", location: "/orders/42", "set-cookie": "session=secret; HttpOnly", "x-upstream-private": "1" });
-        res.end(JSON.stringify({ n, path, body: Buffer.concat(chunks).toString() }));
+        // With its length, as most frameworks answer: a client has the whole answer once it has its bytes.
+        const answerBody = JSON.stringify({ n, path, body: Buffer.concat(chunks).toString() });
+        res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(answerBody), location: "/orders/42", "set-cookie": "session=secret; HttpOnly", "x-upstream-private": "1" });
+        res.end(answerBody);
       };
       if (path.includes("slow")) setTimeout(answer, 300);
       else answer();
