@@ -78,6 +78,7 @@ function emailsAround(text: string, sign: string, out: Finding[]): void {
 // --- numbers: runs of digits and the separators people write them with -----------------------------
 
 const DATE = /^(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{4})(?![\d])/;
+const PHONE_EXTENSION = /^(?:x|ext\.?)\d{1,6}(?![\w])/i;
 const PHONE_CONTEXT = /(?:phone|tel|mobile|cell|call|sms|fax|whatsapp|contact|telefon|t[ée]l[ée]phone)\W{0,3}[\w ]{0,12}$/i;
 const DOTTED = /(?:^|\s)\d+\.\d+\.\d+/;
 const NANP = new Set(["US", "CA"]);
@@ -179,8 +180,10 @@ function numbers(text: string, out: Finding[], options: DetectorOptions): void {
       break;
     }
     if (end < n && text[end] === ")" && text.slice(i, end).includes("(")) end++;
+    // "415-555-2671x204": an extension written onto the number is part of it, not a word it sits in.
+    const extension = end < n && isWord(text, end) ? PHONE_EXTENSION.exec(text.slice(end, end + 12)) : null;
     // A run that ends inside a word is part of that word.
-    if (end < n && isWord(text, end)) {
+    if (end < n && isWord(text, end) && extension === null) {
       i = end;
       while (i + 1 < n && isWord(text, i + 1)) i++;
       continue;
@@ -200,9 +203,11 @@ function numbers(text: string, out: Finding[], options: DetectorOptions): void {
         }
       } else {
         classify(text, run, i, digits, out, options);
+        const found = out.at(-1);
+        if (extension !== null && found?.entity === "phone" && found.end === end) found.end += extension[0].length;
       }
     }
-    i = end - 1;
+    i = end + (extension?.[0].length ?? 0) - 1;
   }
 }
 

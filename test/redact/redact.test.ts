@@ -14,6 +14,8 @@ describe("the redaction engine", () => {
       ["GET /users/alice%40example.com/orders", "GET /users/[EMAIL]/orders"],
       ["call +1 415-555-2671, (212) 555-0187, +44 20 7946 0958 or 030 901820", "call [PHONE], [PHONE], [PHONE] or [PHONE]"],
       ["phone=2125550187", "phone=[PHONE]"],
+      // An extension written onto the number is part of it: the number is not left whole beside a word.
+      ["desk +1 415-555-2671x204, cell (212) 555-0187ext12", "desk [PHONE], cell [PHONE]"],
       ["pan 4111 1111 1111 1111 / 5500-0000-0000-0004 / 378282246310005", "pan [CARD] / [CARD] / [CARD]"],
       ["iban GB82 WEST 1234 5698 7654 32, DE89370400440532013000", "iban [IBAN], [IBAN]"],
       ["ssn 078-05-1120", "ssn [SSN]"],
