@@ -111,16 +111,21 @@ export function createAdminHandler(deps: AdminHandlerDeps) {
 
 const MAX_DIFF_BYTES = 8 * 1024;
 
+/** An operation on a tenant's path: that tenant, and the path's other parameter as the target (the tenant itself when none). */
+function tenantPathTarget(op: AdminOperation, params: Record<string, string>): { tenantId: string; targetType: string; targetId: string } | undefined {
+  if (!op.path.startsWith("/admin/v1/tenants/:id") || params.id === undefined) return undefined;
+  const target = Object.entries(params).find(([name]) => name !== "id");
+  return { tenantId: params.id, targetType: target?.[0] ?? "tenant", targetId: target?.[1] ?? params.id };
+}
+
 /**
  * Where an admin mutation will be recorded and what it acts on, known before it runs: the tenant
  * named in the path, or a key's own tenant. Undefined for a tenant's creation, whose chain cannot
  * exist before the tenant does (its record follows the change).
  */
 async function intendedAct(op: AdminOperation, params: Record<string, string>, tenantOfKey: ((keyId: string) => Promise<string>) | undefined): Promise<{ tenantId: string; targetType: string; targetId: string } | undefined> {
-  if (op.path.startsWith("/admin/v1/tenants/:id") && params.id !== undefined) {
-    const target = Object.entries(params).find(([name]) => name !== "id");
-    return { tenantId: params.id, targetType: target?.[0] ?? "tenant", targetId: target?.[1] ?? params.id };
-  }
+  const inTenant = tenantPathTarget(op, params);
+  if (inTenant !== undefined) return inTenant;
   if (op.path.startsWith("/admin/v1/keys/:id") && params.id !== undefined && tenantOfKey !== undefined) {
     // An unknown key has no tenant to record in; the operation answers 404 by itself.
     const tenantId = await tenantOfKey(params.id).catch(() => undefined);
@@ -138,10 +143,8 @@ function auditedAct(op: AdminOperation, params: Record<string, string>, result: 
   const rest = Object.fromEntries(Object.entries(answer).filter(([name]) => name !== "key"));
   const after = result !== undefined && JSON.stringify(rest).length <= MAX_DIFF_BYTES ? rest : undefined;
   if (op.operationId === "createTenant") return { tenantId: String(answer.id), targetType: "tenant", targetId: String(answer.id), after };
-  if (op.path.startsWith("/admin/v1/tenants/:id") && params.id !== undefined) {
-    const target = Object.entries(params).find(([name]) => name !== "id");
-    return { tenantId: params.id, targetType: target?.[0] ?? "tenant", targetId: target?.[1] ?? params.id, after };
-  }
+  const inTenant = tenantPathTarget(op, params);
+  if (inTenant !== undefined) return { ...inTenant, after };
   // A key's own operations (rotate, revoke) are addressed by the key and answer with its tenant.
   if (op.path.startsWith("/admin/v1/keys/:id") && typeof answer.tenant_id === "string") return { tenantId: answer.tenant_id, targetType: "key", targetId: params.id!, after };
   return undefined;
